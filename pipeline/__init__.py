@@ -1,0 +1,1 @@
+"""nilm-edge batch pipeline: data -> train -> convert -> evaluate -> profile, into one DuckDB store."""

@@ -1,0 +1,190 @@
+"""What every stage shares: the store, the artifacts folder, the profile, the run and its cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import duckdb
+from rich.console import Console
+
+from pipeline.config import ProfileConfig, stable_hash
+from store import db
+from store.vocab import Appliance, Arch
+
+PACKAGES = ("tensorflow-cpu", "keras", "ai-edge-litert", "numpy", "duckdb", "pandas", "dash")
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return res.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class RunContext:
+    store: Path
+    cfg: ProfileConfig
+    appliances: list[Appliance]
+    archs: list[Arch]
+    force: bool = False
+    command: str = "all"
+    options: dict = field(default_factory=dict)
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+    run_id: str = field(
+        default_factory=lambda: utcnow().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    )
+
+    @property
+    def artifacts(self) -> Path:
+        return db.artifacts_dir(self.store)
+
+    def path(self, *parts: str) -> Path:
+        p = self.artifacts.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def rel(self, p: Path) -> str:
+        return str(Path(p).resolve().relative_to(self.artifacts.resolve()))
+
+    def config_json(self) -> dict:
+        return {
+            "profile": self.cfg.to_json(),
+            "appliances": [a.value for a in self.appliances],
+            "archs": [a.value for a in self.archs],
+            "options": self.options,
+        }
+
+    # -- runs -----------------------------------------------------------------------------
+    def start_run(self) -> None:
+        cfg = self.config_json()
+        with db.write_store(self.store) as con:
+            con.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,NULL,'running')",
+                [
+                    self.run_id,
+                    self.command,
+                    self.cfg.name.value,
+                    json.dumps(cfg),
+                    stable_hash(cfg),
+                    git_commit(),
+                    json.dumps(package_versions()),
+                    socket.gethostname(),
+                    utcnow(),
+                ],
+            )
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('last_run_id', ?)", [self.run_id])
+
+    def finish_run(self, status: str) -> None:
+        with db.write_store(self.store) as con:
+            con.execute(
+                "UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?",
+                [utcnow(), status, self.run_id],
+            )
+
+    # -- cache ----------------------------------------------------------------------------
+    def cached_key(self, stage: str, item: str) -> str | None:
+        if not self.store.exists():
+            return None
+        con = db.connect_readonly(self.store)
+        try:
+            rows = con.execute(
+                "SELECT cache_key FROM stage_cache WHERE stage = ? AND item = ?", [stage, item]
+            ).fetchall()
+        finally:
+            con.close()
+        return rows[0][0] if rows else None
+
+    def is_fresh(self, stage: str, item: str, key: str) -> bool:
+        return not self.force and self.cached_key(stage, item) == key
+
+    def commit(
+        self,
+        stage: str,
+        item: str,
+        key: str,
+        seconds: float,
+        write: Callable[[duckdb.DuckDBPyConnection], None],
+    ) -> None:
+        """Publish one finished item: its rows, its cache key and its timing, atomically."""
+        with db.write_store(self.store) as con:
+            write(con)
+            con.execute(
+                "INSERT OR REPLACE INTO stage_cache VALUES (?,?,?,?,?)",
+                [stage, item, key, self.run_id, utcnow()],
+            )
+            con.execute(
+                "INSERT INTO stage_timings VALUES (?,?,?,?,false,?)",
+                [self.run_id, stage, item, seconds, utcnow()],
+            )
+
+    def record_skips(self, stage: str, items: list[str]) -> None:
+        if not items:
+            return
+        with db.write_store(self.store) as con:
+            con.executemany(
+                "INSERT INTO stage_timings VALUES (?,?,?,0,true,?)",
+                [[self.run_id, stage, i, utcnow()] for i in items],
+            )
+
+    def read(self, sql: str, params: list | None = None):
+        return db.query_df(self.store, sql, params)
+
+
+class Timer:
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.t0
+
+
+def host_facts() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "host": socket.gethostname(),
+        "cpu_model": cpu,
+        "cores": os.cpu_count() or 1,
+        "machine": platform.machine(),
+    }

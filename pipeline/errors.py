@@ -1,0 +1,17 @@
+"""Errors a person can act on: each names the file (and row or column) and what was expected."""
+
+
+class PipelineError(RuntimeError):
+    """Base class: the CLI prints these without a traceback and leaves the store untouched."""
+
+
+class DataError(PipelineError):
+    """Raw input data is missing, malformed or implausible."""
+
+
+class ModelFileError(PipelineError):
+    """A model artifact is missing or unreadable."""
+
+
+class NotReadyError(PipelineError):
+    """A stage needs the output of an earlier stage that has not run."""

@@ -1,0 +1,124 @@
+"""Seq2point windows produced on the fly from a split's series, never materialised in bulk.
+
+A window is 599 consecutive aggregate samples inside one gap-free segment; its target is the
+appliance power (and status) at the midpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.config import MIDPOINT, WINDOW
+
+SPLIT_COLUMNS = ("unix", "aggregate_w", "appliance_w", "status", "segment", "house")
+
+
+@dataclass
+class SplitData:
+    unix: np.ndarray
+    aggregate_w: np.ndarray
+    appliance_w: np.ndarray
+    status: np.ndarray
+    segment: np.ndarray
+    house: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.unix)
+
+    def to_table(self) -> pa.Table:
+        return pa.table({c: getattr(self, c) for c in SPLIT_COLUMNS})
+
+    def write(self, path: Path) -> None:
+        tmp = Path(str(path) + ".tmp")
+        pq.write_table(self.to_table(), tmp, row_group_size=1 << 20)
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> SplitData:
+        t = pq.read_table(path)
+        return cls(
+            **{c: t.column(c).to_numpy(zero_copy_only=False) for c in SPLIT_COLUMNS}
+        )
+
+
+def valid_starts(segment: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """Start indices of every window that lies inside a single segment."""
+    n = len(segment)
+    if n < window:
+        return np.zeros(0, np.int64)
+    s = np.arange(n - window + 1, dtype=np.int64)
+    return s[segment[s] == segment[s + window - 1]]
+
+
+class Windows:
+    """Normalised inputs and targets of one split, with window gathering by start index."""
+
+    def __init__(self, split: SplitData, agg_mean: float, agg_std: float, max_power_w: float):
+        self.split = split
+        self.x = ((split.aggregate_w - agg_mean) / agg_std).astype(np.float32)
+        self.y = (np.clip(split.appliance_w, 0, max_power_w) / max_power_w).astype(np.float32)
+        self.status = split.status.astype(np.float32)
+        self.starts = valid_starts(split.segment)
+        self._view = (
+            np.lib.stride_tricks.sliding_window_view(self.x, WINDOW)
+            if len(self.x) >= WINDOW
+            else np.zeros((0, WINDOW), np.float32)
+        )
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def inputs(self, starts: np.ndarray) -> np.ndarray:
+        """(B, 599) float32 windows for the given start indices (a copy, B rows only)."""
+        return self._view[starts]
+
+    def targets(self, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mid = starts + MIDPOINT
+        return self.y[mid], self.status[mid]
+
+    def sample(self, n: int | None, rng: np.random.Generator) -> np.ndarray:
+        """n start indices drawn without replacement (all, shuffled, when n is None or too big)."""
+        if n is None or n >= len(self.starts):
+            return rng.permutation(self.starts)
+        return np.sort(rng.choice(self.starts, size=n, replace=False))
+
+    def evenly(self, n: int | None) -> np.ndarray:
+        """The first n windows in time order (all when None): the evaluation protocol."""
+        return self.starts if n is None else self.starts[:n]
+
+    def balanced(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        """Half windows whose midpoint is on, half off (the article's calibration balance).
+
+        When there are too few 'on' windows all of them are used and 'off' windows fill up.
+        """
+        mid_on = self.status[self.starts + MIDPOINT] > 0.5
+        on, off = self.starts[mid_on], self.starts[~mid_on]
+        n_on = min(len(on), n // 2)
+        n_off = min(len(off), n - n_on)
+        picked = np.concatenate(
+            [rng.choice(on, n_on, replace=False), rng.choice(off, n_off, replace=False)]
+        )
+        return np.sort(picked), {"on": int(n_on), "off": int(n_off), "requested": int(n)}
+
+    def tf_dataset(self, starts: np.ndarray, batch: int, shuffle: bool, seed: int):
+        """A tf.data pipeline that gathers windows inside the graph (no Python per batch)."""
+        import tensorflow as tf
+
+        x = tf.constant(self.x)
+        y = tf.constant(np.stack([self.y, self.status], axis=1))
+        offsets = tf.range(WINDOW, dtype=tf.int64)
+        ds = tf.data.Dataset.from_tensor_slices(starts.astype(np.int64))
+        if shuffle:
+            ds = ds.shuffle(min(len(starts), 1 << 20), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch, drop_remainder=False)
+
+        def gather(idx):
+            win = tf.gather(x, idx[:, None] + offsets[None, :])
+            return win, tf.gather(y, idx + MIDPOINT)
+
+        return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

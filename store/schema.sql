@@ -1,0 +1,504 @@
+-- nilm-edge results store. One DuckDB file; this script creates it from nothing.
+-- Every table, view and column carries a COMMENT so `pipeline sql` users and the dashboard's
+-- SQL page can read the schema without the source code.
+
+CREATE TABLE meta (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+COMMENT ON TABLE meta IS 'Store-level facts: schema_version, refreshed_at (UTC ISO time of the last published write), last_run_id.';
+COMMENT ON COLUMN meta.key IS 'Name of the fact.';
+COMMENT ON COLUMN meta.value IS 'Value of the fact, as text.';
+
+CREATE TABLE runs (
+    run_id VARCHAR PRIMARY KEY,
+    command VARCHAR NOT NULL,
+    profile VARCHAR NOT NULL,
+    config JSON NOT NULL,
+    config_hash VARCHAR NOT NULL,
+    git_commit VARCHAR,
+    packages JSON,
+    host VARCHAR NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    status VARCHAR NOT NULL
+);
+COMMENT ON TABLE runs IS 'One row per pipeline command invocation that wrote to the store.';
+COMMENT ON COLUMN runs.run_id IS 'Unique id of the run (UTC time + random suffix).';
+COMMENT ON COLUMN runs.command IS 'Pipeline command that ran (data, train, convert, evaluate, profile, all, ingest-*).';
+COMMENT ON COLUMN runs.profile IS 'Run profile: smoke, demo or refit.';
+COMMENT ON COLUMN runs.config IS 'The full resolved configuration of the run as JSON.';
+COMMENT ON COLUMN runs.config_hash IS 'sha256 of the canonical JSON config (first 16 hex digits).';
+COMMENT ON COLUMN runs.git_commit IS 'Commit of the project checkout, when it is a git checkout.';
+COMMENT ON COLUMN runs.packages IS 'Versions of the key Python packages as JSON.';
+COMMENT ON COLUMN runs.host IS 'Host name of the machine that ran the pipeline.';
+COMMENT ON COLUMN runs.started_at IS 'UTC start time.';
+COMMENT ON COLUMN runs.finished_at IS 'UTC end time; NULL while running or after a crash.';
+COMMENT ON COLUMN runs.status IS 'running, finished, failed or interrupted.';
+
+CREATE TABLE stage_cache (
+    stage VARCHAR NOT NULL,
+    item VARCHAR NOT NULL,
+    cache_key VARCHAR NOT NULL,
+    run_id VARCHAR NOT NULL,
+    finished_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (stage, item)
+);
+COMMENT ON TABLE stage_cache IS 'What each stage produced for each item, under a key made of its config and input hashes; a matching key means the work is skipped.';
+COMMENT ON COLUMN stage_cache.stage IS 'Stage name: data, train, convert, evaluate, profile.';
+COMMENT ON COLUMN stage_cache.item IS 'Unit of work inside the stage (an appliance, a model id, a variant id).';
+COMMENT ON COLUMN stage_cache.cache_key IS 'Hash of the item''s config and the hashes of its inputs.';
+COMMENT ON COLUMN stage_cache.run_id IS 'Run that produced the item.';
+COMMENT ON COLUMN stage_cache.finished_at IS 'UTC time the item finished.';
+
+CREATE TABLE stage_timings (
+    run_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    item VARCHAR NOT NULL,
+    seconds DOUBLE NOT NULL,
+    skipped BOOLEAN NOT NULL,
+    finished_at TIMESTAMP NOT NULL
+);
+COMMENT ON TABLE stage_timings IS 'Wall time of every stage item of every run, so the time budget is visible.';
+COMMENT ON COLUMN stage_timings.run_id IS 'Run the timing belongs to.';
+COMMENT ON COLUMN stage_timings.stage IS 'Stage name.';
+COMMENT ON COLUMN stage_timings.item IS 'Item inside the stage, or * for the whole stage.';
+COMMENT ON COLUMN stage_timings.seconds IS 'Wall-clock seconds spent.';
+COMMENT ON COLUMN stage_timings.skipped IS 'True when the item was skipped because its cache key matched.';
+COMMENT ON COLUMN stage_timings.finished_at IS 'UTC time the item finished.';
+
+CREATE TABLE datasets (
+    dataset_id VARCHAR PRIMARY KEY,
+    appliance VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    houses VARCHAR NOT NULL,
+    sample_period_s DOUBLE NOT NULL,
+    rows BIGINT NOT NULL,
+    segments INTEGER NOT NULL,
+    windows BIGINT NOT NULL,
+    first_time TIMESTAMP,
+    last_time TIMESTAMP,
+    on_fraction DOUBLE,
+    input_checksum VARCHAR NOT NULL,
+    agg_mean DOUBLE NOT NULL,
+    agg_std DOUBLE NOT NULL,
+    max_power_w DOUBLE NOT NULL,
+    on_threshold_w DOUBLE NOT NULL,
+    min_on_s DOUBLE NOT NULL,
+    min_off_s DOUBLE NOT NULL,
+    cleaning JSON,
+    artifact_path VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL
+);
+COMMENT ON TABLE datasets IS 'One row per appliance split (train, val, test) produced by the data stage.';
+COMMENT ON COLUMN datasets.dataset_id IS 'appliance.split';
+COMMENT ON COLUMN datasets.appliance IS 'Appliance (vocabulary value).';
+COMMENT ON COLUMN datasets.split IS 'train, val or test.';
+COMMENT ON COLUMN datasets.source IS 'Where the data came from: synthetic, refit or csv, with the input folder.';
+COMMENT ON COLUMN datasets.houses IS 'Comma-separated house ids in the split.';
+COMMENT ON COLUMN datasets.sample_period_s IS 'Detected sampling period in seconds.';
+COMMENT ON COLUMN datasets.rows IS 'Samples kept after cleaning.';
+COMMENT ON COLUMN datasets.segments IS 'Contiguous stretches without gaps; windows never cross a gap.';
+COMMENT ON COLUMN datasets.windows IS 'Number of complete seq2point windows available.';
+COMMENT ON COLUMN datasets.first_time IS 'First timestamp in the split.';
+COMMENT ON COLUMN datasets.last_time IS 'Last timestamp in the split.';
+COMMENT ON COLUMN datasets.on_fraction IS 'Share of samples whose status is on.';
+COMMENT ON COLUMN datasets.input_checksum IS 'sha256 over the raw input files (names, sizes and contents).';
+COMMENT ON COLUMN datasets.agg_mean IS 'Aggregate standardisation mean in W (the article uses 522).';
+COMMENT ON COLUMN datasets.agg_std IS 'Aggregate standardisation scale in W (the article uses 814).';
+COMMENT ON COLUMN datasets.max_power_w IS 'P_m: appliance power is clipped to [0, P_m] and divided by it.';
+COMMENT ON COLUMN datasets.on_threshold_w IS 'On-power threshold of the status rule, W.';
+COMMENT ON COLUMN datasets.min_on_s IS 'Minimum on duration of the status rule, s.';
+COMMENT ON COLUMN datasets.min_off_s IS 'Minimum off duration of the status rule, s.';
+COMMENT ON COLUMN datasets.cleaning IS 'JSON list of the cleaning steps applied and how many rows each touched.';
+COMMENT ON COLUMN datasets.artifact_path IS 'Parquet file of the split, relative to the artifacts folder.';
+COMMENT ON COLUMN datasets.sha256 IS 'sha256 of that Parquet file.';
+
+CREATE TABLE models (
+    model_id VARCHAR PRIMARY KEY,
+    appliance VARCHAR NOT NULL,
+    arch VARCHAR NOT NULL,
+    profile VARCHAR NOT NULL,
+    parameters BIGINT NOT NULL,
+    train_config JSON NOT NULL,
+    loss_variant VARCHAR NOT NULL,
+    strategy VARCHAR NOT NULL,
+    replicas INTEGER NOT NULL,
+    epochs_run INTEGER NOT NULL,
+    best_epoch INTEGER NOT NULL,
+    best_val_loss DOUBLE,
+    train_seconds DOUBLE NOT NULL,
+    artifact_path VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+COMMENT ON TABLE models IS 'One trained Keras model per appliance and architecture.';
+COMMENT ON COLUMN models.model_id IS 'appliance.arch';
+COMMENT ON COLUMN models.appliance IS 'Appliance (vocabulary value).';
+COMMENT ON COLUMN models.arch IS 'cnn or transformer.';
+COMMENT ON COLUMN models.profile IS 'Profile the model was trained under (smoke models are scaled down).';
+COMMENT ON COLUMN models.parameters IS 'Trainable plus non-trainable parameter count.';
+COMMENT ON COLUMN models.train_config IS 'Training settings as JSON (batch, learning rate, epochs, windows per epoch, seed, width scale).';
+COMMENT ON COLUMN models.loss_variant IS 'soft_bce (differentiable status term) or article_hard_bce (the article''s zero-gradient term).';
+COMMENT ON COLUMN models.strategy IS 'tf.distribute strategy used: default, mirrored or multi_worker.';
+COMMENT ON COLUMN models.replicas IS 'Number of replicas in sync during training.';
+COMMENT ON COLUMN models.epochs_run IS 'Epochs actually run (early stopping may end sooner).';
+COMMENT ON COLUMN models.best_epoch IS 'Epoch (1-based) whose weights were kept.';
+COMMENT ON COLUMN models.best_val_loss IS 'Validation loss of the kept weights.';
+COMMENT ON COLUMN models.train_seconds IS 'Wall time of training.';
+COMMENT ON COLUMN models.artifact_path IS '.keras file, relative to the artifacts folder.';
+COMMENT ON COLUMN models.sha256 IS 'sha256 of the .keras file.';
+COMMENT ON COLUMN models.created_at IS 'UTC time the model was saved.';
+
+CREATE TABLE training_history (
+    model_id VARCHAR NOT NULL,
+    epoch INTEGER NOT NULL,
+    loss DOUBLE,
+    val_loss DOUBLE,
+    mae DOUBLE,
+    val_mae DOUBLE,
+    seconds DOUBLE,
+    PRIMARY KEY (model_id, epoch)
+);
+COMMENT ON TABLE training_history IS 'Per-epoch training curve of each model.';
+COMMENT ON COLUMN training_history.model_id IS 'Model (appliance.arch).';
+COMMENT ON COLUMN training_history.epoch IS 'Epoch number, 1-based.';
+COMMENT ON COLUMN training_history.loss IS 'Training loss (MSE + status BCE + lambda * L1).';
+COMMENT ON COLUMN training_history.val_loss IS 'Validation loss, same definition.';
+COMMENT ON COLUMN training_history.mae IS 'Training MAE on the normalised target (0..1 of P_m).';
+COMMENT ON COLUMN training_history.val_mae IS 'Validation MAE on the normalised target.';
+COMMENT ON COLUMN training_history.seconds IS 'Wall time of the epoch.';
+
+CREATE TABLE variants (
+    variant_id VARCHAR PRIMARY KEY,
+    model_id VARCHAR NOT NULL,
+    appliance VARCHAR NOT NULL,
+    arch VARCHAR NOT NULL,
+    mode VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    error VARCHAR,
+    converter_settings JSON,
+    file_path VARCHAR,
+    file_bytes BIGINT,
+    sha256 VARCHAR,
+    xnnpack_partitions INTEGER,
+    n_ops INTEGER,
+    float_compute_ops INTEGER,
+    convert_seconds DOUBLE,
+    debug_rmse DOUBLE,
+    debug_max_abs DOUBLE
+);
+COMMENT ON TABLE variants IS 'Every model variant: the Keras float model (mode keras) and each TFLite conversion mode, including modes that failed.';
+COMMENT ON COLUMN variants.variant_id IS 'appliance.arch.mode';
+COMMENT ON COLUMN variants.model_id IS 'Model it was made from.';
+COMMENT ON COLUMN variants.appliance IS 'Appliance.';
+COMMENT ON COLUMN variants.arch IS 'Architecture.';
+COMMENT ON COLUMN variants.mode IS 'keras, convert_only, w8, w8_a8_fallback, w8_a8, w8_a16, f16 or w8_a8_selective.';
+COMMENT ON COLUMN variants.status IS 'ok, or failed when the converter (or a first invoke) refused the mode.';
+COMMENT ON COLUMN variants.error IS 'The converter''s or runtime''s reason when status = failed.';
+COMMENT ON COLUMN variants.converter_settings IS 'The converter settings of the mode, verbatim, as JSON.';
+COMMENT ON COLUMN variants.file_path IS 'Model file relative to the artifacts folder.';
+COMMENT ON COLUMN variants.file_bytes IS 'Size on disk in bytes.';
+COMMENT ON COLUMN variants.sha256 IS 'sha256 of the file; the evaluated and the profiled file are this one.';
+COMMENT ON COLUMN variants.xnnpack_partitions IS 'DELEGATE nodes after allocate_tensors in LiteRT with XNNPACK on (0 = not delegated).';
+COMMENT ON COLUMN variants.n_ops IS 'Operators in the TFLite graph.';
+COMMENT ON COLUMN variants.float_compute_ops IS 'Operators computing in float (excluding QUANTIZE/DEQUANTIZE and pure data movement): non-zero in a "full int8" model means float islands.';
+COMMENT ON COLUMN variants.convert_seconds IS 'Conversion wall time including calibration.';
+COMMENT ON COLUMN variants.debug_rmse IS 'Model-level error: RMSE (normalised units) between this variant''s and the float model''s outputs on the debug set.';
+COMMENT ON COLUMN variants.debug_max_abs IS 'Model-level error: max absolute difference on the debug set.';
+
+CREATE TABLE op_census (
+    variant_id VARCHAR NOT NULL,
+    op_type VARCHAR NOT NULL,
+    input_dtypes VARCHAR NOT NULL,
+    output_dtypes VARCHAR NOT NULL,
+    count INTEGER NOT NULL
+);
+COMMENT ON TABLE op_census IS 'Op types of each TFLite variant with their input and output tensor dtypes.';
+COMMENT ON COLUMN op_census.variant_id IS 'Variant.';
+COMMENT ON COLUMN op_census.op_type IS 'TFLite builtin op name, e.g. FULLY_CONNECTED.';
+COMMENT ON COLUMN op_census.input_dtypes IS 'Comma-separated dtypes of the op''s non-constant and constant inputs.';
+COMMENT ON COLUMN op_census.output_dtypes IS 'Comma-separated output dtypes.';
+COMMENT ON COLUMN op_census.count IS 'Number of ops with this type and dtype signature.';
+
+CREATE TABLE quant_layer_stats (
+    variant_id VARCHAR NOT NULL,
+    layer_index INTEGER NOT NULL,
+    op_name VARCHAR NOT NULL,
+    tensor_idx INTEGER,
+    tensor_name VARCHAR,
+    num_elements BIGINT,
+    stddev DOUBLE,
+    mean_error DOUBLE,
+    max_abs_error DOUBLE,
+    mean_squared_error DOUBLE,
+    scale DOUBLE,
+    zero_point BIGINT,
+    range DOUBLE,
+    rmse_scale DOUBLE,
+    sqnr_db DOUBLE,
+    suspect BOOLEAN NOT NULL
+);
+COMMENT ON TABLE quant_layer_stats IS 'Per-tensor quantization error from the TFLite QuantizationDebugger for every variant with integer activations.';
+COMMENT ON COLUMN quant_layer_stats.variant_id IS 'Variant.';
+COMMENT ON COLUMN quant_layer_stats.layer_index IS 'Row order of the debugger output (graph order).';
+COMMENT ON COLUMN quant_layer_stats.op_name IS 'TFLite op that produced the tensor.';
+COMMENT ON COLUMN quant_layer_stats.tensor_idx IS 'Tensor index in the quantized model.';
+COMMENT ON COLUMN quant_layer_stats.tensor_name IS 'Tensor name (used for selective quantization deny lists).';
+COMMENT ON COLUMN quant_layer_stats.num_elements IS 'Elements in the tensor.';
+COMMENT ON COLUMN quant_layer_stats.stddev IS 'Standard deviation of the error (dequantized - float).';
+COMMENT ON COLUMN quant_layer_stats.mean_error IS 'Mean error.';
+COMMENT ON COLUMN quant_layer_stats.max_abs_error IS 'Maximum absolute error.';
+COMMENT ON COLUMN quant_layer_stats.mean_squared_error IS 'Mean squared error.';
+COMMENT ON COLUMN quant_layer_stats.scale IS 'Quantization scale of the tensor.';
+COMMENT ON COLUMN quant_layer_stats.zero_point IS 'Quantization zero point.';
+COMMENT ON COLUMN quant_layer_stats.range IS '255 * scale: the float range the int8 grid covers.';
+COMMENT ON COLUMN quant_layer_stats.rmse_scale IS 'sqrt(mean_squared_error) / scale; about 0.289 (1/sqrt 12) for a well-quantized tensor.';
+COMMENT ON COLUMN quant_layer_stats.sqnr_db IS 'Signal-to-quantization-noise ratio in dB: 10 log10(stddev_signal^2 / mse), scale-free.';
+COMMENT ON COLUMN quant_layer_stats.suspect IS 'rmse_scale above the configured threshold (the article used 0.7).';
+
+CREATE TABLE metrics (
+    variant_id VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    value DOUBLE,
+    reason VARCHAR,
+    PRIMARY KEY (variant_id, split, metric)
+);
+COMMENT ON TABLE metrics IS 'Accuracy metrics in long format: one row per variant, split and metric.';
+COMMENT ON COLUMN metrics.variant_id IS 'Variant.';
+COMMENT ON COLUMN metrics.split IS 'Split evaluated (test by default).';
+COMMENT ON COLUMN metrics.metric IS 'mae, sae, nde (plain), mae_masked, sae_masked, nde_masked (the article''s), epd_true_wh, epd_pred_wh, epd_error_pct, acc, precision, recall, f1, mcc, tp, tn, fp, fn.';
+COMMENT ON COLUMN metrics.value IS 'Value; NULL when undefined.';
+COMMENT ON COLUMN metrics.reason IS 'Why the value is NULL (e.g. no activations in ground truth).';
+
+CREATE TABLE eval_windows (
+    appliance VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,
+    first_time TIMESTAMP,
+    last_time TIMESTAMP,
+    n_windows BIGINT NOT NULL,
+    windows_hash VARCHAR NOT NULL,
+    postprocess VARCHAR NOT NULL,
+    PRIMARY KEY (appliance, split)
+);
+COMMENT ON TABLE eval_windows IS 'The windows every variant of an appliance was evaluated on, so numbers are comparable.';
+COMMENT ON COLUMN eval_windows.appliance IS 'Appliance.';
+COMMENT ON COLUMN eval_windows.split IS 'Split.';
+COMMENT ON COLUMN eval_windows.first_time IS 'Timestamp of the first window midpoint.';
+COMMENT ON COLUMN eval_windows.last_time IS 'Timestamp of the last window midpoint.';
+COMMENT ON COLUMN eval_windows.n_windows IS 'Number of windows.';
+COMMENT ON COLUMN eval_windows.windows_hash IS 'Hash of the window start indices.';
+COMMENT ON COLUMN eval_windows.postprocess IS 'Prediction post-processing: clip_negative (<=0 -> 0) or article_threshold (< on threshold -> 0).';
+
+CREATE TABLE traces (
+    variant_id VARCHAR PRIMARY KEY,
+    appliance VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    rows BIGINT NOT NULL
+);
+COMMENT ON TABLE traces IS 'Where each variant''s predicted trace lives: Parquet (columns time, aggregate_w, truth_w, pred_w, truth_on, pred_on) sorted by time.';
+COMMENT ON COLUMN traces.variant_id IS 'Variant.';
+COMMENT ON COLUMN traces.appliance IS 'Appliance.';
+COMMENT ON COLUMN traces.split IS 'Split.';
+COMMENT ON COLUMN traces.path IS 'Parquet file relative to the artifacts folder; read it with read_parquet().';
+COMMENT ON COLUMN traces.rows IS 'Samples in the trace.';
+
+CREATE TABLE hosts (
+    host VARCHAR PRIMARY KEY,
+    cpu_model VARCHAR,
+    cores INTEGER,
+    machine VARCHAR,
+    runtime_versions JSON,
+    source VARCHAR NOT NULL
+);
+COMMENT ON TABLE hosts IS 'Machines that produced latency, memory or op-profile numbers.';
+COMMENT ON COLUMN hosts.host IS 'Host name (or the name given at ingest).';
+COMMENT ON COLUMN hosts.cpu_model IS 'CPU model string.';
+COMMENT ON COLUMN hosts.cores IS 'Logical cores.';
+COMMENT ON COLUMN hosts.machine IS 'Machine architecture, e.g. x86_64 or aarch64.';
+COMMENT ON COLUMN hosts.runtime_versions IS 'Runtime versions as JSON.';
+COMMENT ON COLUMN hosts.source IS 'local (measured by pipeline profile), edge_kit or benchmark_model (ingested).';
+
+CREATE TABLE latency (
+    variant_id VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    runtime VARCHAR NOT NULL,
+    threads INTEGER NOT NULL,
+    xnnpack BOOLEAN NOT NULL,
+    batch INTEGER NOT NULL,
+    runs INTEGER NOT NULL,
+    mean_ms DOUBLE,
+    median_ms DOUBLE,
+    p90_ms DOUBLE,
+    std_ms DOUBLE,
+    min_ms DOUBLE,
+    error VARCHAR,
+    measured_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (variant_id, host, runtime, threads, xnnpack, batch)
+);
+COMMENT ON TABLE latency IS 'Inference latency per variant, host, runtime, thread count and delegate; batch 1 is latency, larger batches give throughput.';
+COMMENT ON COLUMN latency.variant_id IS 'Variant.';
+COMMENT ON COLUMN latency.host IS 'Host (see hosts).';
+COMMENT ON COLUMN latency.runtime IS 'litert, tf_lite, keras, benchmark_model or edge_kit.';
+COMMENT ON COLUMN latency.threads IS 'Interpreter threads.';
+COMMENT ON COLUMN latency.xnnpack IS 'XNNPACK delegate enabled.';
+COMMENT ON COLUMN latency.batch IS 'Windows per invoke.';
+COMMENT ON COLUMN latency.runs IS 'Timed invokes after warm-up.';
+COMMENT ON COLUMN latency.mean_ms IS 'Mean ms per invoke.';
+COMMENT ON COLUMN latency.median_ms IS 'Median ms per invoke.';
+COMMENT ON COLUMN latency.p90_ms IS '90th percentile ms.';
+COMMENT ON COLUMN latency.std_ms IS 'Standard deviation ms.';
+COMMENT ON COLUMN latency.min_ms IS 'Fastest invoke ms.';
+COMMENT ON COLUMN latency.error IS 'Why no number could be measured (e.g. the runtime refused the model).';
+COMMENT ON COLUMN latency.measured_at IS 'UTC time of the measurement.';
+
+CREATE TABLE op_profile (
+    variant_id VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    runtime VARCHAR NOT NULL,
+    threads INTEGER NOT NULL,
+    node_index INTEGER NOT NULL,
+    node_name VARCHAR,
+    op_type VARCHAR NOT NULL,
+    latency_ms DOUBLE,
+    share DOUBLE,
+    xnnpack BOOLEAN,
+    times_called INTEGER NOT NULL,
+    source VARCHAR NOT NULL
+);
+COMMENT ON TABLE op_profile IS 'Per-node latency. Local numbers are isolated per-op latencies (each op cut into its own model and fed real intermediate values); ingested numbers come from the benchmark tool.';
+COMMENT ON COLUMN op_profile.variant_id IS 'Variant.';
+COMMENT ON COLUMN op_profile.host IS 'Host.';
+COMMENT ON COLUMN op_profile.runtime IS 'Runtime.';
+COMMENT ON COLUMN op_profile.threads IS 'Threads.';
+COMMENT ON COLUMN op_profile.node_index IS 'Operator index in the graph.';
+COMMENT ON COLUMN op_profile.node_name IS 'Name of the op''s first output tensor (or the tool''s node name).';
+COMMENT ON COLUMN op_profile.op_type IS 'Op type; XNNPACK kernels keep the TFLite op type here, see xnnpack.';
+COMMENT ON COLUMN op_profile.latency_ms IS 'Median ms of the op.';
+COMMENT ON COLUMN op_profile.share IS 'latency_ms / sum over the variant''s ops.';
+COMMENT ON COLUMN op_profile.xnnpack IS 'XNNPACK took the op (NULL when unknown).';
+COMMENT ON COLUMN op_profile.times_called IS 'Invocations per inference.';
+COMMENT ON COLUMN op_profile.source IS 'isolated_op (local) or benchmark_model / edge_kit (ingested).';
+
+CREATE TABLE op_profile_totals (
+    variant_id VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    runtime VARCHAR NOT NULL,
+    threads INTEGER NOT NULL,
+    sum_ops_ms DOUBLE,
+    whole_model_ms DOUBLE,
+    ratio DOUBLE,
+    tolerance DOUBLE,
+    PRIMARY KEY (variant_id, host, runtime, threads)
+);
+COMMENT ON TABLE op_profile_totals IS 'How faithful an op profile is: the sum of per-op times beside the whole-model time.';
+COMMENT ON COLUMN op_profile_totals.variant_id IS 'Variant.';
+COMMENT ON COLUMN op_profile_totals.host IS 'Host.';
+COMMENT ON COLUMN op_profile_totals.runtime IS 'Runtime.';
+COMMENT ON COLUMN op_profile_totals.threads IS 'Threads.';
+COMMENT ON COLUMN op_profile_totals.sum_ops_ms IS 'Sum of per-op medians.';
+COMMENT ON COLUMN op_profile_totals.whole_model_ms IS 'Median of whole-model invokes measured in the same process.';
+COMMENT ON COLUMN op_profile_totals.ratio IS 'sum_ops_ms / whole_model_ms.';
+COMMENT ON COLUMN op_profile_totals.tolerance IS 'The relative tolerance this machine allows for that ratio (recorded, not a guarantee).';
+
+CREATE TABLE memory (
+    variant_id VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    runtime VARCHAR NOT NULL,
+    xnnpack BOOLEAN NOT NULL,
+    phase VARCHAR NOT NULL,
+    rss_mb DOUBLE,
+    delta_mb DOUBLE,
+    PRIMARY KEY (variant_id, host, runtime, xnnpack, phase)
+);
+COMMENT ON TABLE memory IS 'Resident memory by phase in a fresh child process importing only the runtime.';
+COMMENT ON COLUMN memory.variant_id IS 'Variant.';
+COMMENT ON COLUMN memory.host IS 'Host.';
+COMMENT ON COLUMN memory.runtime IS 'Runtime.';
+COMMENT ON COLUMN memory.xnnpack IS 'XNNPACK on (it keeps a repacked copy of float weights, roughly doubling them in RAM).';
+COMMENT ON COLUMN memory.phase IS 'baseline (after import), create, allocate, first_invoke, steady, peak.';
+COMMENT ON COLUMN memory.rss_mb IS 'VmRSS after the phase (VmHWM for peak), MiB.';
+COMMENT ON COLUMN memory.delta_mb IS 'rss_mb minus the post-import baseline, MiB.';
+
+CREATE TABLE reference_results (
+    source VARCHAR NOT NULL,
+    table_ref VARCHAR NOT NULL,
+    appliance VARCHAR,
+    arch VARCHAR,
+    mode VARCHAR,
+    host VARCHAR,
+    metric VARCHAR NOT NULL,
+    value DOUBLE,
+    unit VARCHAR,
+    conditions VARCHAR
+);
+COMMENT ON TABLE reference_results IS 'Numbers published with the article (goruck/nilm README), loaded from the data file the project ships, for comparison.';
+COMMENT ON COLUMN reference_results.source IS 'Publication the number comes from.';
+COMMENT ON COLUMN reference_results.table_ref IS 'Table of the publication (section of the reference notes).';
+COMMENT ON COLUMN reference_results.appliance IS 'Appliance.';
+COMMENT ON COLUMN reference_results.arch IS 'Architecture.';
+COMMENT ON COLUMN reference_results.mode IS 'Quantization mode (keras for the float tables).';
+COMMENT ON COLUMN reference_results.host IS 'x86, rpi4 or edgetpu for latencies; NULL for accuracy.';
+COMMENT ON COLUMN reference_results.metric IS 'Metric name in the project''s vocabulary, or latency_ms, disk_mb, ram_mb.';
+COMMENT ON COLUMN reference_results.value IS 'Published value.';
+COMMENT ON COLUMN reference_results.unit IS 'Unit of the value.';
+COMMENT ON COLUMN reference_results.conditions IS 'Conditions: data, protocol, threads.';
+
+CREATE VIEW metrics_wide AS
+SELECT
+    v.variant_id, v.appliance, v.arch, v.mode, m.split,
+    max(CASE WHEN m.metric = 'f1' THEN m.value END) AS f1,
+    max(CASE WHEN m.metric = 'mcc' THEN m.value END) AS mcc,
+    max(CASE WHEN m.metric = 'acc' THEN m.value END) AS acc,
+    max(CASE WHEN m.metric = 'precision' THEN m.value END) AS precision,
+    max(CASE WHEN m.metric = 'recall' THEN m.value END) AS recall,
+    max(CASE WHEN m.metric = 'mae' THEN m.value END) AS mae,
+    max(CASE WHEN m.metric = 'sae' THEN m.value END) AS sae,
+    max(CASE WHEN m.metric = 'nde' THEN m.value END) AS nde,
+    max(CASE WHEN m.metric = 'mae_masked' THEN m.value END) AS mae_masked,
+    max(CASE WHEN m.metric = 'sae_masked' THEN m.value END) AS sae_masked,
+    max(CASE WHEN m.metric = 'nde_masked' THEN m.value END) AS nde_masked,
+    max(CASE WHEN m.metric = 'epd_error_pct' THEN m.value END) AS epd_error_pct
+FROM variants v JOIN metrics m USING (variant_id)
+GROUP BY ALL;
+COMMENT ON VIEW metrics_wide IS 'One row per variant and split with the main metrics as columns.';
+
+CREATE VIEW memory_peak AS
+SELECT variant_id, host, runtime, xnnpack, max(delta_mb) AS peak_delta_mb
+FROM memory WHERE phase = 'peak' GROUP BY ALL;
+COMMENT ON VIEW memory_peak IS 'Peak resident memory over the post-import baseline per variant, host, runtime and delegate.';
+
+CREATE VIEW tradeoff AS
+SELECT
+    v.variant_id, v.appliance, v.arch, v.mode,
+    l.host, l.runtime, l.threads,
+    w.f1, w.mcc, w.acc, w.mae, w.sae, w.nde, w.mae_masked, w.epd_error_pct,
+    l.median_ms AS latency_ms, l.p90_ms AS latency_p90_ms,
+    mp.peak_delta_mb AS ram_mb,
+    v.file_bytes / 1048576.0 AS disk_mb,
+    v.xnnpack_partitions, v.float_compute_ops
+FROM variants v
+JOIN latency l ON l.variant_id = v.variant_id AND l.batch = 1 AND l.xnnpack AND l.error IS NULL
+LEFT JOIN metrics_wide w ON w.variant_id = v.variant_id AND w.split = 'test'
+LEFT JOIN memory_peak mp ON mp.variant_id = v.variant_id AND mp.host = l.host
+    AND mp.runtime = l.runtime AND mp.xnnpack
+WHERE v.status = 'ok';
+COMMENT ON VIEW tradeoff IS 'One row per variant x host x runtime x threads (batch 1, XNNPACK on): accuracy on the test split beside latency, RAM and disk. The dashboard plots this.';
+
+CREATE VIEW throughput AS
+SELECT variant_id, host, runtime, threads, batch,
+       1000.0 * batch / median_ms AS windows_per_s
+FROM latency WHERE error IS NULL AND median_ms > 0;
+COMMENT ON VIEW throughput IS 'Offline disaggregation throughput (windows per second) for every measured batch size.';
+
+CREATE VIEW op_type_summary AS
+SELECT variant_id, host, runtime, threads, op_type, xnnpack,
+       count(*) AS nodes, sum(latency_ms) AS total_ms, sum(share) AS share,
+       sum(times_called) AS times_called
+FROM op_profile GROUP BY ALL;
+COMMENT ON VIEW op_type_summary IS 'Per-op profile summarised by op type (the benchmark tool''s "summary by node type").';
+
+INSERT INTO meta VALUES ('schema_version', '1');
