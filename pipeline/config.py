@@ -90,6 +90,7 @@ class ProfileConfig:
     suspect_threshold: float = 0.7
     # evaluation
     eval_windows: int | None = None
+    eval_select: str = "first"  # first N windows (the article's protocol) or the busiest block of N
     eval_batch: int = 256
     # profiling
     threads: tuple[int, ...] = (1,)
@@ -125,7 +126,8 @@ def profile_config(name: Profile | str) -> ProfileConfig:
             val_windows=256,
             calibration_windows=32,
             debug_windows=16,
-            eval_windows=1500,
+            eval_windows=1000,
+            eval_select="busiest",
             threads=(1,),
             runtimes=(Runtime.LITERT,),
             latency_min_seconds=0.1,
@@ -146,6 +148,7 @@ def profile_config(name: Profile | str) -> ProfileConfig:
             calibration_windows=64,
             debug_windows=16,
             eval_windows=4000,
+            eval_select="busiest",
             threads=_all_cores(),
             runtimes=(Runtime.LITERT, Runtime.TF_LITE),
             latency_min_seconds=0.5,

@@ -91,6 +91,18 @@ class Windows:
         """The first n windows in time order (all when None): the evaluation protocol."""
         return self.starts if n is None else self.starts[:n]
 
+    def busiest(self, n: int | None) -> np.ndarray:
+        """The block of n consecutive windows with the most 'on' midpoints (first block on ties).
+
+        Short evaluation runs on sparse appliances would otherwise often see no activation.
+        """
+        if n is None or n >= len(self.starts):
+            return self.starts
+        on = np.r_[0, np.cumsum(self.status[self.starts + MIDPOINT])]
+        counts = on[n:] - on[:-n]
+        first = int(np.argmax(counts))
+        return self.starts[first : first + n]
+
     def balanced(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
         """Half windows whose midpoint is on, half off (the article's calibration balance).
 
