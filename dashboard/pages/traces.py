@@ -1,0 +1,69 @@
+import dash
+from dash import Input, Output, State, dcc, html
+
+from dashboard import figures, queries
+from dashboard.app import guarded, notice
+
+dash.register_page(__name__, path="/traces", name="Traces")
+
+
+def layout(appliance=None, **_):
+    apps, err = guarded(queries.appliances)
+    if err:
+        return html.Div([html.H2("Traces"), notice(err)])
+    if not apps:
+        return html.Div([html.H2("Traces"), notice("no traces yet: run `pipeline all`")])
+    app = appliance if appliance in apps else apps[0]
+    return html.Div([
+        html.H2("Disaggregation traces"),
+        html.Div(className="controls", children=[
+            html.Div([html.Label("appliance"), dcc.Dropdown(apps, app, id="tr-app", clearable=False)]),
+            html.Div([html.Label("variants"), dcc.Dropdown([], [], id="tr-variants", multi=True)], style={"width": "60%"}),
+        ]),
+        dcc.Graph(id="trace-graph"),
+        html.Div(id="trace-info"),
+        html.H4("Energy per day"),
+        dcc.Graph(id="energy-graph"),
+    ])
+
+
+@dash.callback(Output("tr-variants", "options"), Output("tr-variants", "value"), Input("tr-app", "value"))
+def variants(appliance):
+    df, err = guarded(queries.trace_variants, appliance)
+    if err or df is None or df.empty:
+        return [], []
+    ids = df["variant_id"].tolist()
+    default = [i for i in ids if i.endswith((".keras", ".w8_a8"))][:3] or ids[:2]
+    return ids, default
+
+
+def _paths(appliance, chosen):
+    df, err = guarded(queries.trace_variants, appliance)
+    if err or df is None or df.empty:
+        return {}
+    paths = dict(zip(df["variant_id"], df["path"], strict=True))
+    chosen = [c for c in (chosen or []) if c in paths] or list(paths)[:1]
+    return {c: paths[c] for c in chosen}
+
+
+@dash.callback(Output("trace-graph", "figure"), Output("trace-info", "children"),
+               Input("tr-variants", "value"), Input("trace-graph", "relayoutData"), State("tr-app", "value"))
+def draw(chosen, relayout, appliance):
+    paths = _paths(appliance, chosen)
+    if not paths:
+        return figures.empty("no trace"), ""
+    start = end = None
+    if relayout and "xaxis.range[0]" in relayout:
+        start, end = relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]
+    df, err = guarded(queries.trace_window, paths, start, end)
+    if err:
+        return figures.empty(err), notice(err)
+    info = f"{len(df):,} points drawn" + (f" for {start} .. {end}" if start else " (whole trace)")
+    return figures.trace(df, list(paths)), html.Span(info, id="trace-points")
+
+
+@dash.callback(Output("energy-graph", "figure"), Input("tr-variants", "value"), State("tr-app", "value"))
+def energy(chosen, appliance):
+    paths = _paths(appliance, chosen)
+    df, err = guarded(queries.daily_energy, paths)
+    return figures.empty(err) if err else figures.daily_energy(df)
