@@ -10,8 +10,14 @@ from dash import dcc, html
 
 from store.db import StoreError
 
-PAGES = [("Overview", "/"), ("Tradeoff", "/tradeoff"), ("Variant", "/variant"), ("Traces", "/traces"),
-         ("Quantization", "/quantization"), ("SQL", "/sql")]
+PAGES = [
+    ("Overview", "/"),
+    ("Tradeoff", "/tradeoff"),
+    ("Variant", "/variant"),
+    ("Traces", "/traces"),
+    ("Quantization", "/quantization"),
+    ("SQL", "/sql"),
+]
 
 
 def store_path() -> Path:
@@ -43,11 +49,18 @@ def create_app(store: Path) -> dash.Dash:
         title="nilm-edge",
     )
     app.server.config["NILM_STORE"] = str(Path(store).resolve())
-    app.layout = html.Div([
-        dcc.Location(id="url"),
-        html.Nav([html.Span("nilm-edge", className="brand")]
-                 + [dcc.Link(name, href=path, className="nav-link", id=f"nav-{name.lower()}") for name, path in PAGES],
-                 className="nav"),
-        html.Main(dash.page_container, className="main"),
-    ])
+    app.layout = html.Div(
+        [
+            dcc.Location(id="url"),
+            html.Nav(
+                [html.Span("nilm-edge", className="brand")]
+                + [
+                    dcc.Link(name, href=path, className="nav-link", id=f"nav-{name.lower()}")
+                    for name, path in PAGES
+                ],
+                className="nav",
+            ),
+            html.Main(dash.page_container, className="main"),
+        ]
+    )
     return app

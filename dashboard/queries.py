@@ -27,9 +27,20 @@ def store_facts(store: Path) -> dict:
     con = db.connect_readonly(store)
     try:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        for t in ("runs", "models", "variants", "metrics", "latency", "op_profile", "memory", "quant_layer_stats"):
+        for t in (
+            "runs",
+            "models",
+            "variants",
+            "metrics",
+            "latency",
+            "op_profile",
+            "memory",
+            "quant_layer_stats",
+        ):
             meta[f"n_{t}"] = con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-        last = con.execute("SELECT command, profile, status, finished_at FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
+        last = con.execute(
+            "SELECT command, profile, status, finished_at FROM runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchall()
         meta["last_run"] = last[0] if last else None
     finally:
         con.close()
@@ -46,19 +57,24 @@ def tradeoff(store: Path, appliance: str | None = None) -> pd.DataFrame:
 
 
 def leaderboard(store: Path) -> pd.DataFrame:
-    return q(store, """
+    return q(
+        store,
+        """
         SELECT t.appliance, t.arch, t.mode, t.host, t.runtime, t.threads,
                round(t.f1, 4) AS f1, round(t.mcc, 4) AS mcc, round(t.mae, 2) AS mae_w,
                round(t.sae, 4) AS sae, round(t.nde, 4) AS nde, round(t.epd_error_pct, 2) AS epd_error_pct,
                round(t.latency_ms, 4) AS latency_ms, round(t.ram_mb, 2) AS ram_mb,
                round(t.disk_mb, 3) AS disk_mb, t.xnnpack_partitions, t.variant_id
-        FROM tradeoff t ORDER BY appliance, arch, mode, runtime, threads""")
+        FROM tradeoff t ORDER BY appliance, arch, mode, runtime, threads""",
+    )
 
 
 def reference_points(store: Path, metric: str) -> pd.DataFrame:
     """The article's published numbers pivoted to (appliance, arch, mode, host) rows."""
     names = {"mae": "mae_masked", "sae": "sae_masked", "nde": "nde_masked"}
-    return q(store, """
+    return q(
+        store,
+        """
         WITH acc AS (SELECT appliance, arch, mode, value FROM reference_results WHERE metric = ? AND host IS NULL),
              lat AS (SELECT appliance, arch, mode, host, value AS latency_ms FROM reference_results WHERE metric = 'latency_ms'),
              disk AS (SELECT appliance, arch, mode, value AS disk_mb FROM reference_results WHERE metric = 'disk_mb'),
@@ -68,29 +84,45 @@ def reference_points(store: Path, metric: str) -> pd.DataFrame:
         FROM lat JOIN acc USING (appliance, arch, mode)
         LEFT JOIN ram ON ram.appliance = lat.appliance AND ram.arch = lat.arch AND ram.mode = lat.mode AND ram.host = lat.host
         LEFT JOIN disk ON disk.appliance = lat.appliance AND disk.arch = lat.arch AND disk.mode = lat.mode
-        WHERE lat.host <> 'edgetpu'""", [names.get(metric, metric)])
+        WHERE lat.host <> 'edgetpu'""",
+        [names.get(metric, metric)],
+    )
 
 
 def variant_ids(store: Path) -> list[str]:
-    return q(store, "SELECT variant_id FROM variants WHERE status = 'ok' ORDER BY 1")["variant_id"].tolist()
+    return q(store, "SELECT variant_id FROM variants WHERE status = 'ok' ORDER BY 1")[
+        "variant_id"
+    ].tolist()
 
 
 def variant(store: Path, vid: str) -> dict | None:
-    df = q(store, "SELECT v.*, m.parameters, m.train_config, m.loss_variant, m.profile, m.best_epoch, m.best_val_loss "
-                  "FROM variants v JOIN models m USING (model_id) WHERE variant_id = ?", [vid])
+    df = q(
+        store,
+        "SELECT v.*, m.parameters, m.train_config, m.loss_variant, m.profile, m.best_epoch, m.best_val_loss "
+        "FROM variants v JOIN models m USING (model_id) WHERE variant_id = ?",
+        [vid],
+    )
     return None if df.empty else df.iloc[0].to_dict()
 
 
 def metrics_vs_float(store: Path, vid: str) -> pd.DataFrame:
-    return q(store, """
+    return q(
+        store,
+        """
         SELECT m.metric, m.value, f.value AS float_value, m.value - f.value AS delta, m.reason
         FROM metrics m JOIN variants v USING (variant_id)
         LEFT JOIN metrics f ON f.variant_id = v.model_id || '.keras' AND f.split = m.split AND f.metric = m.metric
-        WHERE m.variant_id = ? AND m.split = 'test' ORDER BY m.metric""", [vid])
+        WHERE m.variant_id = ? AND m.split = 'test' ORDER BY m.metric""",
+        [vid],
+    )
 
 
 def op_profile(store: Path, vid: str) -> pd.DataFrame:
-    return q(store, "SELECT * FROM op_profile WHERE variant_id = ? AND threads = 1 ORDER BY host, node_index", [vid])
+    return q(
+        store,
+        "SELECT * FROM op_profile WHERE variant_id = ? AND threads = 1 ORDER BY host, node_index",
+        [vid],
+    )
 
 
 def op_totals(store: Path, vid: str) -> pd.DataFrame:
@@ -98,15 +130,23 @@ def op_totals(store: Path, vid: str) -> pd.DataFrame:
 
 
 def layer_stats(store: Path, vid: str) -> pd.DataFrame:
-    return q(store, "SELECT * FROM quant_layer_stats WHERE variant_id = ? ORDER BY layer_index", [vid])
+    return q(
+        store, "SELECT * FROM quant_layer_stats WHERE variant_id = ? ORDER BY layer_index", [vid]
+    )
 
 
 def memory(store: Path, vid: str) -> pd.DataFrame:
-    return q(store, "SELECT * FROM memory WHERE variant_id = ? ORDER BY xnnpack DESC, runtime", [vid])
+    return q(
+        store, "SELECT * FROM memory WHERE variant_id = ? ORDER BY xnnpack DESC, runtime", [vid]
+    )
 
 
 def census(store: Path, vid: str) -> pd.DataFrame:
-    return q(store, "SELECT op_type, input_dtypes, output_dtypes, count FROM op_census WHERE variant_id = ? ORDER BY op_type", [vid])
+    return q(
+        store,
+        "SELECT op_type, input_dtypes, output_dtypes, count FROM op_census WHERE variant_id = ? ORDER BY op_type",
+        [vid],
+    )
 
 
 def history(store: Path, model_id: str) -> pd.DataFrame:
@@ -114,35 +154,51 @@ def history(store: Path, model_id: str) -> pd.DataFrame:
 
 
 def latency(store: Path, vid: str) -> pd.DataFrame:
-    return q(store, "SELECT host, runtime, threads, xnnpack, batch, runs, median_ms, p90_ms, error FROM latency WHERE variant_id = ? ORDER BY ALL", [vid])
+    return q(
+        store,
+        "SELECT host, runtime, threads, xnnpack, batch, runs, median_ms, p90_ms, error FROM latency WHERE variant_id = ? ORDER BY ALL",
+        [vid],
+    )
 
 
 def layer_error_summary(store: Path) -> pd.DataFrame:
-    return q(store, """
+    return q(
+        store,
+        """
         SELECT v.arch, v.appliance, v.mode, s.op_name, count(*) AS tensors,
                avg(s.rmse_scale) AS mean_rmse_scale, max(s.rmse_scale) AS max_rmse_scale,
                sum(CASE WHEN s.suspect THEN 1 ELSE 0 END) AS suspects
         FROM quant_layer_stats s JOIN variants v USING (variant_id)
-        GROUP BY ALL ORDER BY arch, appliance, mode, op_name""")
+        GROUP BY ALL ORDER BY arch, appliance, mode, op_name""",
+    )
 
 
 def mode_deltas(store: Path) -> pd.DataFrame:
-    return q(store, """
+    return q(
+        store,
+        """
         SELECT v.appliance, v.arch, v.mode, m.metric, m.value - f.value AS delta
         FROM metrics m JOIN variants v USING (variant_id)
         JOIN metrics f ON f.variant_id = v.model_id || '.keras' AND f.split = m.split AND f.metric = m.metric
-        WHERE m.split = 'test' AND v.mode <> 'keras' AND m.metric IN ('f1', 'mcc', 'mae', 'sae', 'nde', 'epd_error_pct')""")
+        WHERE m.split = 'test' AND v.mode <> 'keras' AND m.metric IN ('f1', 'mcc', 'mae', 'sae', 'nde', 'epd_error_pct')""",
+    )
 
 
 def trace_variants(store: Path, appliance: str) -> pd.DataFrame:
-    return q(store, "SELECT t.variant_id, t.path, t.rows FROM traces t WHERE appliance = ? ORDER BY 1", [appliance])
+    return q(
+        store,
+        "SELECT t.variant_id, t.path, t.rows FROM traces t WHERE appliance = ? ORDER BY 1",
+        [appliance],
+    )
 
 
 def appliances(store: Path) -> list[str]:
     return q(store, "SELECT DISTINCT appliance FROM variants ORDER BY 1")["appliance"].tolist()
 
 
-def trace_window(store: Path, paths: dict[str, str], start=None, end=None, points: int = 2000) -> pd.DataFrame:
+def trace_window(
+    store: Path, paths: dict[str, str], start=None, end=None, points: int = 2000
+) -> pd.DataFrame:
     """Aggregate, truth and predictions in [start, end], downsampled on the server to about
     ``points`` samples per series with min/max buckets, so zoom stays fast on long traces."""
     art = db.artifacts_dir(store)
@@ -158,7 +214,11 @@ def trace_window(store: Path, paths: dict[str, str], start=None, end=None, point
                 where.append("time <= ?::TIMESTAMP")
                 params.append(str(end))
             cond = ("WHERE " + " AND ".join(where)) if where else ""
-            cols = "time, aggregate_w, truth_w, pred_w, truth_on, pred_on" if i == 0 else "time, pred_w, pred_on"
+            cols = (
+                "time, aggregate_w, truth_w, pred_w, truth_on, pred_on"
+                if i == 0
+                else "time, pred_w, pred_on"
+            )
             base = f"SELECT {cols} FROM read_parquet(?) {cond}"
             n = con.execute(f"SELECT count(*) FROM ({base})", params).fetchall()[0][0]
             if n > points:
@@ -185,14 +245,17 @@ def daily_energy(store: Path, paths: dict[str, str]) -> pd.DataFrame:
     con = duckdb.connect()
     try:
         out = []
-        for i, (vid, rel) in enumerate(paths.items()):
-            df = con.execute("""
+        for vid, rel in paths.items():
+            df = con.execute(
+                """
                 SELECT date_trunc('day', time) AS day,
                        sum(truth_w) * median_period / 3600 AS truth_wh,
                        sum(pred_w) * median_period / 3600 AS pred_wh
                 FROM (SELECT *, (SELECT median(d) FROM (SELECT epoch(time) - lag(epoch(time)) OVER (ORDER BY time) AS d FROM read_parquet(?))) AS median_period
                       FROM read_parquet(?))
-                GROUP BY ALL ORDER BY day""", [str(art / rel)] * 2).df()
+                GROUP BY ALL ORDER BY day""",
+                [str(art / rel)] * 2,
+            ).df()
             df["variant_id"] = vid
             out.append(df)
     finally:
@@ -201,16 +264,21 @@ def daily_energy(store: Path, paths: dict[str, str]) -> pd.DataFrame:
 
 
 def schema(store: Path) -> pd.DataFrame:
-    return q(store, """
+    return q(
+        store,
+        """
         SELECT c.table_name, c.column_name, c.data_type, c.comment AS column_comment,
                coalesce(t.comment, v.comment) AS table_comment
         FROM duckdb_columns() c
         LEFT JOIN duckdb_tables() t ON t.table_name = c.table_name
         LEFT JOIN duckdb_views() v ON v.view_name = c.table_name
-        WHERE c.schema_name = 'main' AND NOT c.internal ORDER BY c.table_name, c.column_index""")
+        WHERE c.schema_name = 'main' AND NOT c.internal ORDER BY c.table_name, c.column_index""",
+    )
 
 
-def run_user_sql(store: Path, sql: str, limit: int = SQL_ROW_LIMIT, timeout_s: float = SQL_TIME_LIMIT_S) -> pd.DataFrame:
+def run_user_sql(
+    store: Path, sql: str, limit: int = SQL_ROW_LIMIT, timeout_s: float = SQL_TIME_LIMIT_S
+) -> pd.DataFrame:
     """One read statement, no file or network access, a row limit and a time limit."""
     text = (sql or "").strip().rstrip(";").strip()
     if not text:
@@ -224,8 +292,11 @@ def run_user_sql(store: Path, sql: str, limit: int = SQL_ROW_LIMIT, timeout_s: f
     kind = statements[0].type.name
     if kind not in ALLOWED_STATEMENTS:
         raise UserQueryError(f"only read queries (SELECT/WITH) are allowed here, not {kind}")
-    con = duckdb.connect(str(store), read_only=True,
-                         config={"enable_external_access": False, "lock_configuration": True})
+    con = duckdb.connect(
+        str(store),
+        read_only=True,
+        config={"enable_external_access": False, "lock_configuration": True},
+    )
     timer = threading.Timer(timeout_s, con.interrupt)
     timer.start()
     try:

@@ -4,6 +4,7 @@ so `pipeline --help` stays fast."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -12,6 +13,10 @@ from typing import Annotated
 import typer
 
 from store.db import DEFAULT_STORE
+
+os.environ.setdefault(
+    "TF_CPP_MIN_LOG_LEVEL", "2"
+)  # keep TensorFlow's C++ start-up chatter out of the output
 from store.vocab import Appliance, Arch, Profile
 
 app = typer.Typer(
@@ -22,10 +27,22 @@ app = typer.Typer(
 )
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="DuckDB store file.")]
-ProfileOpt = Annotated[Profile, typer.Option("--profile", help="smoke (tests), demo (default) or refit (the article's settings).")]
-ApplianceOpt = Annotated[list[Appliance] | None, typer.Option("--appliance", "-a", help="Only these appliances (repeatable).")]
-ArchOpt = Annotated[list[Arch] | None, typer.Option("--arch", help="Only these architectures (repeatable).")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Redo work even when its inputs and config are unchanged.")]
+ProfileOpt = Annotated[
+    Profile,
+    typer.Option(
+        "--profile", help="smoke (tests), demo (default) or refit (the article's settings)."
+    ),
+]
+ApplianceOpt = Annotated[
+    list[Appliance] | None,
+    typer.Option("--appliance", "-a", help="Only these appliances (repeatable)."),
+]
+ArchOpt = Annotated[
+    list[Arch] | None, typer.Option("--arch", help="Only these architectures (repeatable).")
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Redo work even when its inputs and config are unchanged.")
+]
 
 
 class Source(StrEnum):
@@ -112,13 +129,26 @@ def _data_options(source, path, test_house, val_house, house_map, keep_issues, k
     )
 
 
-SourceOpt = Annotated[Source, typer.Option("--source", help="synthetic (embedded default), refit or csv.")]
-PathOpt = Annotated[Path | None, typer.Option("--path", help="Folder (or file) of the raw data for refit/csv.")]
+SourceOpt = Annotated[
+    Source, typer.Option("--source", help="synthetic (embedded default), refit or csv.")
+]
+PathOpt = Annotated[
+    Path | None, typer.Option("--path", help="Folder (or file) of the raw data for refit/csv.")
+]
 TestHouseOpt = Annotated[str | None, typer.Option("--test-house", help="Test house for csv data.")]
-ValHouseOpt = Annotated[str | None, typer.Option("--val-house", help="Validation house for csv data.")]
-HouseMapOpt = Annotated[list[str] | None, typer.Option("--house-map", help="FILE=HOUSE, for file names without a house number.")]
-KeepIssuesOpt = Annotated[bool, typer.Option("--keep-issues", help="Keep REFIT rows flagged Issues=1.")]
-KeepZeroOpt = Annotated[bool, typer.Option("--keep-zero-aggregate", help="Do not treat aggregate == 0 as a gap (csv).")]
+ValHouseOpt = Annotated[
+    str | None, typer.Option("--val-house", help="Validation house for csv data.")
+]
+HouseMapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--house-map", help="FILE=HOUSE, for file names without a house number."),
+]
+KeepIssuesOpt = Annotated[
+    bool, typer.Option("--keep-issues", help="Keep REFIT rows flagged Issues=1.")
+]
+KeepZeroOpt = Annotated[
+    bool, typer.Option("--keep-zero-aggregate", help="Do not treat aggregate == 0 as a gap (csv).")
+]
 
 
 @app.command()
@@ -134,10 +164,15 @@ def data(
     house_map: HouseMapOpt = None,
     keep_issues: KeepIssuesOpt = False,
     keep_zero_aggregate: KeepZeroOpt = False,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Also write an HTML plot of one day of a house to this file.")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also write an HTML plot of one day of a house to this file."),
+    ] = None,
 ):
     """Read raw data (or generate the embedded dataset) into per-appliance train/val/test splits."""
-    opts = _data_options(source, path, test_house, val_house, house_map, keep_issues, keep_zero_aggregate)
+    opts = _data_options(
+        source, path, test_house, val_house, house_map, keep_issues, keep_zero_aggregate
+    )
     ctx = _context(store, profile, appliance, None, force, "data", data=opts.to_json())
 
     def body():
@@ -160,11 +195,32 @@ def train(
     appliance: ApplianceOpt = None,
     arch: ArchOpt = None,
     force: ForceOpt = False,
-    strategy: Annotated[Strategy, typer.Option("--strategy", help="tf.distribute strategy: default (one device), mirrored (all local GPUs), multi-worker (TF_CONFIG).")] = Strategy.default,
-    article_loss: Annotated[bool, typer.Option("--article-loss", help="Use the article's hard-threshold BCE term (no gradient) instead of the differentiable one.")] = False,
+    strategy: Annotated[
+        Strategy,
+        typer.Option(
+            "--strategy",
+            help="tf.distribute strategy: default (one device), mirrored (all local GPUs), multi-worker (TF_CONFIG).",
+        ),
+    ] = Strategy.default,
+    article_loss: Annotated[
+        bool,
+        typer.Option(
+            "--article-loss",
+            help="Use the article's hard-threshold BCE term (no gradient) instead of the differentiable one.",
+        ),
+    ] = False,
 ):
     """Train one seq2point model per appliance and architecture."""
-    ctx = _context(store, profile, appliance, arch, force, "train", strategy=strategy.value, article_loss=article_loss)
+    ctx = _context(
+        store,
+        profile,
+        appliance,
+        arch,
+        force,
+        "train",
+        strategy=strategy.value,
+        article_loss=article_loss,
+    )
 
     def body():
         from pipeline.train import run_train
@@ -181,7 +237,12 @@ def convert(
     appliance: ApplianceOpt = None,
     arch: ArchOpt = None,
     force: ForceOpt = False,
-    int8_io: Annotated[bool, typer.Option("--int8-io", help="int8 model inputs/outputs for integer modes (Edge TPU style).")] = False,
+    int8_io: Annotated[
+        bool,
+        typer.Option(
+            "--int8-io", help="int8 model inputs/outputs for integer modes (Edge TPU style)."
+        ),
+    ] = False,
 ):
     """Convert every model to TFLite in every quantization mode and inspect per-layer error."""
     ctx = _context(store, profile, appliance, arch, force, "convert", int8_io=int8_io)
@@ -201,10 +262,18 @@ def evaluate(
     appliance: ApplianceOpt = None,
     arch: ArchOpt = None,
     force: ForceOpt = False,
-    article_postprocess: Annotated[bool, typer.Option("--article-postprocess", help="Zero predictions below the on-threshold (the article's quantized-model protocol).")] = False,
+    article_postprocess: Annotated[
+        bool,
+        typer.Option(
+            "--article-postprocess",
+            help="Zero predictions below the on-threshold (the article's quantized-model protocol).",
+        ),
+    ] = False,
 ):
     """Run every variant on the test split; store metrics and predicted traces."""
-    ctx = _context(store, profile, appliance, arch, force, "evaluate", article_postprocess=article_postprocess)
+    ctx = _context(
+        store, profile, appliance, arch, force, "evaluate", article_postprocess=article_postprocess
+    )
 
     def body():
         from pipeline.evaluate import run_evaluate
@@ -248,7 +317,19 @@ def all_(
 ):
     """Run data -> train -> convert -> evaluate -> profile; skip whatever is already current."""
     opts = _data_options(source, path, test_house, val_house, None, False, False)
-    ctx = _context(store, profile, appliance, arch, force, "all", data=opts.to_json(), strategy=strategy.value, article_loss=False, int8_io=False, article_postprocess=False)
+    ctx = _context(
+        store,
+        profile,
+        appliance,
+        arch,
+        force,
+        "all",
+        data=opts.to_json(),
+        strategy=strategy.value,
+        article_loss=False,
+        int8_io=False,
+        article_postprocess=False,
+    )
 
     def body():
         from pipeline.runner import run_all
@@ -262,8 +343,12 @@ def all_(
 def sql(
     query: Annotated[str, typer.Argument(help="One SQL statement, run read-only.")],
     store: StoreOpt = DEFAULT_STORE,
-    format: Annotated[OutFormat, typer.Option("--format", help="table, csv, json or parquet.")] = OutFormat.table,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    format: Annotated[
+        OutFormat, typer.Option("--format", help="table, csv, json or parquet.")
+    ] = OutFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
     max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown in table format.")] = 50,
 ):
     """Run a read-only SQL query against the store."""
@@ -314,7 +399,11 @@ def _table(df, max_rows: int) -> str:
         table.add_row(*[_cell(v) for v in row])
     buf = StringIO()
     Console(file=buf, width=200).print(table)
-    more = f"({len(df)} rows, first {max_rows} shown)\n" if len(df) > max_rows else f"({len(df)} rows)\n"
+    more = (
+        f"({len(df)} rows, first {max_rows} shown)\n"
+        if len(df) > max_rows
+        else f"({len(df)} rows)\n"
+    )
     return buf.getvalue() + more
 
 
@@ -337,7 +426,17 @@ def status(store: StoreOpt = DEFAULT_STORE):
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-            for t in ("runs", "datasets", "models", "variants", "metrics", "latency", "op_profile", "memory", "quant_layer_stats")
+            for t in (
+                "runs",
+                "datasets",
+                "models",
+                "variants",
+                "metrics",
+                "latency",
+                "op_profile",
+                "memory",
+                "quant_layer_stats",
+            )
         }
         runs = con.execute(
             "SELECT run_id, command, profile, status, started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 5"
@@ -345,11 +444,15 @@ def status(store: StoreOpt = DEFAULT_STORE):
         variants = con.execute(
             "SELECT appliance, arch, count(*) FILTER (WHERE status = 'ok') AS ok, count(*) FILTER (WHERE status <> 'ok') AS failed FROM variants GROUP BY ALL ORDER BY ALL"
         ).df()
-        last_cfg = con.execute("SELECT config FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
+        last_cfg = con.execute(
+            "SELECT config FROM runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchall()
     finally:
         con.close()
     typer.echo(f"store: {Path(store).resolve()}")
-    typer.echo(f"schema version {meta.get('schema_version')}, refreshed {meta.get('refreshed_at', 'never')}")
+    typer.echo(
+        f"schema version {meta.get('schema_version')}, refreshed {meta.get('refreshed_at', 'never')}"
+    )
     typer.echo("rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     typer.echo("\nlatest runs:")
     typer.echo(_table(runs, 5))
@@ -358,7 +461,9 @@ def status(store: StoreOpt = DEFAULT_STORE):
         typer.echo(_table(variants, 20))
     if last_cfg:
         prof = json.loads(last_cfg[0][0]).get("profile", {})
-        typer.echo(f"last run profile: {prof.get('name')} (width scale {prof.get('width_scale')}, batch {prof.get('batch')})")
+        typer.echo(
+            f"last run profile: {prof.get('name')} (width scale {prof.get('width_scale')}, batch {prof.get('batch')})"
+        )
 
 
 def main() -> None:

@@ -54,8 +54,20 @@ MODES: dict[Mode, dict] = {
 }
 INT8_DEBUG_MODES = (Mode.W8_A8_FALLBACK, Mode.W8_A8, Mode.W8_A8_SELECTIVE)
 DATA_MOVEMENT_OPS = {
-    "QUANTIZE", "DEQUANTIZE", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "TRANSPOSE", "CONCATENATION",
-    "STRIDED_SLICE", "SLICE", "GATHER", "PACK", "UNPACK", "SHAPE", "DELEGATE",
+    "QUANTIZE",
+    "DEQUANTIZE",
+    "RESHAPE",
+    "EXPAND_DIMS",
+    "SQUEEZE",
+    "TRANSPOSE",
+    "CONCATENATION",
+    "STRIDED_SLICE",
+    "SLICE",
+    "GATHER",
+    "PACK",
+    "UNPACK",
+    "SHAPE",
+    "DELEGATE",
 }
 
 
@@ -102,7 +114,9 @@ def export_saved_model(model, out_dir: Path) -> Path:
     return out_dir
 
 
-def make_converter(saved_model: Path, mode: Mode, calibration: np.ndarray | None, int8_io: bool = False):
+def make_converter(
+    saved_model: Path, mode: Mode, calibration: np.ndarray | None, int8_io: bool = False
+):
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
@@ -119,7 +133,9 @@ def make_converter(saved_model: Path, mode: Mode, calibration: np.ndarray | None
 
         conv.representative_dataset = representative
     if "supported_ops" in settings:
-        conv.target_spec.supported_ops = [getattr(tf.lite.OpsSet, s) for s in settings["supported_ops"]]
+        conv.target_spec.supported_ops = [
+            getattr(tf.lite.OpsSet, s) for s in settings["supported_ops"]
+        ]
     if "supported_types" in settings:
         conv.target_spec.supported_types = [tf.float16]
     if int8_io and mode in (Mode.W8_A8, Mode.W8_A8_SELECTIVE):
@@ -128,7 +144,9 @@ def make_converter(saved_model: Path, mode: Mode, calibration: np.ndarray | None
     return conv
 
 
-def interpreter(model: bytes | Path, xnnpack: bool = True, threads: int = 1, preserve: bool = False):
+def interpreter(
+    model: bytes | Path, xnnpack: bool = True, threads: int = 1, preserve: bool = False
+):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     kw = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
@@ -149,16 +167,19 @@ def op_census(model: bytes) -> list[dict]:
         return ",".join(np.dtype(tensors[i]["dtype"]).name for i in idx if i >= 0 and i in tensors)
 
     return [
-        {"op_type": op["op_name"], "inputs": dtypes(op["inputs"]), "outputs": dtypes(op["outputs"]),
-         "index": op["index"]}
+        {
+            "op_type": op["op_name"],
+            "inputs": dtypes(op["inputs"]),
+            "outputs": dtypes(op["outputs"]),
+            "index": op["index"],
+        }
         for op in it._get_ops_details()
     ]
 
 
 def float_compute_ops(census: list[dict]) -> int:
     return sum(
-        1 for op in census
-        if op["op_type"] not in DATA_MOVEMENT_OPS and ("float" in op["outputs"])
+        1 for op in census if op["op_type"] not in DATA_MOVEMENT_OPS and ("float" in op["outputs"])
     )
 
 
@@ -185,7 +206,9 @@ def run_tflite(model: bytes | Path, windows: np.ndarray, threads: int = 1) -> np
     return res
 
 
-def run_debugger(saved_model: Path, calibration, debug, denylist=None, threshold=0.7, fallback=False):
+def run_debugger(
+    saved_model: Path, calibration, debug, denylist=None, threshold=0.7, fallback=False
+):
     """QuantizationDebugger statistics; returns (DataFrame of per-tensor stats, quantized model)."""
     import tensorflow as tf
 
@@ -198,7 +221,9 @@ def run_debugger(saved_model: Path, calibration, debug, denylist=None, threshold
 
     opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(denylist or []))
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        dbg = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=debug_gen, debug_options=opts)
+        dbg = tf.lite.experimental.QuantizationDebugger(
+            converter=conv, debug_dataset=debug_gen, debug_options=opts
+        )
         dbg.run()
         buf = io.StringIO()
         dbg.layer_statistics_dump(buf)
@@ -239,7 +264,9 @@ def load_keras_model(path: Path):
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # keras raises many types for a damaged file
-        raise ModelFileError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {exc})") from exc
+        raise ModelFileError(
+            f"{path}: cannot load the Keras model ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def calibration_sets(ctx: RunContext, appliance: Appliance):
@@ -250,8 +277,15 @@ def calibration_sets(ctx: RunContext, appliance: Appliance):
     w = Windows(split, AGG_MEAN_W, AGG_STD_W, APPLIANCES[appliance].max_power_w)
     rng = np.random.default_rng(ctx.cfg.seed + 7)
     cal_starts, cal_info = w.balanced(ctx.cfg.calibration_windows, rng)
-    dbg_starts, dbg_info = w.balanced(ctx.cfg.debug_windows, np.random.default_rng(ctx.cfg.seed + 11))
-    info = {"calibration": cal_info, "debug": dbg_info, "split": row["dataset_id"], "houses": row["houses"]}
+    dbg_starts, dbg_info = w.balanced(
+        ctx.cfg.debug_windows, np.random.default_rng(ctx.cfg.seed + 11)
+    )
+    info = {
+        "calibration": cal_info,
+        "debug": dbg_info,
+        "split": row["dataset_id"],
+        "houses": row["houses"],
+    }
     return w.inputs(cal_starts), w.inputs(dbg_starts), info, row
 
 
@@ -280,23 +314,42 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
                 settings["calibration"] = cal_info["calibration"] | {"from": cal_info["split"]}
             if int8_io and mode in (Mode.W8_A8, Mode.W8_A8_SELECTIVE):
                 settings["inference_io"] = "int8"
-            row = {"variant_id": vid, "model_id": model_id, "appliance": appliance.value,
-                   "arch": arch.value, "mode": mode.value, "converter_settings": settings}
+            row = {
+                "variant_id": vid,
+                "model_id": model_id,
+                "appliance": appliance.value,
+                "arch": arch.value,
+                "mode": mode.value,
+                "converter_settings": settings,
+            }
             t0 = time.perf_counter()
             stats = None
             try:
                 with silenced():
                     if mode is Mode.W8_A8_SELECTIVE:
                         if w8a8_stats is None:
-                            w8a8_stats, _ = run_debugger(saved, calibration, debug, threshold=ctx.cfg.suspect_threshold)
+                            w8a8_stats, _ = run_debugger(
+                                saved, calibration, debug, threshold=ctx.cfg.suspect_threshold
+                            )
                         deny = suspects(w8a8_stats)
                         settings["denylisted_nodes"] = deny
-                        stats, blob = run_debugger(saved, calibration, debug, denylist=deny, threshold=ctx.cfg.suspect_threshold)
+                        stats, blob = run_debugger(
+                            saved,
+                            calibration,
+                            debug,
+                            denylist=deny,
+                            threshold=ctx.cfg.suspect_threshold,
+                        )
                     elif mode in (Mode.W8_A8, Mode.W8_A8_FALLBACK) and not int8_io:
                         # the debugger calibrates and quantizes with exactly these settings:
                         # its non-debug model is the variant, so calibration runs once
-                        stats, blob = run_debugger(saved, calibration, debug, threshold=ctx.cfg.suspect_threshold,
-                                                   fallback=mode is Mode.W8_A8_FALLBACK)
+                        stats, blob = run_debugger(
+                            saved,
+                            calibration,
+                            debug,
+                            threshold=ctx.cfg.suspect_threshold,
+                            fallback=mode is Mode.W8_A8_FALLBACK,
+                        )
                         if mode is Mode.W8_A8:
                             w8a8_stats = stats
                     else:
@@ -309,16 +362,27 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
                     raise RuntimeError("non-finite outputs on the debug set")
                 if mode in (Mode.W8_A8, Mode.W8_A8_FALLBACK) and stats is None:
                     with silenced():
-                        stats, _ = run_debugger(saved, calibration, debug, threshold=ctx.cfg.suspect_threshold,
-                                                fallback=mode is Mode.W8_A8_FALLBACK)
+                        stats, _ = run_debugger(
+                            saved,
+                            calibration,
+                            debug,
+                            threshold=ctx.cfg.suspect_threshold,
+                            fallback=mode is Mode.W8_A8_FALLBACK,
+                        )
                     if mode is Mode.W8_A8:
                         w8a8_stats = stats
                 diff = outs - keras_debug_out
                 row.update(
-                    status="ok", error=None, file_path=ctx.rel(path), file_bytes=len(blob),
-                    sha256=file_sha256(path), xnnpack_partitions=xnnpack_partitions(blob),
-                    n_ops=len(census), float_compute_ops=float_compute_ops(census),
-                    debug_rmse=float(np.sqrt(np.mean(diff**2))), debug_max_abs=float(np.max(np.abs(diff))),
+                    status="ok",
+                    error=None,
+                    file_path=ctx.rel(path),
+                    file_bytes=len(blob),
+                    sha256=file_sha256(path),
+                    xnnpack_partitions=xnnpack_partitions(blob),
+                    n_ops=len(census),
+                    float_compute_ops=float_compute_ops(census),
+                    debug_rmse=float(np.sqrt(np.mean(diff**2))),
+                    debug_max_abs=float(np.max(np.abs(diff))),
                 )
                 counts = Counter((c["op_type"], c["inputs"], c["outputs"]) for c in census)
                 census_rows += [(vid, *k, n) for k, n in sorted(counts.items())]
@@ -328,24 +392,48 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
                     f"convert: {vid}: {len(blob) / 1e6:.2f} MB, {row['n_ops']} ops "
                     f"({row['float_compute_ops']} float compute), XNNPACK partitions {row['xnnpack_partitions']}"
                 )
-            except Exception as exc:  # the converter and runtimes raise many types; record the reason
+            except (
+                Exception
+            ) as exc:  # the converter and runtimes raise many types; record the reason
                 reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                row.update(status="failed", error=reason[:2000], file_path=None, file_bytes=None,
-                           sha256=None, xnnpack_partitions=None, n_ops=None, float_compute_ops=None,
-                           debug_rmse=None, debug_max_abs=None)
-                ctx.console.print(f"[yellow]convert: {vid} cannot be produced: {reason[:200]}[/yellow]")
+                row.update(
+                    status="failed",
+                    error=reason[:2000],
+                    file_path=None,
+                    file_bytes=None,
+                    sha256=None,
+                    xnnpack_partitions=None,
+                    n_ops=None,
+                    float_compute_ops=None,
+                    debug_rmse=None,
+                    debug_max_abs=None,
+                )
+                ctx.console.print(
+                    f"[yellow]convert: {vid} cannot be produced: {reason[:200]}[/yellow]"
+                )
             row["convert_seconds"] = time.perf_counter() - t0
             row["converter_settings"] = json.dumps(settings)
             variants.append(row)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     keras_row = {
-        "variant_id": f"{model_id}.keras", "model_id": model_id, "appliance": appliance.value,
-        "arch": arch.value, "mode": Mode.KERAS.value, "status": "ok", "error": None,
+        "variant_id": f"{model_id}.keras",
+        "model_id": model_id,
+        "appliance": appliance.value,
+        "arch": arch.value,
+        "mode": Mode.KERAS.value,
+        "status": "ok",
+        "error": None,
         "converter_settings": json.dumps({"format": "keras", "note": "the trained float model"}),
-        "file_path": model_row["artifact_path"], "file_bytes": model_path.stat().st_size,
-        "sha256": model_row["sha256"], "xnnpack_partitions": None, "n_ops": None,
-        "float_compute_ops": None, "convert_seconds": 0.0, "debug_rmse": 0.0, "debug_max_abs": 0.0,
+        "file_path": model_row["artifact_path"],
+        "file_bytes": model_path.stat().st_size,
+        "sha256": model_row["sha256"],
+        "xnnpack_partitions": None,
+        "n_ops": None,
+        "float_compute_ops": None,
+        "convert_seconds": 0.0,
+        "debug_rmse": 0.0,
+        "debug_max_abs": 0.0,
     }
     return [keras_row, *variants], census_rows, stats_rows
 
@@ -355,35 +443,77 @@ def _write(con, model_id: str, variants, census_rows, stats_rows) -> None:
     for table in ("variants", "op_census", "quant_layer_stats"):
         con.execute(f"DELETE FROM {table} WHERE variant_id IN (SELECT unnest(?))", [ids])
     for v in variants:
-        con.execute(f"INSERT INTO variants ({', '.join(v)}) VALUES ({', '.join('?' * len(v))})", list(v.values()))
+        con.execute(
+            f"INSERT INTO variants ({', '.join(v)}) VALUES ({', '.join('?' * len(v))})",
+            list(v.values()),
+        )
     if census_rows:
         con.executemany("INSERT INTO op_census VALUES (?,?,?,?,?)", census_rows)
-    cols = ["layer_index", "op_name", "tensor_idx", "tensor_name", "num_elements", "stddev", "mean_error",
-            "max_abs_error", "mean_squared_error", "scale", "zero_point", "range", "rmse_scale", "sqnr_db", "suspect"]
+    cols = [
+        "layer_index",
+        "op_name",
+        "tensor_idx",
+        "tensor_name",
+        "num_elements",
+        "stddev",
+        "mean_error",
+        "max_abs_error",
+        "mean_squared_error",
+        "scale",
+        "zero_point",
+        "range",
+        "rmse_scale",
+        "sqnr_db",
+        "suspect",
+    ]
     for vid, df in stats_rows:
         frame = df.reindex(columns=cols).assign(variant_id=vid)[["variant_id", *cols]]
         frame = frame.astype(object).where(pd.notna(frame), None)
-        con.executemany(f"INSERT INTO quant_layer_stats VALUES ({', '.join('?' * (len(cols) + 1))})",
-                        frame.values.tolist())
+        con.executemany(
+            f"INSERT INTO quant_layer_stats VALUES ({', '.join('?' * (len(cols) + 1))})",
+            frame.values.tolist(),
+        )
 
 
 def run_convert(ctx: RunContext) -> None:
     for appliance in ctx.appliances:
         for arch in ctx.archs:
             model_id = f"{appliance.value}.{arch.value}"
-            rows = ctx.read("SELECT * FROM models WHERE model_id = ?", [model_id]) if ctx.store.exists() else None
+            rows = (
+                ctx.read("SELECT * FROM models WHERE model_id = ?", [model_id])
+                if ctx.store.exists()
+                else None
+            )
             if rows is None or rows.empty:
-                raise NotReadyError(f"no trained model {model_id} in the store: run `pipeline train` first")
+                raise NotReadyError(
+                    f"no trained model {model_id} in the store: run `pipeline train` first"
+                )
             model_row = rows.iloc[0].to_dict()
-            data_row = ctx.read("SELECT sha256 FROM datasets WHERE dataset_id = ?", [f"{appliance.value}.train"])
-            key = stable_hash([model_row["sha256"], data_row.iloc[0, 0], [m.value for m in ctx.cfg.modes],
-                               ctx.cfg.calibration_windows, ctx.cfg.debug_windows, ctx.cfg.suspect_threshold,
-                               bool(ctx.options.get("int8_io", False)), "v1"])
+            data_row = ctx.read(
+                "SELECT sha256 FROM datasets WHERE dataset_id = ?", [f"{appliance.value}.train"]
+            )
+            key = stable_hash(
+                [
+                    model_row["sha256"],
+                    data_row.iloc[0, 0],
+                    [m.value for m in ctx.cfg.modes],
+                    ctx.cfg.calibration_windows,
+                    ctx.cfg.debug_windows,
+                    ctx.cfg.suspect_threshold,
+                    bool(ctx.options.get("int8_io", False)),
+                    "v1",
+                ]
+            )
             if ctx.is_fresh("convert", model_id, key):
                 ctx.console.print(f"convert: {model_id} unchanged, skipped")
                 ctx.record_skips("convert", [model_id])
                 continue
             t0 = time.perf_counter()
             variants, census, stats = convert_model(ctx, appliance, arch, model_row)
-            ctx.commit("convert", model_id, key, time.perf_counter() - t0,
-                       lambda con, a=(model_id, variants, census, stats): _write(con, *a))
+            ctx.commit(
+                "convert",
+                model_id,
+                key,
+                time.perf_counter() - t0,
+                lambda con, a=(model_id, variants, census, stats): _write(con, *a),
+            )

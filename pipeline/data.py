@@ -101,7 +101,12 @@ def time_split(s: SplitData) -> dict[Split, SplitData]:
     cuts = [0, int(n * 0.70), int(n * 0.85), n]
     out = {}
     for split, a, b in zip((Split.TRAIN, Split.VAL, Split.TEST), cuts[:-1], cuts[1:], strict=True):
-        part = SplitData(*[getattr(s, c)[a:b] for c in ("unix", "aggregate_w", "appliance_w", "status", "segment", "house")])
+        part = SplitData(
+            *[
+                getattr(s, c)[a:b]
+                for c in ("unix", "aggregate_w", "appliance_w", "status", "segment", "house")
+            ]
+        )
         part.segment = part.segment + (0 if split is Split.TRAIN else 100_000 * (1 + cuts.index(a)))
         out[split] = part
     return out
@@ -143,7 +148,9 @@ def plan_refit(root: Path, appliances: list[Appliance], source: str) -> Plan:
 
 def plan_wide(root: Path, opts: DataOptions) -> Plan:
     files = sorted(
-        p for p in root.rglob("*") if p.is_file() and p.name.endswith((".csv", ".csv.gz", ".parquet"))
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.name.endswith((".csv", ".csv.gz", ".parquet"))
     )
     if not files:
         raise DataError(f"{root}: no .csv, .csv.gz or .parquet files found")
@@ -174,10 +181,16 @@ def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
     cfg = ctx.cfg
     source = opts.source
     if source == "synthetic":
-        raw = ctx.artifacts / "raw" / f"synthetic-{stable_hash([cfg.synthetic_days, cfg.seed, SYNTH_VERSION])}"
+        raw = (
+            ctx.artifacts
+            / "raw"
+            / f"synthetic-{stable_hash([cfg.synthetic_days, cfg.seed, SYNTH_VERSION])}"
+        )
         marker = raw / "COMPLETE"
         if not marker.exists():
-            with ctx.console.status(f"generating the embedded dataset ({cfg.synthetic_days} days x 17 houses)"):
+            with ctx.console.status(
+                f"generating the embedded dataset ({cfg.synthetic_days} days x 17 houses)"
+            ):
                 write_synthetic_refit(raw, cfg.synthetic_days, cfg.seed)
             marker.write_text("ok\n")
         plan = plan_refit(raw, ctx.appliances, "synthetic")
@@ -218,7 +231,9 @@ def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
         todo.append((a, key))
     if not todo:
         return rows
-    needed_houses = sorted({h for a, _ in todo for hs in plan.splits[a].values() for h in hs}, key=int)
+    needed_houses = sorted(
+        {h for a, _ in todo for hs in plan.splits[a].values() for h in hs}, key=int
+    )
     per_app: dict[Appliance, dict[str, SplitData]] = {a: {} for a, _ in todo}
     cleaning: dict[Appliance, dict[str, dict[str, int]]] = {a: {} for a, _ in todo}
     with Timer() as read_timer:
@@ -237,8 +252,17 @@ def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
             for split, houses in plan.splits[a].items():
                 data = concat([per_app[a][h] for h in houses])
                 split_rows.append(
-                    _write_split(ctx, a, split, data, houses, f"{source}:{root}", REFIT_PERIOD_S, checksum,
-                                 {h: cleaning[a][h] for h in houses})
+                    _write_split(
+                        ctx,
+                        a,
+                        split,
+                        data,
+                        houses,
+                        f"{source}:{root}",
+                        REFIT_PERIOD_S,
+                        checksum,
+                        {h: cleaning[a][h] for h in houses},
+                    )
                 )
         seconds = t.seconds + read_timer.seconds / len(todo)
         ctx.commit("data", a.value, key, seconds, lambda con, r=split_rows: _insert_rows(con, r))
@@ -247,7 +271,9 @@ def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
     return rows
 
 
-def _run_wide(ctx: RunContext, opts: DataOptions, plan: Plan, root: Path, checksum: str) -> list[dict]:
+def _run_wide(
+    ctx: RunContext, opts: DataOptions, plan: Plan, root: Path, checksum: str
+) -> list[dict]:
     houses = plan.splits["houses"]
     loaded: dict[str, tuple[HouseData, float]] = {}
     for h in houses:
@@ -278,7 +304,9 @@ def _run_wide(ctx: RunContext, opts: DataOptions, plan: Plan, root: Path, checks
                 series[h] = (house_series(hd, a, period, (i + 1) * 1_000_000), period)
             periods = {round(p, 3) for _, p in series.values()}
             if len(periods) > 1:
-                raise DataError(f"{root}: houses have different sampling periods {sorted(periods)} s; resample them to one period first")
+                raise DataError(
+                    f"{root}: houses have different sampling periods {sorted(periods)} s; resample them to one period first"
+                )
             period = periods.pop()
             if split_houses is None:
                 parts = [time_split(s) for s, _ in series.values()]
@@ -288,11 +316,22 @@ def _run_wide(ctx: RunContext, opts: DataOptions, plan: Plan, root: Path, checks
                 names = {sp: [h for h in hs if h in series] for sp, hs in split_houses.items()}
                 for sp, hs in names.items():
                     if not hs:
-                        raise DataError(f"{root}: the {sp.value} split of {a.value} has no house with that appliance")
+                        raise DataError(
+                            f"{root}: the {sp.value} split of {a.value} has no house with that appliance"
+                        )
                 splits = {sp: concat([series[h][0] for h in hs]) for sp, hs in names.items()}
             split_rows = [
-                _write_split(ctx, a, sp, d, names[sp], f"csv:{root}", period, checksum,
-                             {h: loaded[h][0].cleaning for h in names[sp]})
+                _write_split(
+                    ctx,
+                    a,
+                    sp,
+                    d,
+                    names[sp],
+                    f"csv:{root}",
+                    period,
+                    checksum,
+                    {h: loaded[h][0].cleaning for h in names[sp]},
+                )
                 for sp, d in splits.items()
             ]
         ctx.commit("data", a.value, key, t.seconds, lambda con, r=split_rows: _insert_rows(con, r))
@@ -309,7 +348,9 @@ def _summary(rows: list[dict]) -> str:
     return ", ".join(f"{r['split']}: {r['rows']:,} rows / {r['windows']:,} windows" for r in rows)
 
 
-def _write_split(ctx, a, split, data: SplitData, houses, source, period, checksum, cleaning) -> dict:
+def _write_split(
+    ctx, a, split, data: SplitData, houses, source, period, checksum, cleaning
+) -> dict:
     params = APPLIANCES[a]
     if len(data) == 0:
         raise DataError(f"{source}: the {split.value} split of {a.value} is empty after cleaning")
@@ -365,5 +406,7 @@ def load_split(ctx: RunContext, a: Appliance, split: Split):
         raise NotReadyError(f"no {split.value} data for {a.value}: run `pipeline data` first")
     row = ctx.read("SELECT * FROM datasets WHERE dataset_id = ?", [f"{a.value}.{split.value}"])
     if row.empty:
-        raise NotReadyError(f"the store has no {split.value} split for {a.value}: run `pipeline data`")
+        raise NotReadyError(
+            f"the store has no {split.value} split for {a.value}: run `pipeline data`"
+        )
     return SplitData.read(path), row.iloc[0].to_dict()

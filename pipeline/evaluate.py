@@ -44,11 +44,17 @@ def predict(ctx: RunContext, variant: dict, windows: np.ndarray) -> np.ndarray:
     return run_tflite(path, windows, threads=os.cpu_count() or 1)
 
 
-def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dict], article_threshold: bool):
+def evaluate_appliance(
+    ctx: RunContext, appliance: Appliance, variants: list[dict], article_threshold: bool
+):
     split, row = load_split(ctx, appliance, Split.TEST)
     params = APPLIANCES[appliance]
     w = Windows(split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
-    starts = w.busiest(ctx.cfg.eval_windows) if ctx.cfg.eval_select == "busiest" else w.evenly(ctx.cfg.eval_windows)
+    starts = (
+        w.busiest(ctx.cfg.eval_windows)
+        if ctx.cfg.eval_select == "busiest"
+        else w.evenly(ctx.cfg.eval_windows)
+    )
     if len(starts) == 0:
         raise NotReadyError(f"the test split of {appliance.value} has no complete window")
     mid = starts + MIDPOINT
@@ -58,48 +64,70 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
     seg = split.segment[mid]
     inputs = w.inputs(starts)
     window_info = {
-        "appliance": appliance.value, "split": Split.TEST.value,
+        "appliance": appliance.value,
+        "split": Split.TEST.value,
         "first_time": np.datetime64(int(split.unix[mid[0]]), "s").astype(object),
         "last_time": np.datetime64(int(split.unix[mid[-1]]), "s").astype(object),
         "n_windows": int(len(starts)),
         "windows_hash": hashlib.sha256(starts.astype(np.int64).tobytes()).hexdigest()[:16],
-        "postprocess": ("article_threshold" if article_threshold else "clip_negative") + f"; {ctx.cfg.eval_select} {len(starts)} windows",
+        "postprocess": ("article_threshold" if article_threshold else "clip_negative")
+        + f"; {ctx.cfg.eval_select} {len(starts)} windows",
     }
     metric_rows, trace_rows = [], []
     for v in variants:
         t0 = time.perf_counter()
         pred = postprocess(predict(ctx, v, inputs), appliance, article_threshold)
         pred_on = status_by_segment(
-            pred, seg, params.on_threshold_w,
-            duration_samples(params.min_on_s, period), duration_samples(params.min_off_s, period),
+            pred,
+            seg,
+            params.on_threshold_w,
+            duration_samples(params.min_on_s, period),
+            duration_samples(params.min_off_s, period),
         )
         for name, (value, reason) in all_metrics(truth, pred, truth_on, pred_on, period).items():
-            metric_rows.append((v["variant_id"], Split.TEST.value, name,
-                                None if not np.isfinite(value) else float(value), reason))
+            metric_rows.append(
+                (
+                    v["variant_id"],
+                    Split.TEST.value,
+                    name,
+                    None if not np.isfinite(value) else float(value),
+                    reason,
+                )
+            )
         path = ctx.path("traces", f"{v['variant_id']}.parquet")
-        table = pa.table({
-            "time": pa.array(split.unix[mid].astype("datetime64[s]")),
-            "aggregate_w": split.aggregate_w[mid].astype(np.float32),
-            "truth_w": truth.astype(np.float32),
-            "pred_w": pred.astype(np.float32),
-            "truth_on": truth_on,
-            "pred_on": pred_on.astype(np.int8),
-        })
+        table = pa.table(
+            {
+                "time": pa.array(split.unix[mid].astype("datetime64[s]")),
+                "aggregate_w": split.aggregate_w[mid].astype(np.float32),
+                "truth_w": truth.astype(np.float32),
+                "pred_w": pred.astype(np.float32),
+                "truth_on": truth_on,
+                "pred_on": pred_on.astype(np.int8),
+            }
+        )
         tmp = path.with_suffix(".tmp")
         pq.write_table(table, tmp, row_group_size=TRACE_ROW_GROUP)
         tmp.replace(path)
-        trace_rows.append((v["variant_id"], appliance.value, Split.TEST.value, ctx.rel(path), len(starts)))
+        trace_rows.append(
+            (v["variant_id"], appliance.value, Split.TEST.value, ctx.rel(path), len(starts))
+        )
         f1 = next(m[3] for m in metric_rows if m[0] == v["variant_id"] and m[2] == "f1")
-        ctx.console.print(f"evaluate: {v['variant_id']}: F1 {f1 if f1 is None else round(f1, 4)} "
-                          f"on {len(starts):,} windows ({time.perf_counter() - t0:.1f} s)")
+        ctx.console.print(
+            f"evaluate: {v['variant_id']}: F1 {f1 if f1 is None else round(f1, 4)} "
+            f"on {len(starts):,} windows ({time.perf_counter() - t0:.1f} s)"
+        )
     return window_info, metric_rows, trace_rows
 
 
 def _write(con, window_info, variant_ids, metric_rows, trace_rows):
-    con.execute("DELETE FROM eval_windows WHERE appliance = ? AND split = ?",
-                [window_info["appliance"], window_info["split"]])
-    con.execute(f"INSERT INTO eval_windows ({', '.join(window_info)}) VALUES ({', '.join('?' * len(window_info))})",
-                list(window_info.values()))
+    con.execute(
+        "DELETE FROM eval_windows WHERE appliance = ? AND split = ?",
+        [window_info["appliance"], window_info["split"]],
+    )
+    con.execute(
+        f"INSERT INTO eval_windows ({', '.join(window_info)}) VALUES ({', '.join('?' * len(window_info))})",
+        list(window_info.values()),
+    )
     for table in ("metrics", "traces"):
         con.execute(f"DELETE FROM {table} WHERE variant_id IN (SELECT unnest(?))", [variant_ids])
     con.executemany("INSERT INTO metrics VALUES (?,?,?,?,?)", metric_rows)
@@ -112,17 +140,32 @@ def run_evaluate(ctx: RunContext) -> None:
     quiet_tf()
     article = bool(ctx.options.get("article_postprocess", False))
     for appliance in ctx.appliances:
-        variants = ctx.read(
-            "SELECT * FROM variants WHERE appliance = ? AND status = 'ok' AND arch IN (SELECT unnest(?)) ORDER BY variant_id",
-            [appliance.value, [a.value for a in ctx.archs]],
-        ) if ctx.store.exists() else None
+        variants = (
+            ctx.read(
+                "SELECT * FROM variants WHERE appliance = ? AND status = 'ok' AND arch IN (SELECT unnest(?)) ORDER BY variant_id",
+                [appliance.value, [a.value for a in ctx.archs]],
+            )
+            if ctx.store.exists()
+            else None
+        )
         if variants is None or variants.empty:
-            raise NotReadyError(f"no variants of {appliance.value} in the store: run `pipeline convert` first")
-        test_sha = ctx.read("SELECT sha256 FROM datasets WHERE dataset_id = ?", [f"{appliance.value}.test"])
+            raise NotReadyError(
+                f"no variants of {appliance.value} in the store: run `pipeline convert` first"
+            )
+        test_sha = ctx.read(
+            "SELECT sha256 FROM datasets WHERE dataset_id = ?", [f"{appliance.value}.test"]
+        )
         records = variants.to_dict("records")
-        key = stable_hash([test_sha.iloc[0, 0] if len(test_sha) else None,
-                           sorted((v["variant_id"], v["sha256"]) for v in records),
-                           ctx.cfg.eval_windows, ctx.cfg.eval_select, article, "v1"])
+        key = stable_hash(
+            [
+                test_sha.iloc[0, 0] if len(test_sha) else None,
+                sorted((v["variant_id"], v["sha256"]) for v in records),
+                ctx.cfg.eval_windows,
+                ctx.cfg.eval_select,
+                article,
+                "v1",
+            ]
+        )
         item = f"{appliance.value}:{','.join(a.value for a in ctx.archs)}"
         if ctx.is_fresh("evaluate", item, key):
             ctx.console.print(f"evaluate: {appliance.value} unchanged, skipped")
@@ -131,5 +174,10 @@ def run_evaluate(ctx: RunContext) -> None:
         t0 = time.perf_counter()
         info, metric_rows, trace_rows = evaluate_appliance(ctx, appliance, records, article)
         ids = [v["variant_id"] for v in records]
-        ctx.commit("evaluate", item, key, time.perf_counter() - t0,
-                   lambda con, a=(info, ids, metric_rows, trace_rows): _write(con, *a))
+        ctx.commit(
+            "evaluate",
+            item,
+            key,
+            time.perf_counter() - t0,
+            lambda con, a=(info, ids, metric_rows, trace_rows): _write(con, *a),
+        )

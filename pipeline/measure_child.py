@@ -49,12 +49,16 @@ def measure(req: dict) -> dict:
         else:
             import tensorflow as tf
 
-            kw["experimental_op_resolver_type"] = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            kw["experimental_op_resolver_type"] = (
+                tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
     it = Interpreter(**kw)
     out["phases"]["create"] = rss_mb()
     it.allocate_tensors()
     out["phases"]["allocate"] = rss_mb()
-    out["xnnpack_partitions"] = sum(1 for op in it._get_ops_details() if op["op_name"] == "DELEGATE")
+    out["xnnpack_partitions"] = sum(
+        1 for op in it._get_ops_details() if op["op_name"] == "DELEGATE"
+    )
     inp = it.get_input_details()[0]
     rng = np.random.default_rng(0)
     x = rng.normal(0, 1, inp["shape"]).astype(np.float32)
@@ -79,8 +83,12 @@ def measure(req: dict) -> dict:
     out["phases"]["peak"] = rss_mb("VmHWM")
     t = np.sort(np.array(times))
     out["latency"] = {
-        "runs": len(t), "mean_ms": float(t.mean()), "median_ms": float(np.median(t)),
-        "p90_ms": float(np.percentile(t, 90)), "std_ms": float(t.std()), "min_ms": float(t[0]),
+        "runs": len(t),
+        "mean_ms": float(t.mean()),
+        "median_ms": float(np.median(t)),
+        "p90_ms": float(np.percentile(t, 90)),
+        "std_ms": float(t.std()),
+        "min_ms": float(t[0]),
     }
     return out
 

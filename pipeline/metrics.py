@@ -89,7 +89,11 @@ def nde(t: np.ndarray, p: np.ndarray) -> Result:
     """NDE = sum (t - p)^2 / sum t^2 (equation 5)."""
     t, p = np.asarray(t, float), np.asarray(p, float)
     d = float(np.sum(t**2))
-    return (float(np.sum((t - p) ** 2)) / d, None) if d > 0 else (NAN, "no ground-truth power (sum t^2 = 0)")
+    return (
+        (float(np.sum((t - p) ** 2)) / d, None)
+        if d > 0
+        else (NAN, "no ground-truth power (sum t^2 = 0)")
+    )
 
 
 def nde_masked(t, p, s_t, s_p) -> Result:
@@ -133,10 +137,19 @@ def all_metrics(t, p, s_t, s_p, period_s: float) -> dict[str, Result]:
     epd_p = energy_per_day(p * s_p, period_s)
     out: dict[str, Result] = {k: (float(v), None) for k, v in c.items()}
     out.update(
-        acc=accuracy(c), precision=precision(c), recall=recall(c), f1=f1(c), mcc=mcc(c),
-        mae=mae(t, p), sae=sae(t, p, period_s), nde=nde(t, p),
-        mae_masked=mae_masked(t, p, s_t, s_p), sae_masked=sae_masked(t, p, s_t, s_p, period_s),
+        acc=accuracy(c),
+        precision=precision(c),
+        recall=recall(c),
+        f1=f1(c),
+        mcc=mcc(c),
+        mae=mae(t, p),
+        sae=sae(t, p, period_s),
+        nde=nde(t, p),
+        mae_masked=mae_masked(t, p, s_t, s_p),
+        sae_masked=sae_masked(t, p, s_t, s_p, period_s),
         nde_masked=nde_masked(t, p, s_t, s_p),
-        epd_true_wh=epd_t, epd_pred_wh=epd_p, epd_error_pct=epd_error_pct(epd_t[0], epd_p[0]),
+        epd_true_wh=epd_t,
+        epd_pred_wh=epd_p,
+        epd_error_pct=epd_error_pct(epd_t[0], epd_p[0]),
     )
     return out

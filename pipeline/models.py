@@ -83,7 +83,9 @@ class RelativePositionEmbedding(layers.Layer):
 
     def build(self, shape):
         self.table = self.add_weight(
-            shape=(math.ceil(self.length / 2), shape[-1]), initializer="glorot_uniform", name="table"
+            shape=(math.ceil(self.length / 2), shape[-1]),
+            initializer="glorot_uniform",
+            name="table",
         )
 
     def call(self, x):
@@ -168,7 +170,9 @@ def _add_norm(x, y, name):
     return SimpleLayerNorm(name=name)(layers.Add()([x, y]))
 
 
-def build_transformer(scale: float = 1.0, window: int = WINDOW, dropout: float = 0.1) -> keras.Model:
+def build_transformer(
+    scale: float = 1.0, window: int = WINDOW, dropout: float = 0.1
+) -> keras.Model:
     d = _scaled(256, scale)
     heads, key_dim, ff = 2, max(2, d // 2), 4 * d
     latent = window // 2
@@ -187,7 +191,9 @@ def build_transformer(scale: float = 1.0, window: int = WINDOW, dropout: float =
         h = GeluTanh(name=f"block{b}_gelu")(h)
         h = layers.Dense(d, name=f"block{b}_ff2")(h)
         x = _add_norm(x, layers.Dropout(dropout)(h), f"block{b}_ff_norm")
-    x = SimpleLayerNorm(name="relative_norm")(RelativePositionEmbedding(latent, name="relative_position")(x))
+    x = SimpleLayerNorm(name="relative_norm")(
+        RelativePositionEmbedding(latent, name="relative_position")(x)
+    )
     x = layers.GlobalAveragePooling1D()(x)
     x = layers.Dense(d, activation="relu")(x)
     out = layers.Dense(1, name="power")(x)

@@ -25,8 +25,12 @@ def _interp(content: bytes, threads: int, xnnpack: bool = True, preserve: bool =
     if not xnnpack:
         kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     with contextlib.redirect_stderr(io.StringIO()):
-        it = Interpreter(model_content=content, num_threads=threads,
-                         experimental_preserve_all_tensors=preserve, **kw)
+        it = Interpreter(
+            model_content=content,
+            num_threads=threads,
+            experimental_preserve_all_tensors=preserve,
+            **kw,
+        )
         it.allocate_tensors()
     return it
 
@@ -66,8 +70,12 @@ def single_op_models(content: bytes):
         sub = copy.copy(sg)
         sub.tensors = tensors
         sub.operators = [op]
-        consts = {t for t in used if model.buffers[sg.tensors[t].buffer].data is not None
-                  and len(model.buffers[sg.tensors[t].buffer].data) > 0}
+        consts = {
+            t
+            for t in used
+            if model.buffers[sg.tensors[t].buffer].data is not None
+            and len(model.buffers[sg.tensors[t].buffer].data) > 0
+        }
         sub.inputs = [t for t in op.inputs if t >= 0 and t not in consts]
         sub.outputs = [t for t in op.outputs if t >= 0]
         single = copy.copy(model)
@@ -78,7 +86,13 @@ def single_op_models(content: bytes):
         op_code = max(code.builtinCode, code.deprecatedBuiltinCode)
         out_name = sg.tensors[sub.outputs[0]].name if sub.outputs else b""
         out_name = out_name.decode() if isinstance(out_name, bytes) else str(out_name)
-        yield i, names.get(op_code, str(op_code)), out_name, bytes(fu.convert_object_to_bytearray(single)), sub.inputs
+        yield (
+            i,
+            names.get(op_code, str(op_code)),
+            out_name,
+            bytes(fu.convert_object_to_bytearray(single)),
+            sub.inputs,
+        )
 
 
 def profile_ops(path: Path, threads: int = 1, runs: int = 5) -> tuple[list[dict], float]:
@@ -102,8 +116,16 @@ def profile_ops(path: Path, threads: int = 1, runs: int = 5) -> tuple[list[dict]
             ms = _median_ms(it, runs)
         except Exception:  # an op that cannot run alone is reported without a time
             delegated, ms = None, None
-        rows.append({"node_index": index, "op_type": op_type, "node_name": name,
-                     "latency_ms": ms, "xnnpack": delegated, "times_called": 1})
+        rows.append(
+            {
+                "node_index": index,
+                "op_type": op_type,
+                "node_name": name,
+                "latency_ms": ms,
+                "xnnpack": delegated,
+                "times_called": 1,
+            }
+        )
     total = sum(r["latency_ms"] or 0 for r in rows)
     for r in rows:
         r["share"] = (r["latency_ms"] or 0) / total if total else None

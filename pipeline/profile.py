@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -18,28 +19,39 @@ CHILD = Path(__file__).with_name("measure_child.py")
 PER_OP_TOLERANCE = 0.4  # sum of isolated op times vs whole model on a shared 2-core VM
 
 
-def measure_in_child(model: Path, runtime: str, threads: int, xnnpack: bool, cfg, timeout: float = 600) -> dict:
-    req = {"model": str(model), "runtime": runtime, "threads": threads, "xnnpack": xnnpack,
-           "min_seconds": cfg.latency_min_seconds, "min_runs": cfg.latency_min_runs, "warmup": 3}
+def measure_in_child(
+    model: Path, runtime: str, threads: int, xnnpack: bool, cfg, timeout: float = 600
+) -> dict:
+    req = {
+        "model": str(model),
+        "runtime": runtime,
+        "threads": threads,
+        "xnnpack": xnnpack,
+        "min_seconds": cfg.latency_min_seconds,
+        "min_runs": cfg.latency_min_runs,
+        "warmup": 3,
+    }
     try:
-        res = subprocess.run([sys.executable, str(CHILD), json.dumps(req)], capture_output=True,
-                             text=True, timeout=timeout)
+        res = subprocess.run(
+            [sys.executable, str(CHILD), json.dumps(req)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"measurement exceeded {timeout:.0f} s"}
     marker = res.stdout.rfind("@@RESULT@@")
     if marker < 0:
         tail = (res.stderr or res.stdout).strip().splitlines()[-1:] or ["no output"]
         return {"error": f"child exited {res.returncode}: {tail[0][:500]}"}
-    return json.loads(res.stdout[marker + len("@@RESULT@@"):])
+    return json.loads(res.stdout[marker + len("@@RESULT@@") :])
 
 
 def runtime_versions() -> dict:
     out = {}
     for name in ("ai-edge-litert", "tensorflow-cpu"):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return out
 
 
@@ -57,11 +69,44 @@ def profile_variant(ctx: RunContext, v: dict, host: str):
         r = measure_in_child(path, runtime, threads, xnn, cfg)
         now = utcnow()
         if "error" in r:
-            lat.append((v["variant_id"], host, runtime, threads, xnn, 1, 0, None, None, None, None, None, r["error"], now))
+            lat.append(
+                (
+                    v["variant_id"],
+                    host,
+                    runtime,
+                    threads,
+                    xnn,
+                    1,
+                    0,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    r["error"],
+                    now,
+                )
+            )
             continue
         L = r["latency"]
-        lat.append((v["variant_id"], host, runtime, threads, xnn, 1, L["runs"], L["mean_ms"], L["median_ms"],
-                    L["p90_ms"], L["std_ms"], L["min_ms"], None, now))
+        lat.append(
+            (
+                v["variant_id"],
+                host,
+                runtime,
+                threads,
+                xnn,
+                1,
+                L["runs"],
+                L["mean_ms"],
+                L["median_ms"],
+                L["p90_ms"],
+                L["std_ms"],
+                L["min_ms"],
+                None,
+                now,
+            )
+        )
         if threads == 1:
             base = r["phases"]["baseline"]
             for phase, rss in r["phases"].items():
@@ -69,18 +114,44 @@ def profile_variant(ctx: RunContext, v: dict, host: str):
     if cfg.op_profile:
         rows, whole = profile_ops(path, threads=1, runs=cfg.op_runs)
         for r in rows:
-            ops.append((v["variant_id"], host, Runtime.LITERT.value, 1, r["node_index"], r["node_name"][:500],
-                        r["op_type"], r["latency_ms"], r["share"], r["xnnpack"], r["times_called"], "isolated_op"))
+            ops.append(
+                (
+                    v["variant_id"],
+                    host,
+                    Runtime.LITERT.value,
+                    1,
+                    r["node_index"],
+                    r["node_name"][:500],
+                    r["op_type"],
+                    r["latency_ms"],
+                    r["share"],
+                    r["xnnpack"],
+                    r["times_called"],
+                    "isolated_op",
+                )
+            )
         s = sum(r["latency_ms"] or 0 for r in rows)
-        totals.append((v["variant_id"], host, Runtime.LITERT.value, 1, s, whole, s / whole if whole else None,
-                       PER_OP_TOLERANCE))
+        totals.append(
+            (
+                v["variant_id"],
+                host,
+                Runtime.LITERT.value,
+                1,
+                s,
+                whole,
+                s / whole if whole else None,
+                PER_OP_TOLERANCE,
+            )
+        )
     return lat, mem, ops, totals
 
 
 def _write(con, host_row, ids, host, lat, mem, ops, totals):
     con.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?)", host_row)
     for table in ("latency", "memory", "op_profile", "op_profile_totals"):
-        con.execute(f"DELETE FROM {table} WHERE host = ? AND variant_id IN (SELECT unnest(?))", [host, ids])
+        con.execute(
+            f"DELETE FROM {table} WHERE host = ? AND variant_id IN (SELECT unnest(?))", [host, ids]
+        )
     if lat:
         con.executemany("INSERT INTO latency VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", lat)
     if mem:
@@ -94,20 +165,44 @@ def _write(con, host_row, ids, host, lat, mem, ops, totals):
 def run_profile(ctx: RunContext) -> None:
     facts = host_facts()
     host = facts["host"]
-    host_row = (host, facts["cpu_model"], facts["cores"], facts["machine"], json.dumps(runtime_versions()), "local")
+    host_row = (
+        host,
+        facts["cpu_model"],
+        facts["cores"],
+        facts["machine"],
+        json.dumps(runtime_versions()),
+        "local",
+    )
     cfg = ctx.cfg
     for appliance in ctx.appliances:
         for arch in ctx.archs:
             model_id = f"{appliance.value}.{arch.value}"
-            variants = ctx.read(
-                "SELECT * FROM variants WHERE model_id = ? AND status = 'ok' AND mode <> 'keras' ORDER BY variant_id",
-                [model_id]) if ctx.store.exists() else None
+            variants = (
+                ctx.read(
+                    "SELECT * FROM variants WHERE model_id = ? AND status = 'ok' AND mode <> 'keras' ORDER BY variant_id",
+                    [model_id],
+                )
+                if ctx.store.exists()
+                else None
+            )
             if variants is None or variants.empty:
-                raise NotReadyError(f"no TFLite variants of {model_id}: run `pipeline convert` first")
+                raise NotReadyError(
+                    f"no TFLite variants of {model_id}: run `pipeline convert` first"
+                )
             records = variants.to_dict("records")
-            key = stable_hash([host, sorted((v["variant_id"], v["sha256"]) for v in records),
-                               [r.value for r in cfg.runtimes], list(cfg.threads), cfg.latency_min_seconds,
-                               cfg.latency_min_runs, cfg.op_profile, cfg.op_runs, "v1"])
+            key = stable_hash(
+                [
+                    host,
+                    sorted((v["variant_id"], v["sha256"]) for v in records),
+                    [r.value for r in cfg.runtimes],
+                    list(cfg.threads),
+                    cfg.latency_min_seconds,
+                    cfg.latency_min_runs,
+                    cfg.op_profile,
+                    cfg.op_runs,
+                    "v1",
+                ]
+            )
             item = f"{model_id}@{host}"
             if ctx.is_fresh("profile", item, key):
                 ctx.console.print(f"profile: {model_id} unchanged, skipped")
@@ -119,9 +214,18 @@ def run_profile(ctx: RunContext) -> None:
                 parts = profile_variant(ctx, v, host)
                 for acc, part in zip((lat, mem, ops, totals), parts, strict=True):
                     acc.extend(part)
-                best = [row for row in parts[0] if row[0] == v["variant_id"] and row[3] == 1 and row[4] and row[12] is None]
+                best = [
+                    row
+                    for row in parts[0]
+                    if row[0] == v["variant_id"] and row[3] == 1 and row[4] and row[12] is None
+                ]
                 shown = f"{best[0][8]:.3f} ms median (1 thread)" if best else "no latency"
                 ctx.console.print(f"profile: {v['variant_id']}: {shown}")
             ids = [v["variant_id"] for v in records]
-            ctx.commit("profile", item, key, time.perf_counter() - t0,
-                       lambda con, a=(host_row, ids, host, lat, mem, ops, totals): _write(con, *a))
+            ctx.commit(
+                "profile",
+                item,
+                key,
+                time.perf_counter() - t0,
+                lambda con, a=(host_row, ids, host, lat, mem, ops, totals): _write(con, *a),
+            )

@@ -71,7 +71,7 @@ def _check_powers(df: pd.DataFrame, cols: list[str], path: Path, first_line: int
                     "is not a plausible power"
                 )
             note(f"negative_{col}_set_to_0", int(neg.sum()))
-            v[neg] = 0.0
+            df[col] = np.where(neg, 0.0, v)
 
 
 def _finish(house: HouseData, path_for_errors: Path, line_of) -> HouseData:
@@ -96,7 +96,9 @@ def _finish(house: HouseData, path_for_errors: Path, line_of) -> HouseData:
     return house
 
 
-def read_refit_house(path: Path, channels: dict[Appliance, int], drop_issues: bool = True) -> HouseData:
+def read_refit_house(
+    path: Path, channels: dict[Appliance, int], drop_issues: bool = True
+) -> HouseData:
     """Read one REFIT CLEAN_House<N>.csv in chunks, keeping only the needed columns."""
     path = Path(path)
     if not path.exists():
@@ -245,7 +247,9 @@ def read_wide_files(
         n_parts = len(units)
         for a in list(apps_all):
             if len(apps_all[a]) < n_parts:  # appliance missing from this file
-                raise DataError(f"{path}: column for {a.value} missing (present in other files of house {house})")
+                raise DataError(
+                    f"{path}: column for {a.value} missing (present in other files of house {house})"
+                )
     data.unix = np.concatenate(units)
     data.aggregate = np.concatenate(aggs)
     data.appliances = {a: np.concatenate(v) for a, v in apps_all.items()}
@@ -253,11 +257,17 @@ def read_wide_files(
     if len(paths) > 1 and (np.diff(data.unix) < 0).any():
         data.unix, data.aggregate = data.unix[order], data.aggregate[order]
         data.appliances = {a: v[order] for a, v in data.appliances.items()}
-    _finish(data, paths[0] if len(paths) == 1 else Path(f"house {house} files"), lambda i: f"data row {i + 1}")
+    _finish(
+        data,
+        paths[0] if len(paths) == 1 else Path(f"house {house} files"),
+        lambda i: f"data row {i + 1}",
+    )
     diffs = np.diff(data.unix)
     period = float(np.median(diffs)) if len(diffs) else 0.0
     if period <= 0:
-        raise DataError(f"{paths[0]}: cannot detect a sampling period (need at least two timestamps)")
+        raise DataError(
+            f"{paths[0]}: cannot detect a sampling period (need at least two timestamps)"
+        )
     return data, period
 
 

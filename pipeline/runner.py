@@ -34,10 +34,19 @@ def run_all(ctx: RunContext, data_opts) -> None:
         fn()
         timings.append((name, time.perf_counter() - t0))
     total = time.perf_counter() - t_all
-    ctx.commit("all", "*", ctx.run_id, total, lambda con: con.executemany(
-        "INSERT INTO stage_timings VALUES (?,?,'*',?,false,now())",
-        [[ctx.run_id, n, s] for n, s in timings]))
-    ctx.console.print("stage times: " + ", ".join(f"{n} {s:.0f} s" for n, s in timings) + f"; total {total:.0f} s")
+    ctx.commit(
+        "all",
+        "*",
+        ctx.run_id,
+        total,
+        lambda con: con.executemany(
+            "INSERT INTO stage_timings VALUES (?,?,'*',?,false,now())",
+            [[ctx.run_id, n, s] for n, s in timings],
+        ),
+    )
+    ctx.console.print(
+        "stage times: " + ", ".join(f"{n} {s:.0f} s" for n, s in timings) + f"; total {total:.0f} s"
+    )
     ctx.console.print(summary_table(ctx))
 
 
@@ -55,15 +64,36 @@ def summary_table(ctx: RunContext) -> Table:
         """,
         [BUDGETS["latency_ms"], BUDGETS["ram_mb"], BUDGETS["disk_mb"]],
     )
-    table = Table(title=f"Best variant per appliance by F1 (latency <= {BUDGETS['latency_ms']:g} ms, "
-                        f"RAM <= {BUDGETS['ram_mb']:g} MB, disk <= {BUDGETS['disk_mb']:g} MB, 1 thread)")
-    for col in ("appliance", "variant", "F1", "MAE W", "latency ms", "RAM MB", "disk MB", "float F1", "float MAE W"):
+    table = Table(
+        title=f"Best variant per appliance by F1 (latency <= {BUDGETS['latency_ms']:g} ms, "
+        f"RAM <= {BUDGETS['ram_mb']:g} MB, disk <= {BUDGETS['disk_mb']:g} MB, 1 thread)"
+    )
+    for col in (
+        "appliance",
+        "variant",
+        "F1",
+        "MAE W",
+        "latency ms",
+        "RAM MB",
+        "disk MB",
+        "float F1",
+        "float MAE W",
+    ):
         table.add_column(col)
 
     def f(v, nd=3):
         return "-" if v is None or v != v else f"{v:.{nd}f}"
 
     for r in df.itertuples():
-        table.add_row(r.appliance, r.variant_id, f(r.f1), f(r.mae, 1), f(r.latency_ms), f(r.ram_mb, 1),
-                      f(r.disk_mb, 2), f(r.keras_f1), f(r.keras_mae, 1))
+        table.add_row(
+            r.appliance,
+            r.variant_id,
+            f(r.f1),
+            f(r.mae, 1),
+            f(r.latency_ms),
+            f(r.ram_mb, 1),
+            f(r.disk_mb, 2),
+            f(r.keras_f1),
+            f(r.keras_mae, 1),
+        )
     return table

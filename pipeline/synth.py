@@ -220,7 +220,7 @@ def generate_house(house: int, channels: dict[int, Appliance], days: float, seed
     )
     # occasional recording gaps of 10 min to 3 h: rows simply missing, as in REFIT
     keep = np.ones(n, bool)
-    for _ in range(rng.poisson(days * 0.4)):
+    for _ in range(max(1, rng.poisson(days * 0.4))):
         s = int(rng.integers(0, n))
         keep[s : s + int(rng.uniform(600, 10800) / REFIT_PERIOD_S)] = False
     return df[keep]

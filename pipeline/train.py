@@ -10,7 +10,15 @@ import time
 
 import numpy as np
 
-from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, WINDOW, file_sha256, lr_for_batch, stable_hash
+from pipeline.config import (
+    AGG_MEAN_W,
+    AGG_STD_W,
+    APPLIANCES,
+    WINDOW,
+    file_sha256,
+    lr_for_batch,
+    stable_hash,
+)
 from pipeline.context import RunContext, utcnow
 from pipeline.data import load_split
 from pipeline.windows import Windows
@@ -85,9 +93,13 @@ class ProgressCallback:
                 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
                 self.progress = Progress(
-                    TextColumn("[bold]{task.description}"), BarColumn(),
-                    TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[info]}"),
-                    TimeRemainingColumn(), console=self.console, transient=True,
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    TextColumn("{task.completed}/{task.total}"),
+                    TextColumn("{task.fields[info]}"),
+                    TimeRemainingColumn(),
+                    console=self.console,
+                    transient=True,
                 )
                 self.progress.start()
 
@@ -99,7 +111,11 @@ class ProgressCallback:
 
             def on_train_batch_end(self, batch, logs=None):
                 loss = (logs or {}).get("loss")
-                self.progress.update(self.task, completed=batch + 1, info=f"loss {loss:.4f}" if loss is not None else "")
+                self.progress.update(
+                    self.task,
+                    completed=batch + 1,
+                    info=f"loss {loss:.4f}" if loss is not None else "",
+                )
 
             def on_epoch_end(self, epoch, logs=None):
                 self.epoch_seconds.append(time.perf_counter() - self.t0)
@@ -140,8 +156,12 @@ def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, va
     with strategy.scope():
         model = build_model(arch, cfg.width_scale)
         model.compile(
-            optimizer=keras.optimizers.Adam(lr_for_batch(cfg.batch), beta_1=0.9, beta_2=0.999, epsilon=1e-8),
-            loss=make_loss(params.on_threshold_w / params.max_power_w, params.l1_weight, article_bce),
+            optimizer=keras.optimizers.Adam(
+                lr_for_batch(cfg.batch), beta_1=0.9, beta_2=0.999, epsilon=1e-8
+            ),
+            loss=make_loss(
+                params.on_threshold_w / params.max_power_w, params.l1_weight, article_bce
+            ),
             metrics=[power_mae],
         )
     train_ds = tr.tf_dataset(tr.starts, cfg.batch, shuffle=True, seed=seed).repeat()
@@ -149,7 +169,9 @@ def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, va
     final = ctx.path("models", f"{model_id}.keras")
     best = ctx.path("models", f".{model_id}.best.keras")
     backup = ctx.path("checkpoints", model_id, "x").parent
-    progress = ProgressCallback(f"{appliance.value}/{arch.value}", steps, cfg.epochs[arch], ctx.console)
+    progress = ProgressCallback(
+        f"{appliance.value}/{arch.value}", steps, cfg.epochs[arch], ctx.console
+    )
     t0 = time.perf_counter()
     hist = model.fit(
         train_ds,
@@ -171,10 +193,21 @@ def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, va
     val_losses = h.get("val_loss", [])
     best_epoch = int(np.nanargmin(val_losses)) + 1 if val_losses else len(h["loss"])
     # epochs restored by BackupAndRestore are not in this History: number from the end
-    first_epoch = cfg.epochs[arch] - len(h["loss"]) + 1 if len(h["loss"]) < cfg.epochs[arch] and hist.epoch and hist.epoch[0] > 0 else 1
+    first_epoch = (
+        cfg.epochs[arch] - len(h["loss"]) + 1
+        if len(h["loss"]) < cfg.epochs[arch] and hist.epoch and hist.epoch[0] > 0
+        else 1
+    )
     history = [
-        (model_id, first_epoch + i, h["loss"][i], _at(val_losses, i), _at(h.get("power_mae"), i),
-         _at(h.get("val_power_mae"), i), _at(progress.epoch_seconds, i))
+        (
+            model_id,
+            first_epoch + i,
+            h["loss"][i],
+            _at(val_losses, i),
+            _at(h.get("power_mae"), i),
+            _at(h.get("val_power_mae"), i),
+            _at(progress.epoch_seconds, i),
+        )
         for i in range(len(h["loss"]))
     ]
     sidecar = {
@@ -192,11 +225,19 @@ def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, va
         "arch": arch.value,
         "profile": cfg.name.value,
         "parameters": int(model.count_params()),
-        "train_config": json.dumps({
-            "batch": cfg.batch, "learning_rate": lr_for_batch(cfg.batch), "epochs": cfg.epochs[arch],
-            "patience": cfg.patience, "windows_per_epoch": n_train, "val_windows": len(val_starts),
-            "seed": seed, "width_scale": cfg.width_scale, "optimizer": "adam(0.9, 0.999, 1e-8)",
-        }),
+        "train_config": json.dumps(
+            {
+                "batch": cfg.batch,
+                "learning_rate": lr_for_batch(cfg.batch),
+                "epochs": cfg.epochs[arch],
+                "patience": cfg.patience,
+                "windows_per_epoch": n_train,
+                "val_windows": len(val_starts),
+                "seed": seed,
+                "width_scale": cfg.width_scale,
+                "optimizer": "adam(0.9, 0.999, 1e-8)",
+            }
+        ),
         "loss_variant": "article_hard_bce" if article_bce else "soft_bce",
         "strategy": strategy_name,
         "replicas": int(strategy.num_replicas_in_sync),
@@ -218,11 +259,22 @@ def _at(seq, i):
 
 def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> str:
     cfg = ctx.cfg
-    return stable_hash([
-        train_row["sha256"], val_row["sha256"], arch.value, cfg.width_scale, cfg.batch,
-        cfg.epochs[arch], cfg.patience, cfg.train_windows[arch], cfg.val_windows, cfg.seed,
-        bool(ctx.options.get("article_loss", False)), MODEL_CODE_VERSION,
-    ])
+    return stable_hash(
+        [
+            train_row["sha256"],
+            val_row["sha256"],
+            arch.value,
+            cfg.width_scale,
+            cfg.batch,
+            cfg.epochs[arch],
+            cfg.patience,
+            cfg.train_windows[arch],
+            cfg.val_windows,
+            cfg.seed,
+            bool(ctx.options.get("article_loss", False)),
+            MODEL_CODE_VERSION,
+        ]
+    )
 
 
 def run_train(ctx: RunContext) -> None:
@@ -232,13 +284,21 @@ def run_train(ctx: RunContext) -> None:
         for arch in ctx.archs:
             model_id = f"{appliance.value}.{arch.value}"
             key = train_key(ctx, arch, train_row, val_row)
-            if ctx.is_fresh("train", model_id, key) and (ctx.artifacts / "models" / f"{model_id}.keras").exists():
+            if (
+                ctx.is_fresh("train", model_id, key)
+                and (ctx.artifacts / "models" / f"{model_id}.keras").exists()
+            ):
                 ctx.console.print(f"train: {model_id} unchanged, skipped")
                 ctx.record_skips("train", [model_id])
                 continue
             record, history = train_one(ctx, appliance, arch, train_split, val_split, ctx.cfg.seed)
-            ctx.commit("train", model_id, key, record["train_seconds"],
-                       lambda con, r=record, h=history: _write(con, r, h))
+            ctx.commit(
+                "train",
+                model_id,
+                key,
+                record["train_seconds"],
+                lambda con, r=record, h=history: _write(con, r, h),
+            )
             ctx.console.print(
                 f"train: {model_id} saved ({record['parameters']:,} parameters, "
                 f"best val loss {record['best_val_loss']:.4f} at epoch {record['best_epoch']})"

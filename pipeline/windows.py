@@ -41,9 +41,7 @@ class SplitData:
     @classmethod
     def read(cls, path: Path) -> SplitData:
         t = pq.read_table(path)
-        return cls(
-            **{c: t.column(c).to_numpy(zero_copy_only=False) for c in SPLIT_COLUMNS}
-        )
+        return cls(**{c: t.column(c).to_numpy(zero_copy_only=False) for c in SPLIT_COLUMNS})
 
 
 def valid_starts(segment: np.ndarray, window: int = WINDOW) -> np.ndarray:

@@ -99,6 +99,18 @@ def _remove_quietly(*paths: Path) -> None:
             p.unlink()
 
 
+def _remove_stale_copies(store_path: Path) -> None:
+    """Private copies left by a writer that was killed (its process is gone)."""
+    for p in store_path.parent.glob(f".{store_path.name}.*.tmp*"):
+        try:
+            pid = int(p.name[len(store_path.name) + 2 :].split(".")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _remove_quietly(p)
+        except (ValueError, PermissionError):
+            continue
+
+
 @contextlib.contextmanager
 def write_store(store_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open a private copy of the store for writing; publish it atomically on success.
@@ -113,6 +125,7 @@ def write_store(store_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     with open(lock_path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
+            _remove_stale_copies(store_path)
             fresh = not store_path.exists()
             if not fresh:
                 shutil.copyfile(store_path, tmp)

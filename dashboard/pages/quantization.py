@@ -11,14 +11,24 @@ def layout(metric="f1", **_):
     summary, err = guarded(queries.layer_error_summary)
     if err:
         return html.Div([html.H2("Quantization"), notice(err)])
-    return html.Div([
-        html.H2("Which layers quantize badly"),
-        html.P("Mean rmse/scale per op type (0.289 is the ideal uniform rounding error; the suspect threshold is 0.7)."),
-        dcc.Graph(id="qz-heatmap", figure=figures.layer_error_heatmap(summary)),
-        html.H2("How each mode moves each metric against the float model"),
-        dcc.Dropdown(["f1", "mcc", "mae", "sae", "nde", "epd_error_pct"], metric, id="qz-metric", clearable=False, style={"width": "240px"}),
-        dcc.Graph(id="qz-deltas"),
-    ])
+    return html.Div(
+        [
+            html.H2("Which layers quantize badly"),
+            html.P(
+                "Mean rmse/scale per op type (0.289 is the ideal uniform rounding error; the suspect threshold is 0.7)."
+            ),
+            dcc.Graph(id="qz-heatmap", figure=figures.layer_error_heatmap(summary)),
+            html.H2("How each mode moves each metric against the float model"),
+            dcc.Dropdown(
+                ["f1", "mcc", "mae", "sae", "nde", "epd_error_pct"],
+                metric,
+                id="qz-metric",
+                clearable=False,
+                style={"width": "240px"},
+            ),
+            dcc.Graph(id="qz-deltas"),
+        ]
+    )
 
 
 @dash.callback(Output("qz-deltas", "figure"), Input("qz-metric", "value"))

@@ -14,20 +14,38 @@ def layout(appliance=None, **_):
     if not apps:
         return html.Div([html.H2("Traces"), notice("no traces yet: run `pipeline all`")])
     app = appliance if appliance in apps else apps[0]
-    return html.Div([
-        html.H2("Disaggregation traces"),
-        html.Div(className="controls", children=[
-            html.Div([html.Label("appliance"), dcc.Dropdown(apps, app, id="tr-app", clearable=False)]),
-            html.Div([html.Label("variants"), dcc.Dropdown([], [], id="tr-variants", multi=True)], style={"width": "60%"}),
-        ]),
-        dcc.Graph(id="trace-graph"),
-        html.Div(id="trace-info"),
-        html.H4("Energy per day"),
-        dcc.Graph(id="energy-graph"),
-    ])
+    return html.Div(
+        [
+            html.H2("Disaggregation traces"),
+            html.Div(
+                className="controls",
+                children=[
+                    html.Div(
+                        [
+                            html.Label("appliance"),
+                            dcc.Dropdown(apps, app, id="tr-app", clearable=False),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label("variants"),
+                            dcc.Dropdown([], [], id="tr-variants", multi=True),
+                        ],
+                        style={"width": "60%"},
+                    ),
+                ],
+            ),
+            dcc.Graph(id="trace-graph"),
+            html.Div(id="trace-info"),
+            html.H4("Energy per day"),
+            dcc.Graph(id="energy-graph"),
+        ]
+    )
 
 
-@dash.callback(Output("tr-variants", "options"), Output("tr-variants", "value"), Input("tr-app", "value"))
+@dash.callback(
+    Output("tr-variants", "options"), Output("tr-variants", "value"), Input("tr-app", "value")
+)
 def variants(appliance):
     df, err = guarded(queries.trace_variants, appliance)
     if err or df is None or df.empty:
@@ -46,8 +64,13 @@ def _paths(appliance, chosen):
     return {c: paths[c] for c in chosen}
 
 
-@dash.callback(Output("trace-graph", "figure"), Output("trace-info", "children"),
-               Input("tr-variants", "value"), Input("trace-graph", "relayoutData"), State("tr-app", "value"))
+@dash.callback(
+    Output("trace-graph", "figure"),
+    Output("trace-info", "children"),
+    Input("tr-variants", "value"),
+    Input("trace-graph", "relayoutData"),
+    State("tr-app", "value"),
+)
 def draw(chosen, relayout, appliance):
     paths = _paths(appliance, chosen)
     if not paths:
@@ -62,7 +85,9 @@ def draw(chosen, relayout, appliance):
     return figures.trace(df, list(paths)), html.Span(info, id="trace-points")
 
 
-@dash.callback(Output("energy-graph", "figure"), Input("tr-variants", "value"), State("tr-app", "value"))
+@dash.callback(
+    Output("energy-graph", "figure"), Input("tr-variants", "value"), State("tr-app", "value")
+)
 def energy(chosen, appliance):
     paths = _paths(appliance, chosen)
     df, err = guarded(queries.daily_energy, paths)

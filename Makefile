@@ -1,0 +1,53 @@
+# nilm-edge: the README names these targets.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STORE   ?= store/nilm.duckdb
+PROFILE ?= demo
+HOST    ?= 127.0.0.1
+PORT    ?= 8050
+PYTEST_ARGS ?=
+
+.PHONY: install run serve test check lint format browser bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## run: set up, refresh the store on the embedded data (skips what is current), serve the dashboard
+run: install
+	$(VENV)/bin/pipeline all --profile $(PROFILE) --store $(STORE)
+	$(VENV)/bin/dashboard --store $(STORE) --host $(HOST) --port $(PORT)
+
+serve: install
+	$(VENV)/bin/dashboard --store $(STORE) --host $(HOST) --port $(PORT)
+
+## browser: Debian's chromium + chromedriver for the dashboard's browser tests (needs root)
+browser:
+	@if ! command -v chromedriver >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+		else echo "chromium/chromedriver missing and not root: browser tests will be skipped"; fi; \
+	fi
+
+test: install browser
+	$(PY) -m pytest -q --headless $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check: lint test
+
+bench: install
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) store/*.duckdb* store/*.artifacts test-artifacts bench/results

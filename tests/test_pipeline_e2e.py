@@ -1,0 +1,180 @@
+"""The whole pipeline on the smoke profile through the real CLI, and what the store then answers."""
+
+import json
+import time
+
+import pytest
+
+from store import db
+
+from .conftest import run_cli
+
+
+def test_every_table_is_filled(smoke_store):
+    counts = {
+        t: db.query_df(smoke_store, f"SELECT count(*) AS n FROM {t}").iloc[0, 0]
+        for t in (
+            "runs",
+            "datasets",
+            "models",
+            "training_history",
+            "variants",
+            "op_census",
+            "quant_layer_stats",
+            "metrics",
+            "eval_windows",
+            "traces",
+            "latency",
+            "memory",
+            "op_profile",
+            "op_profile_totals",
+            "hosts",
+            "stage_timings",
+        )
+    }
+    assert all(n > 0 for n in counts.values()), counts
+    v = db.query_df(smoke_store, "SELECT mode, status FROM variants")
+    assert set(v["mode"]) == {
+        "keras",
+        "convert_only",
+        "w8",
+        "w8_a8_fallback",
+        "w8_a8",
+        "w8_a16",
+        "f16",
+        "w8_a8_selective",
+    }
+    assert len(v) == 16
+
+
+def test_tradeoff_view_has_a_row_per_measured_variant(smoke_store):
+    df = db.query_df(smoke_store, "SELECT * FROM tradeoff")
+    ok = db.query_df(
+        smoke_store, "SELECT count(*) FROM variants WHERE status = 'ok' AND mode <> 'keras'"
+    ).iloc[0, 0]
+    assert len(df) == ok
+    assert df["latency_ms"].gt(0).all() and df["disk_mb"].gt(0).all() and df["ram_mb"].notna().all()
+
+
+def test_all_variants_of_an_appliance_share_the_evaluation_windows(smoke_store):
+    rows = db.query_df(
+        smoke_store, "SELECT variant_id, rows FROM traces WHERE appliance = 'kettle'"
+    )
+    assert rows["rows"].nunique() == 1
+    w = db.query_df(smoke_store, "SELECT * FROM eval_windows")
+    assert len(w) == 1 and w["n_windows"].iloc[0] == rows["rows"].iloc[0]
+    n_metric = db.query_df(smoke_store, "SELECT variant_id, count(*) AS n FROM metrics GROUP BY 1")
+    assert n_metric["n"].nunique() == 1 and len(n_metric) == 16
+
+
+def test_evaluated_file_is_the_profiled_file(smoke_store):
+    df = db.query_df(
+        smoke_store,
+        """
+        SELECT DISTINCT v.variant_id FROM variants v JOIN latency l USING (variant_id)
+        JOIN traces t USING (variant_id) WHERE v.sha256 IS NOT NULL""",
+    )
+    assert len(df) == 14
+
+
+def test_debugger_stats_exist_for_int8_activation_variants_and_flag_suspects(smoke_store):
+    df = db.query_df(
+        smoke_store,
+        """
+        SELECT v.mode, count(*) AS n, avg(rmse_scale) AS m FROM quant_layer_stats JOIN variants v USING (variant_id)
+        GROUP BY 1""",
+    )
+    assert set(df["mode"]) == {"w8_a8", "w8_a8_fallback", "w8_a8_selective"}
+    stats = db.query_df(smoke_store, "SELECT * FROM quant_layer_stats")
+    assert (stats["suspect"] == (stats["rmse_scale"] > 0.7)).all()
+    sel = db.query_df(
+        smoke_store,
+        "SELECT converter_settings FROM variants WHERE mode = 'w8_a8_selective' AND arch = 'transformer'",
+    )
+    deny = json.loads(sel.iloc[0, 0])["denylisted_nodes"]
+    suspects = db.query_df(
+        smoke_store,
+        "SELECT tensor_name FROM quant_layer_stats WHERE variant_id = 'kettle.transformer.w8_a8' AND suspect",
+    )
+    assert sorted(deny) == sorted(suspects["tensor_name"])
+
+
+def test_float_conversion_matches_the_keras_model(smoke_store):
+    # a float model checked against itself: the model-level error is ~0
+    df = db.query_df(smoke_store, "SELECT debug_rmse FROM variants WHERE mode = 'convert_only'")
+    assert (df["debug_rmse"] < 1e-4).all()
+
+
+def test_store_answers_which_ops_dominate_the_int8_cnn(smoke_store):
+    df = db.query_df(
+        smoke_store,
+        """
+        SELECT op_type, xnnpack, total_ms, share FROM op_type_summary
+        WHERE variant_id = 'kettle.cnn.w8_a8' ORDER BY total_ms DESC""",
+    )
+    assert not df.empty and df["share"].sum() == pytest.approx(1.0, abs=1e-6)
+    assert {"CONV_2D", "FULLY_CONNECTED"} <= set(df["op_type"])
+    totals = db.query_df(smoke_store, "SELECT ratio, tolerance FROM op_profile_totals")
+    assert totals["ratio"].notna().all() and (totals["tolerance"] > 0).all()
+
+
+def test_sql_lists_f1_and_mae_next_to_the_float_model(smoke_store):
+    res = run_cli(
+        "sql",
+        "--store",
+        smoke_store,
+        "--format",
+        "json",
+        "SELECT v.variant_id, w.f1, w.mae, f.f1 AS float_f1, f.mae AS float_mae FROM metrics_wide w "
+        "JOIN variants v USING (variant_id) JOIN metrics_wide f ON f.variant_id = v.model_id || '.keras'",
+    )
+    rows = json.loads(res.stdout)
+    assert len(rows) == 16 and all("float_f1" in r for r in rows)
+
+
+def test_rerun_with_nothing_changed_does_no_work(smoke_store):
+    t0 = time.perf_counter()
+    res = run_cli("all", "--profile", "smoke", "--appliance", "kettle", "--store", smoke_store)
+    elapsed = time.perf_counter() - t0
+    out = res.stdout + res.stderr
+    for stage in ("data", "train", "convert", "evaluate", "profile"):
+        assert f"{stage}: " in out and "unchanged, skipped" in out
+    assert "epoch" not in out
+    skipped = db.query_df(smoke_store, "SELECT count(*) FROM stage_timings WHERE skipped").iloc[
+        0, 0
+    ]
+    assert skipped >= 5
+    assert elapsed < 120  # generous: a bound on "did no work", not a benchmark
+
+
+def test_status_command_summarises_the_store(smoke_store):
+    out = run_cli("status", "--store", smoke_store).stdout
+    assert "schema version 1" in out and "variants" in out and "kettle" in out
+
+
+def test_bad_model_file_is_a_clear_error_and_store_untouched(smoke_store, tmp_path):
+    import shutil
+
+    store = tmp_path / "copy.duckdb"
+    shutil.copyfile(smoke_store, store)
+    shutil.copytree(db.artifacts_dir(smoke_store), db.artifacts_dir(store))
+    model = db.artifacts_dir(store) / "models" / "kettle.cnn.keras"
+    model.write_bytes(b"not a model")
+    before = db.query_df(store, "SELECT count(*) FROM variants").iloc[0, 0]
+    res = run_cli(
+        "convert",
+        "--profile",
+        "smoke",
+        "-a",
+        "kettle",
+        "--arch",
+        "cnn",
+        "--force",
+        "--store",
+        store,
+        check=False,
+    )
+    assert res.returncode == 1
+    assert "kettle.cnn.keras" in res.stderr and "sha256 differs" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert db.query_df(store, "SELECT count(*) FROM variants").iloc[0, 0] == before
