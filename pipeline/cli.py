@@ -466,6 +466,103 @@ def status(store: StoreOpt = DEFAULT_STORE):
         )
 
 
+@app.command(name="ingest-benchmark")
+def ingest_benchmark(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="benchmark_model output: its --profiling_output_csv_file CSV or its printed text."
+        ),
+    ],
+    host: Annotated[
+        str, typer.Option("--host", help="Name of the machine that ran it, e.g. rpi4.")
+    ],
+    variant: Annotated[
+        str, typer.Option("--variant", help="Variant id the model file was, e.g. kettle.cnn.w8_a8.")
+    ],
+    threads: Annotated[int, typer.Option("--threads", help="--num_threads it ran with.")] = 1,
+    store: StoreOpt = DEFAULT_STORE,
+):
+    """Store the C++ benchmark_model tool's latency and per-op profile for one variant and host."""
+    from pipeline.errors import PipelineError
+    from pipeline.ingest import ingest_benchmark as ingest
+
+    try:
+        n, avg = ingest(store, file, variant, host, threads)
+    except PipelineError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"{variant} on {host}: {n} ops" + (f", {avg:.4f} ms average" if avg is not None else "")
+    )
+
+
+@app.command(name="export-edge-kit")
+def export_edge_kit(
+    out: Annotated[Path, typer.Argument(help="Folder to write the kit into.")],
+    store: StoreOpt = DEFAULT_STORE,
+    appliance: ApplianceOpt = None,
+    arch: ArchOpt = None,
+):
+    """Write the TFLite variants plus a self-contained measuring script for a device (needs only ai-edge-litert + numpy)."""
+    from pipeline.errors import PipelineError
+    from pipeline.exports import export_edge_kit as export
+
+    clauses, params = [], []
+    if appliance:
+        clauses.append("appliance IN (SELECT unnest(?))")
+        params.append([a.value for a in appliance])
+    if arch:
+        clauses.append("arch IN (SELECT unnest(?))")
+        params.append([a.value for a in arch])
+    try:
+        n = export(store, out, " AND ".join(clauses), params)
+    except PipelineError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"{n} variants written to {out}; on the device: python3 run_kit.py --out results.json"
+    )
+
+
+@app.command(name="ingest-edge-kit")
+def ingest_edge_kit(
+    file: Annotated[Path, typer.Argument(help="results.json written by the edge kit.")],
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Store under this host name instead of the device's own."),
+    ] = None,
+    store: StoreOpt = DEFAULT_STORE,
+):
+    """Load an edge kit's results into the store under the device's host name."""
+    from pipeline.errors import PipelineError
+    from pipeline.ingest import ingest_edge_kit as ingest
+
+    try:
+        n = ingest(store, file, host)
+    except PipelineError as exc:
+        _fail(str(exc))
+    typer.echo(f"{n} latency measurements loaded from {file}")
+
+
+@app.command(name="export-model-explorer")
+def export_model_explorer(
+    variant: Annotated[str, typer.Argument(help="Variant id, e.g. kettle.transformer.w8_a8.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the node-data JSON files.")] = Path(
+        "model-explorer"
+    ),
+    store: StoreOpt = DEFAULT_STORE,
+):
+    """Write per-tensor rmse/scale and per-op latency as Model Explorer node-data JSON."""
+    from pipeline.errors import PipelineError
+    from pipeline.exports import model_explorer_node_data
+
+    try:
+        paths = model_explorer_node_data(store, variant, out)
+    except PipelineError as exc:
+        _fail(str(exc))
+    for p in paths:
+        typer.echo(f"wrote {p}")
+
+
 def main() -> None:
     app()
 

@@ -91,7 +91,10 @@ def test_sql_page_rejects_writes_and_file_reads(dash_duo, app, sql, text):
     dash_duo.start_server(app)
     dash_duo.driver.get(dash_duo.server_url + "/sql")
     box = dash_duo.wait_for_element("#sql-text", timeout=20)
-    box.clear()
+    from selenium.webdriver.common.keys import Keys
+
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
     box.send_keys(sql)
     dash_duo.find_element("#sql-run").click()
     dash_duo.wait_for_contains_text("#sql-error", text, timeout=20)

@@ -1,0 +1,65 @@
+"""Shared helpers for the benchmarks: timing, results as JSON, the measuring child."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def machine() -> dict:
+    from pipeline.context import host_facts
+
+    return {**host_facts(), "python": platform.python_version()}
+
+
+def save(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "benchmark": name,
+                "machine": machine(),
+                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **data,
+            },
+            indent=1,
+            default=float,
+        )
+    )
+    print(f"-> {path.relative_to(ROOT)}")
+    return path
+
+
+def timeit(fn, repeat: int = 5, min_seconds: float = 0.2) -> float:
+    """Median seconds of one call."""
+    import numpy as np
+
+    fn()
+    times = []
+    t_end = time.perf_counter() + min_seconds
+    while len(times) < repeat or time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def child_latency(
+    model: Path, threads: int = 1, xnnpack: bool = True, seconds: float = 1.0
+) -> dict:
+    from pipeline.config import profile_config
+    from pipeline.profile import measure_in_child
+
+    cfg = profile_config("demo")
+    object.__setattr__(cfg, "latency_min_seconds", seconds)
+    return measure_in_child(model, "litert", threads, xnnpack, cfg)
