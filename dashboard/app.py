@@ -36,6 +36,20 @@ def guarded(fn, *args, **kwargs):
         return None, f"could not read the store ({type(exc).__name__}: {exc}); reload in a moment"
 
 
+def share_link(link_id: str) -> html.Div:
+    """A link carrying the page's current selections, to bookmark or send."""
+    return html.Div(html.A("link to this view", id=link_id, href=""), className="share")
+
+
+def link(path: str, **params) -> str:
+    import urllib.parse
+
+    query = urllib.parse.urlencode(
+        {k: v for k, v in params.items() if v not in (None, "", [])}, doseq=True
+    )
+    return path + ("?" + query if query else "")
+
+
 def notice(message: str) -> html.Div:
     return html.Div(message, className="notice")
 

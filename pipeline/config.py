@@ -88,6 +88,7 @@ class ProfileConfig:
     calibration_windows: int
     debug_windows: int
     suspect_threshold: float = 0.7
+    convert_workers: int = field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
     # evaluation
     eval_windows: int | None = None
     eval_select: str = "first"  # first N windows (the article's protocol) or the busiest block of N

@@ -475,7 +475,29 @@ def _write(con, model_id: str, variants, census_rows, stats_rows) -> None:
         )
 
 
+def _convert_job(store, profile, options, appliance, arch, model_row):
+    """One model's conversions in a worker process; returns the rows for the parent to commit."""
+    from pipeline.config import profile_config
+
+    ctx = RunContext(
+        store=Path(store),
+        cfg=profile_config(profile),
+        appliances=[appliance],
+        archs=[arch],
+        options=options,
+    )
+    t0 = time.perf_counter()
+    variants, census, stats = convert_model(ctx, appliance, arch, model_row)
+    return variants, census, stats, time.perf_counter() - t0
+
+
 def run_convert(ctx: RunContext) -> None:
+    """Convert every selected model. Models are converted in parallel worker processes (the
+    converter and calibration are mostly single-threaded); each finished model is committed."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    todo = []
     for appliance in ctx.appliances:
         for arch in ctx.archs:
             model_id = f"{appliance.value}.{arch.value}"
@@ -508,12 +530,33 @@ def run_convert(ctx: RunContext) -> None:
                 ctx.console.print(f"convert: {model_id} unchanged, skipped")
                 ctx.record_skips("convert", [model_id])
                 continue
-            t0 = time.perf_counter()
-            variants, census, stats = convert_model(ctx, appliance, arch, model_row)
+            todo.append((appliance, arch, model_row, key))
+    if not todo:
+        return
+    for _, _, model_row, _ in todo:  # fail fast, before any worker starts
+        path = ctx.artifacts / model_row["artifact_path"]
+        if not path.exists() or file_sha256(path) != model_row["sha256"]:
+            raise ModelFileError(
+                f"{path}: missing, or its sha256 differs from the store's record; retrain it (`pipeline train --force`)"
+            )
+    workers = min(ctx.cfg.convert_workers, len(todo))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {
+            pool.submit(
+                _convert_job, str(ctx.store), ctx.cfg.name.value, ctx.options, a, arch, row
+            ): (a, arch, key)
+            for a, arch, row, key in todo
+        }
+        for fut in as_completed(futures):
+            appliance, arch, key = futures[fut]
+            model_id = f"{appliance.value}.{arch.value}"
+            variants, census, stats, seconds = fut.result()
             ctx.commit(
                 "convert",
                 model_id,
                 key,
-                time.perf_counter() - t0,
+                seconds,
                 lambda con, a=(model_id, variants, census, stats): _write(con, *a),
             )
+            ok = sum(v["status"] == "ok" for v in variants) - 1
+            ctx.console.print(f"convert: {model_id} done ({ok} TFLite variants, {seconds:.0f} s)")

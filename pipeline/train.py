@@ -278,6 +278,9 @@ def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> st
 
 
 def run_train(ctx: RunContext) -> None:
+    from pipeline.convert import quiet_tf
+
+    quiet_tf()
     for appliance in ctx.appliances:
         train_split, train_row = load_split(ctx, appliance, Split.TRAIN)
         val_split, val_row = load_split(ctx, appliance, Split.VAL)

@@ -62,6 +62,21 @@ def test_tradeoff_click_opens_the_variant(dash_duo, app):
         time.sleep(0.2)
     assert "/variant?id=kettle." in dash_duo.driver.current_url
     dash_duo.wait_for_element("#var-body h3", timeout=20)
+    vid = dash_duo.driver.current_url.split("id=")[1]
+    assert dash_duo.find_element("#var-body h3").text == vid
+
+
+def test_share_link_carries_the_selection(dash_duo, app):
+    dash_duo.start_server(app)
+    dash_duo.driver.get(dash_duo.server_url + "/tradeoff?metric=mae&x=disk_mb&appliance=kettle")
+    dash_duo.wait_for_element("#tradeoff-graph .main-svg", timeout=20)
+    deadline = time.time() + 15
+    href = ""
+    while time.time() < deadline and "metric=mae" not in href:
+        href = dash_duo.find_element("#to-share").get_attribute("href") or ""
+        time.sleep(0.2)
+    assert "metric=mae" in href and "x=disk_mb" in href and "appliance=kettle" in href
+    assert "disk" in dash_duo.find_element("#tradeoff-graph .xtitle").text
 
 
 def test_trace_zoom_requeries_the_visible_range(dash_duo, app, screenshot_dir):

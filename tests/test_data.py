@@ -231,3 +231,14 @@ def test_data_stage_records_splits_and_never_uses_test_houses_for_training(tmp_p
         command="data",
     )
     assert run_data(ctx2, DataOptions()) == []
+
+
+def test_day_plot_is_written(tmp_path):
+    from pipeline.plots import plot_day
+
+    store = tmp_path / "s.duckdb"
+    ctx = RunContext(store=store, cfg=profile_config("smoke"), appliances=[Appliance.FRIDGE], archs=list(Arch), command="data")
+    run_data(ctx, DataOptions())
+    out = plot_day(ctx, tmp_path / "day.html")
+    html = out.read_text()
+    assert out.stat().st_size > 10_000 and "fridge" in html and "plotly" in html.lower()

@@ -2,7 +2,7 @@ import dash
 from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import guarded, notice
+from dashboard.app import guarded, link, notice, share_link
 
 dash.register_page(__name__, path="/quantization", name="Quantization")
 
@@ -26,9 +26,15 @@ def layout(metric="f1", **_):
                 clearable=False,
                 style={"width": "240px"},
             ),
+            share_link("qz-share"),
             dcc.Graph(id="qz-deltas"),
         ]
     )
+
+
+@dash.callback(Output("qz-share", "href"), Input("qz-metric", "value"))
+def share(metric):
+    return link("/quantization", metric=metric)
 
 
 @dash.callback(Output("qz-deltas", "figure"), Input("qz-metric", "value"))

@@ -2,7 +2,7 @@ import dash
 from dash import Input, Output, State, dash_table, dcc, html
 
 from dashboard import queries
-from dashboard.app import guarded, notice
+from dashboard.app import guarded, link, notice, share_link
 
 dash.register_page(__name__, path="/sql", name="SQL")
 
@@ -49,6 +49,7 @@ def layout(q=None, **_):
                                 },
                             ),
                             html.Button("Run", id="sql-run", n_clicks=0),
+                            share_link("sql-share"),
                             html.Div(
                                 f"One SELECT at a time, at most {queries.SQL_ROW_LIMIT} rows and {queries.SQL_TIME_LIMIT_S:.0f} s; no file or network access.",
                                 className="hint",
@@ -64,6 +65,11 @@ def layout(q=None, **_):
             ),
         ]
     )
+
+
+@dash.callback(Output("sql-share", "href"), Input("sql-text", "value"))
+def share(text):
+    return link("/sql", q=text)
 
 
 @dash.callback(

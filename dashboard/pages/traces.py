@@ -2,12 +2,12 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import guarded, notice
+from dashboard.app import guarded, link, notice, share_link
 
 dash.register_page(__name__, path="/traces", name="Traces")
 
 
-def layout(appliance=None, **_):
+def layout(appliance=None, variants=None, **_):
     apps, err = guarded(queries.appliances)
     if err:
         return html.Div([html.H2("Traces"), notice(err)])
@@ -35,6 +35,8 @@ def layout(appliance=None, **_):
                     ),
                 ],
             ),
+            dcc.Store(id="tr-initial", data=variants.split(",") if variants else None),
+            share_link("tr-share"),
             dcc.Graph(id="trace-graph"),
             html.Div(id="trace-info"),
             html.H4("Energy per day"),
@@ -44,15 +46,24 @@ def layout(appliance=None, **_):
 
 
 @dash.callback(
-    Output("tr-variants", "options"), Output("tr-variants", "value"), Input("tr-app", "value")
+    Output("tr-variants", "options"),
+    Output("tr-variants", "value"),
+    Input("tr-app", "value"),
+    State("tr-initial", "data"),
 )
-def variants(appliance):
+def variants(appliance, initial):
     df, err = guarded(queries.trace_variants, appliance)
     if err or df is None or df.empty:
         return [], []
     ids = df["variant_id"].tolist()
-    default = [i for i in ids if i.endswith((".keras", ".w8_a8"))][:3] or ids[:2]
+    chosen = [i for i in (initial or []) if i in ids]
+    default = chosen or [i for i in ids if i.endswith((".keras", ".w8_a8"))][:3] or ids[:2]
     return ids, default
+
+
+@dash.callback(Output("tr-share", "href"), Input("tr-app", "value"), Input("tr-variants", "value"))
+def share(appliance, chosen):
+    return link("/traces", appliance=appliance, variants=",".join(chosen or []))
 
 
 def _paths(appliance, chosen):

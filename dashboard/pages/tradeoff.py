@@ -4,7 +4,7 @@ import dash
 from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import guarded, notice
+from dashboard.app import guarded, link, notice, share_link
 
 dash.register_page(__name__, path="/tradeoff", name="Tradeoff")
 
@@ -92,6 +92,7 @@ def layout(metric="f1", x="latency_ms", appliance="", **_):
                     ),
                 ],
             ),
+            share_link("to-share"),
             dcc.Graph(id="tradeoff-graph"),
             html.Div(
                 "Click a point to open that variant. Grey points are over budget; the dotted line is the Pareto front.",
@@ -100,6 +101,16 @@ def layout(metric="f1", x="latency_ms", appliance="", **_):
             dcc.Location(id="to-nav", refresh=True),
         ]
     )
+
+
+@dash.callback(
+    Output("to-share", "href"),
+    Input("to-metric", "value"),
+    Input("to-x", "value"),
+    Input("to-app", "value"),
+)
+def share(metric, x, appliance):
+    return link("/tradeoff", metric=metric, x=x, appliance=appliance)
 
 
 @dash.callback(

@@ -4,7 +4,7 @@ import dash
 from dash import Input, Output, dash_table, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import guarded, notice
+from dashboard.app import guarded, link, notice, share_link
 
 dash.register_page(__name__, path="/variant", name="Variant")
 
@@ -40,6 +40,7 @@ def layout(id=None, compare=None, **_):
                     ),
                 ],
             ),
+            share_link("var-share"),
             html.Div(id="var-body"),
         ]
     )
@@ -126,6 +127,11 @@ def section(vid: str, suffix: str):
         ],
         className="card",
     )
+
+
+@dash.callback(Output("var-share", "href"), Input("var-id", "value"), Input("var-compare", "value"))
+def share(vid, compare):
+    return link("/variant", id=vid, compare=compare)
 
 
 @dash.callback(
