@@ -80,6 +80,11 @@ def measure(req: dict) -> dict:
         if len(times) >= int(req.get("max_runs", 100000)):
             break
     out["phases"]["steady"] = rss_mb()
+    parallel = int(req.get("parallel", 0))
+    if parallel > 1:  # offline throughput: one single-threaded interpreter per core, side by side
+        out["throughput"] = parallel_throughput(
+            Interpreter, kw, x, parallel, float(req.get("min_seconds", 0.5))
+        )
     out["phases"]["peak"] = rss_mb("VmHWM")
     t = np.sort(np.array(times))
     out["latency"] = {
@@ -91,6 +96,34 @@ def measure(req: dict) -> dict:
         "min_ms": float(t[0]),
     }
     return out
+
+
+def parallel_throughput(Interpreter, kw: dict, x, n: int, seconds: float) -> dict:
+    import threading
+
+    kw = {**kw, "num_threads": 1}
+    its = []
+    for _ in range(n):
+        it = Interpreter(**kw)
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        its.append(it)
+    counts = [0] * n
+    stop = time.perf_counter() + seconds
+
+    def loop(i):
+        while time.perf_counter() < stop:
+            its[i].invoke()  # invoke releases the GIL
+            counts[i] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(n)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"interpreters": n, "windows_per_s": sum(counts) / (time.perf_counter() - t0)}
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -20,7 +21,13 @@ PER_OP_TOLERANCE = 0.4  # sum of isolated op times vs whole model on a shared 2-
 
 
 def measure_in_child(
-    model: Path, runtime: str, threads: int, xnnpack: bool, cfg, timeout: float = 600
+    model: Path,
+    runtime: str,
+    threads: int,
+    xnnpack: bool,
+    cfg,
+    timeout: float = 600,
+    parallel: int = 0,
 ) -> dict:
     req = {
         "model": str(model),
@@ -30,6 +37,7 @@ def measure_in_child(
         "min_seconds": cfg.latency_min_seconds,
         "min_runs": cfg.latency_min_runs,
         "warmup": 3,
+        "parallel": parallel,
     }
     try:
         res = subprocess.run(
@@ -62,12 +70,21 @@ def profile_variant(ctx: RunContext, v: dict, host: str):
     if not path.exists():
         raise NotReadyError(f"{path}: variant file missing; run `pipeline convert`")
     cfg = ctx.cfg
-    lat, mem, ops, totals = [], [], [], []
+    lat, mem, ops, totals, tput = [], [], [], [], []
+    cores = os.cpu_count() or 1
     cells = [(rt.value, th, True) for rt in cfg.runtimes for th in cfg.threads]
     cells.append((Runtime.LITERT.value, 1, False))  # XNNPACK off, where it may differ
     for runtime, threads, xnn in cells:
-        r = measure_in_child(path, runtime, threads, xnn, cfg)
+        first = runtime == Runtime.LITERT.value and threads == 1 and xnn
+        r = measure_in_child(
+            path, runtime, threads, xnn, cfg, parallel=cores if first and cores > 1 else 0
+        )
         now = utcnow()
+        if "throughput" in r:
+            t = r["throughput"]
+            tput.append(
+                (v["variant_id"], host, runtime, t["interpreters"], t["windows_per_s"], now)
+            )
         if "error" in r:
             lat.append(
                 (
@@ -143,12 +160,12 @@ def profile_variant(ctx: RunContext, v: dict, host: str):
                 PER_OP_TOLERANCE,
             )
         )
-    return lat, mem, ops, totals
+    return lat, mem, ops, totals, tput
 
 
-def _write(con, host_row, ids, host, lat, mem, ops, totals):
+def _write(con, host_row, ids, host, lat, mem, ops, totals, tput):
     con.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?)", host_row)
-    for table in ("latency", "memory", "op_profile", "op_profile_totals"):
+    for table in ("latency", "memory", "op_profile", "op_profile_totals", "throughput_runs"):
         con.execute(
             f"DELETE FROM {table} WHERE host = ? AND variant_id IN (SELECT unnest(?))", [host, ids]
         )
@@ -160,6 +177,8 @@ def _write(con, host_row, ids, host, lat, mem, ops, totals):
         con.executemany("INSERT INTO op_profile VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", ops)
     if totals:
         con.executemany("INSERT INTO op_profile_totals VALUES (?,?,?,?,?,?,?,?)", totals)
+    if tput:
+        con.executemany("INSERT INTO throughput_runs VALUES (?,?,?,?,?,?)", tput)
 
 
 def run_profile(ctx: RunContext) -> None:
@@ -200,7 +219,7 @@ def run_profile(ctx: RunContext) -> None:
                     cfg.latency_min_runs,
                     cfg.op_profile,
                     cfg.op_runs,
-                    "v1",
+                    "v2",
                 ]
             )
             item = f"{model_id}@{host}"
@@ -209,10 +228,10 @@ def run_profile(ctx: RunContext) -> None:
                 ctx.record_skips("profile", [item])
                 continue
             t0 = time.perf_counter()
-            lat, mem, ops, totals = [], [], [], []
+            lat, mem, ops, totals, tput = [], [], [], [], []
             for v in records:
                 parts = profile_variant(ctx, v, host)
-                for acc, part in zip((lat, mem, ops, totals), parts, strict=True):
+                for acc, part in zip((lat, mem, ops, totals, tput), parts, strict=True):
                     acc.extend(part)
                 best = [
                     row
@@ -227,5 +246,5 @@ def run_profile(ctx: RunContext) -> None:
                 item,
                 key,
                 time.perf_counter() - t0,
-                lambda con, a=(host_row, ids, host, lat, mem, ops, totals): _write(con, *a),
+                lambda con, a=(host_row, ids, host, lat, mem, ops, totals, tput): _write(con, *a),
             )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 DEFAULT_STORE = Path("store/nilm.duckdb")
 
 

@@ -355,6 +355,23 @@ COMMENT ON COLUMN latency.min_ms IS 'Fastest invoke ms.';
 COMMENT ON COLUMN latency.error IS 'Why no number could be measured (e.g. the runtime refused the model).';
 COMMENT ON COLUMN latency.measured_at IS 'UTC time of the measurement.';
 
+CREATE TABLE throughput_runs (
+    variant_id VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    runtime VARCHAR NOT NULL,
+    interpreters INTEGER NOT NULL,
+    windows_per_s DOUBLE NOT NULL,
+    measured_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (variant_id, host, runtime, interpreters)
+);
+COMMENT ON TABLE throughput_runs IS 'Offline disaggregation throughput: windows per second with N single-threaded interpreters of the batch-1 model running side by side (the files are static batch 1, so parallel interpreters, not bigger batches, use the cores).';
+COMMENT ON COLUMN throughput_runs.variant_id IS 'Variant.';
+COMMENT ON COLUMN throughput_runs.host IS 'Host.';
+COMMENT ON COLUMN throughput_runs.runtime IS 'Runtime.';
+COMMENT ON COLUMN throughput_runs.interpreters IS 'Interpreters running concurrently, one thread each.';
+COMMENT ON COLUMN throughput_runs.windows_per_s IS 'Windows disaggregated per second in total.';
+COMMENT ON COLUMN throughput_runs.measured_at IS 'UTC time of the measurement.';
+
 CREATE TABLE op_profile (
     variant_id VARCHAR NOT NULL,
     host VARCHAR NOT NULL,
@@ -471,6 +488,20 @@ SELECT variant_id, host, runtime, xnnpack, max(delta_mb) AS peak_delta_mb
 FROM memory WHERE phase = 'peak' GROUP BY ALL;
 COMMENT ON VIEW memory_peak IS 'Peak resident memory over the post-import baseline per variant, host, runtime and delegate.';
 
+CREATE VIEW throughput AS
+SELECT variant_id, host, runtime, 1 AS interpreters, threads AS threads_each,
+       1000.0 * batch / median_ms AS windows_per_s
+FROM latency WHERE error IS NULL AND median_ms > 0 AND xnnpack
+UNION ALL
+SELECT variant_id, host, runtime, interpreters, 1 AS threads_each, windows_per_s FROM throughput_runs;
+COMMENT ON VIEW throughput IS 'Offline disaggregation throughput in windows per second: one interpreter (from batch-1 latency, per thread count) and several single-threaded interpreters side by side. best_throughput picks the best per variant and host.';
+
+CREATE VIEW best_throughput AS
+SELECT variant_id, host, runtime, arg_max(interpreters, windows_per_s) AS interpreters,
+       arg_max(threads_each, windows_per_s) AS threads_each, max(windows_per_s) AS windows_per_s
+FROM throughput GROUP BY ALL;
+COMMENT ON VIEW best_throughput IS 'The best offline throughput of each variant on each host and runtime, with the setting that reached it.';
+
 CREATE VIEW tradeoff AS
 SELECT
     v.variant_id, v.appliance, v.arch, v.mode,
@@ -479,20 +510,16 @@ SELECT
     l.median_ms AS latency_ms, l.p90_ms AS latency_p90_ms,
     mp.peak_delta_mb AS ram_mb,
     v.file_bytes / 1048576.0 AS disk_mb,
-    v.xnnpack_partitions, v.float_compute_ops
+    v.xnnpack_partitions, v.float_compute_ops,
+    bt.windows_per_s AS throughput_wps
 FROM variants v
 JOIN latency l ON l.variant_id = v.variant_id AND l.batch = 1 AND l.xnnpack AND l.error IS NULL
 LEFT JOIN metrics_wide w ON w.variant_id = v.variant_id AND w.split = 'test'
 LEFT JOIN memory_peak mp ON mp.variant_id = v.variant_id AND mp.host = l.host
     AND mp.runtime = l.runtime AND mp.xnnpack
+LEFT JOIN best_throughput bt ON bt.variant_id = v.variant_id AND bt.host = l.host AND bt.runtime = l.runtime
 WHERE v.status = 'ok';
 COMMENT ON VIEW tradeoff IS 'One row per variant x host x runtime x threads (batch 1, XNNPACK on): accuracy on the test split beside latency, RAM and disk. The dashboard plots this.';
-
-CREATE VIEW throughput AS
-SELECT variant_id, host, runtime, threads, batch,
-       1000.0 * batch / median_ms AS windows_per_s
-FROM latency WHERE error IS NULL AND median_ms > 0;
-COMMENT ON VIEW throughput IS 'Offline disaggregation throughput (windows per second) for every measured batch size.';
 
 CREATE VIEW op_type_summary AS
 SELECT variant_id, host, runtime, threads, op_type, xnnpack,
@@ -501,4 +528,4 @@ SELECT variant_id, host, runtime, threads, op_type, xnnpack,
 FROM op_profile GROUP BY ALL;
 COMMENT ON VIEW op_type_summary IS 'Per-op profile summarised by op type (the benchmark tool''s "summary by node type").';
 
-INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO meta VALUES ('schema_version', '2');

@@ -237,7 +237,13 @@ def test_day_plot_is_written(tmp_path):
     from pipeline.plots import plot_day
 
     store = tmp_path / "s.duckdb"
-    ctx = RunContext(store=store, cfg=profile_config("smoke"), appliances=[Appliance.FRIDGE], archs=list(Arch), command="data")
+    ctx = RunContext(
+        store=store,
+        cfg=profile_config("smoke"),
+        appliances=[Appliance.FRIDGE],
+        archs=list(Arch),
+        command="data",
+    )
     run_data(ctx, DataOptions())
     out = plot_day(ctx, tmp_path / "day.html")
     html = out.read_text()

@@ -149,7 +149,7 @@ def test_rerun_with_nothing_changed_does_no_work(smoke_store):
 
 def test_status_command_summarises_the_store(smoke_store):
     out = run_cli("status", "--store", smoke_store).stdout
-    assert "schema version 1" in out and "variants" in out and "kettle" in out
+    assert "schema version 2" in out and "variants" in out and "kettle" in out
 
 
 def test_bad_model_file_is_a_clear_error_and_store_untouched(smoke_store, tmp_path):
@@ -178,3 +178,42 @@ def test_bad_model_file_is_a_clear_error_and_store_untouched(smoke_store, tmp_pa
     assert "kettle.cnn.keras" in res.stderr and "sha256 differs" in res.stderr
     assert "Traceback" not in res.stderr
     assert db.query_df(store, "SELECT count(*) FROM variants").iloc[0, 0] == before
+
+
+def test_throughput_is_measured_beside_latency(smoke_store):
+    df = db.query_df(smoke_store, "SELECT * FROM best_throughput")
+    assert len(df) == 14 and df["windows_per_s"].gt(0).all()
+    assert (
+        db.query_df(smoke_store, "SELECT count(*) FROM tradeoff WHERE throughput_wps IS NULL").iloc[
+            0, 0
+        ]
+        == 0
+    )
+
+
+def test_calibration_and_debug_sets_never_come_from_a_test_house(smoke_store):
+    from pipeline.config import profile_config
+    from pipeline.context import RunContext
+    from pipeline.convert import calibration_sets
+    from store.vocab import Appliance, Arch
+
+    ctx = RunContext(
+        store=smoke_store,
+        cfg=profile_config("smoke"),
+        appliances=[Appliance.KETTLE],
+        archs=list(Arch),
+    )
+    cal, dbg, info, row = calibration_sets(ctx, Appliance.KETTLE)
+    test_houses = set(
+        db.query_df(smoke_store, "SELECT houses FROM datasets WHERE dataset_id = 'kettle.test'")
+        .iloc[0, 0]
+        .split(",")
+    )
+    assert info["split"] == "kettle.train" and not set(info["houses"].split(",")) & test_houses
+    assert len(cal) == 32 and len(dbg) == 16
+    settings = db.query_df(
+        smoke_store,
+        "SELECT converter_settings FROM variants WHERE mode IN ('w8_a8', 'w8_a16', 'w8_a8_fallback')",
+    )
+    for s in settings["converter_settings"]:
+        assert json.loads(s)["calibration"]["from"] == "kettle.train"
