@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipeline.context import utcnow
 from pipeline.errors import DataError
+from pipeline.profile import Measurements
 
 BUILTIN_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 TIMINGS = re.compile(r"Timings \(microseconds\):\s*(.*)")
@@ -200,8 +201,7 @@ def ingest_edge_kit(store: Path, path: Path, host: str | None = None) -> int:
     if not host:
         raise DataError(f"{path}: no host name in the file; pass --host NAME")
     known = dict(db.query_df(store, "SELECT variant_id, sha256 FROM variants").values)
-    lat, mem, ops, totals = [], [], [], []
-    now = utcnow()
+    m = Measurements()
     for r in data.get("results", []):
         vid = r.get("variant_id")
         if vid not in known:
@@ -210,83 +210,19 @@ def ingest_edge_kit(store: Path, path: Path, host: str | None = None) -> int:
             raise DataError(
                 f"{path}: {vid} was measured on a file whose sha256 differs from the store's; re-export the kit"
             )
-        th, xnn = int(r["threads"]), bool(r.get("xnnpack", True))
-        if "error" in r:
-            lat.append(
-                [vid, host, "litert", th, xnn, 1, 0, None, None, None, None, None, r["error"], now]
-            )
-            continue
-        L = r["latency"]
-        lat.append(
-            [
-                vid,
-                host,
-                "litert",
-                th,
-                xnn,
-                1,
-                L["runs"],
-                L["mean_ms"],
-                L["median_ms"],
-                L["p90_ms"],
-                L["std_ms"],
-                L["min_ms"],
-                None,
-                now,
-            ]
-        )
-        base = r["phases"]["baseline"]
-        mem += [[vid, host, "litert", xnn, ph, v, v - base] for ph, v in r["phases"].items()]
-        for o in r.get("ops", []):
-            ops.append(
-                [
-                    vid,
-                    host,
-                    "litert",
-                    th,
-                    o["node_index"],
-                    o["node_name"],
-                    o["op_type"],
-                    o["latency_ms"],
-                    o["share"],
-                    o["xnnpack"],
-                    o["times_called"],
-                    "edge_kit",
-                ]
-            )
+        threads, xnn = int(r["threads"]), bool(r.get("xnnpack", True))
+        m.add_child_result(vid, host, "litert", threads, xnn, r)
         if r.get("ops"):
-            s = sum(o["latency_ms"] or 0 for o in r["ops"])
-            totals.append(
-                [
-                    vid,
-                    host,
-                    "litert",
-                    th,
-                    s,
-                    r.get("whole_model_ms"),
-                    s / r["whole_model_ms"] if r.get("whole_model_ms") else None,
-                    None,
-                ]
-            )
+            m.add_ops(vid, host, "litert", threads, r["ops"], r.get("whole_model_ms"), "edge_kit")
+    host_row = (
+        host,
+        facts.get("cpu_model"),
+        facts.get("cores"),
+        facts.get("machine"),
+        json.dumps(facts.get("runtime_versions", {})),
+        "edge_kit",
+    )
+    ids = sorted({row[0] for row in m.latency})
     with db.write_store(store) as con:
-        con.execute(
-            "INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,'edge_kit')",
-            [
-                host,
-                facts.get("cpu_model"),
-                facts.get("cores"),
-                facts.get("machine"),
-                json.dumps(facts.get("runtime_versions", {})),
-            ],
-        )
-        for table in ("latency", "memory", "op_profile", "op_profile_totals"):
-            con.execute(f"DELETE FROM {table} WHERE host = ?", [host])
-        if lat:
-            con.executemany("INSERT INTO latency VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", lat)
-        if mem:
-            con.executemany("INSERT OR REPLACE INTO memory VALUES (?,?,?,?,?,?,?)", mem)
-        if ops:
-            con.executemany("INSERT INTO op_profile VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", ops)
-        if totals:
-            con.executemany("INSERT INTO op_profile_totals VALUES (?,?,?,?,?,?,?,?)", totals)
-    return len(lat)
+        m.write(con, host_row, ids)
+    return len(m.latency)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -63,14 +64,108 @@ def runtime_versions() -> dict:
     return out
 
 
-def profile_variant(ctx: RunContext, v: dict, host: str):
+@dataclass
+class Measurements:
+    """Rows for the latency, memory, op_profile, op_profile_totals and throughput_runs tables."""
+
+    latency: list = field(default_factory=list)
+    memory: list = field(default_factory=list)
+    ops: list = field(default_factory=list)
+    totals: list = field(default_factory=list)
+    throughput: list = field(default_factory=list)
+
+    def extend(self, other: Measurements) -> None:
+        for name in ("latency", "memory", "ops", "totals", "throughput"):
+            getattr(self, name).extend(getattr(other, name))
+
+    def add_child_result(
+        self, vid, host, runtime, threads, xnnpack, r: dict, memory: bool = True
+    ) -> None:
+        """One measuring-child result (see measure_child.py): latency, memory phases, throughput."""
+        now = utcnow()
+        if "throughput" in r:
+            t = r["throughput"]
+            self.throughput.append((vid, host, runtime, t["interpreters"], t["windows_per_s"], now))
+        if "error" in r:
+            self.latency.append(
+                (vid, host, runtime, threads, xnnpack, 1, 0, *[None] * 5, r["error"], now)
+            )
+            return
+        L = r["latency"]
+        stats = [L[k] for k in ("mean_ms", "median_ms", "p90_ms", "std_ms", "min_ms")]
+        self.latency.append((vid, host, runtime, threads, xnnpack, 1, L["runs"], *stats, None, now))
+        if memory:
+            base = r["phases"]["baseline"]
+            self.memory += [
+                (vid, host, runtime, xnnpack, ph, rss, rss - base)
+                for ph, rss in r["phases"].items()
+            ]
+
+    def add_ops(
+        self, vid, host, runtime, threads, rows: list[dict], whole_ms, source, tolerance=None
+    ) -> None:
+        """Per-node rows (see opprofile.profile_ops) and their sum beside the whole-model time."""
+        for o in rows:
+            self.ops.append(
+                (
+                    vid,
+                    host,
+                    runtime,
+                    threads,
+                    o["node_index"],
+                    (o["node_name"] or "")[:500],
+                    o["op_type"],
+                    o["latency_ms"],
+                    o["share"],
+                    o["xnnpack"],
+                    o["times_called"],
+                    source,
+                )
+            )
+        total = sum(o["latency_ms"] or 0 for o in rows)
+        self.totals.append(
+            (
+                vid,
+                host,
+                runtime,
+                threads,
+                total,
+                whole_ms,
+                total / whole_ms if whole_ms else None,
+                tolerance,
+            )
+        )
+
+    def write(self, con, host_row: tuple, variant_ids: list[str]) -> None:
+        """Replace this host's measurements of these variants."""
+        host = host_row[0]
+        con.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?)", list(host_row))
+        for table in ("latency", "memory", "op_profile", "op_profile_totals", "throughput_runs"):
+            con.execute(
+                f"DELETE FROM {table} WHERE host = ? AND variant_id IN (SELECT unnest(?))",
+                [host, variant_ids],
+            )
+        for table, rows in (
+            ("latency", self.latency),
+            ("memory", self.memory),
+            ("op_profile", self.ops),
+            ("op_profile_totals", self.totals),
+            ("throughput_runs", self.throughput),
+        ):
+            if rows:
+                con.executemany(
+                    f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows
+                )
+
+
+def profile_variant(ctx: RunContext, v: dict, host: str) -> Measurements:
     from pipeline.opprofile import profile_ops
 
     path = ctx.artifacts / v["file_path"]
     if not path.exists():
         raise NotReadyError(f"{path}: variant file missing; run `pipeline convert`")
     cfg = ctx.cfg
-    lat, mem, ops, totals, tput = [], [], [], [], []
+    m = Measurements()
     cores = os.cpu_count() or 1
     cells = [(rt.value, th, True) for rt in cfg.runtimes for th in cfg.threads]
     cells.append((Runtime.LITERT.value, 1, False))  # XNNPACK off, where it may differ
@@ -79,106 +174,20 @@ def profile_variant(ctx: RunContext, v: dict, host: str):
         r = measure_in_child(
             path, runtime, threads, xnn, cfg, parallel=cores if first and cores > 1 else 0
         )
-        now = utcnow()
-        if "throughput" in r:
-            t = r["throughput"]
-            tput.append(
-                (v["variant_id"], host, runtime, t["interpreters"], t["windows_per_s"], now)
-            )
-        if "error" in r:
-            lat.append(
-                (
-                    v["variant_id"],
-                    host,
-                    runtime,
-                    threads,
-                    xnn,
-                    1,
-                    0,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    r["error"],
-                    now,
-                )
-            )
-            continue
-        L = r["latency"]
-        lat.append(
-            (
-                v["variant_id"],
-                host,
-                runtime,
-                threads,
-                xnn,
-                1,
-                L["runs"],
-                L["mean_ms"],
-                L["median_ms"],
-                L["p90_ms"],
-                L["std_ms"],
-                L["min_ms"],
-                None,
-                now,
-            )
-        )
-        if threads == 1:
-            base = r["phases"]["baseline"]
-            for phase, rss in r["phases"].items():
-                mem.append((v["variant_id"], host, runtime, xnn, phase, rss, rss - base))
+        m.add_child_result(v["variant_id"], host, runtime, threads, xnn, r, memory=threads == 1)
     if cfg.op_profile:
         rows, whole = profile_ops(path, threads=1, runs=cfg.op_runs)
-        for r in rows:
-            ops.append(
-                (
-                    v["variant_id"],
-                    host,
-                    Runtime.LITERT.value,
-                    1,
-                    r["node_index"],
-                    r["node_name"][:500],
-                    r["op_type"],
-                    r["latency_ms"],
-                    r["share"],
-                    r["xnnpack"],
-                    r["times_called"],
-                    "isolated_op",
-                )
-            )
-        s = sum(r["latency_ms"] or 0 for r in rows)
-        totals.append(
-            (
-                v["variant_id"],
-                host,
-                Runtime.LITERT.value,
-                1,
-                s,
-                whole,
-                s / whole if whole else None,
-                PER_OP_TOLERANCE,
-            )
+        m.add_ops(
+            v["variant_id"],
+            host,
+            Runtime.LITERT.value,
+            1,
+            rows,
+            whole,
+            "isolated_op",
+            PER_OP_TOLERANCE,
         )
-    return lat, mem, ops, totals, tput
-
-
-def _write(con, host_row, ids, host, lat, mem, ops, totals, tput):
-    con.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?)", host_row)
-    for table in ("latency", "memory", "op_profile", "op_profile_totals", "throughput_runs"):
-        con.execute(
-            f"DELETE FROM {table} WHERE host = ? AND variant_id IN (SELECT unnest(?))", [host, ids]
-        )
-    if lat:
-        con.executemany("INSERT INTO latency VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", lat)
-    if mem:
-        con.executemany("INSERT INTO memory VALUES (?,?,?,?,?,?,?)", mem)
-    if ops:
-        con.executemany("INSERT INTO op_profile VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", ops)
-    if totals:
-        con.executemany("INSERT INTO op_profile_totals VALUES (?,?,?,?,?,?,?,?)", totals)
-    if tput:
-        con.executemany("INSERT INTO throughput_runs VALUES (?,?,?,?,?,?)", tput)
+    return m
 
 
 def run_profile(ctx: RunContext) -> None:
@@ -228,16 +237,11 @@ def run_profile(ctx: RunContext) -> None:
                 ctx.record_skips("profile", [item])
                 continue
             t0 = time.perf_counter()
-            lat, mem, ops, totals, tput = [], [], [], [], []
+            everything = Measurements()
             for v in records:
-                parts = profile_variant(ctx, v, host)
-                for acc, part in zip((lat, mem, ops, totals, tput), parts, strict=True):
-                    acc.extend(part)
-                best = [
-                    row
-                    for row in parts[0]
-                    if row[0] == v["variant_id"] and row[3] == 1 and row[4] and row[12] is None
-                ]
+                m = profile_variant(ctx, v, host)
+                everything.extend(m)
+                best = [row for row in m.latency if row[3] == 1 and row[4] and row[12] is None]
                 shown = f"{best[0][8]:.3f} ms median (1 thread)" if best else "no latency"
                 ctx.console.print(f"profile: {v['variant_id']}: {shown}")
             ids = [v["variant_id"] for v in records]
@@ -246,5 +250,5 @@ def run_profile(ctx: RunContext) -> None:
                 item,
                 key,
                 time.perf_counter() - t0,
-                lambda con, a=(host_row, ids, host, lat, mem, ops, totals, tput): _write(con, *a),
+                lambda con, m=everything, ids=ids: m.write(con, host_row, ids),
             )
