@@ -145,9 +145,19 @@ def make_converter(
 
 
 def interpreter(
-    model: bytes | Path, xnnpack: bool = True, threads: int = 1, preserve: bool = False
+    model: bytes | Path,
+    xnnpack: bool = True,
+    threads: int = 1,
+    preserve: bool = False,
+    runtime: str = "litert",
 ):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    """A TFLite interpreter, allocated: LiteRT's by default, TensorFlow's with runtime="tf_lite"."""
+    if runtime == "tf_lite":
+        import tensorflow as tf
+
+        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+    else:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     kw = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
     if not xnnpack:
@@ -188,9 +198,11 @@ def xnnpack_partitions(model: bytes) -> int:
     return sum(1 for op in it._get_ops_details() if op["op_name"] == "DELEGATE")
 
 
-def run_tflite(model: bytes | Path, windows: np.ndarray, threads: int = 1) -> np.ndarray:
+def run_tflite(
+    model: bytes | Path, windows: np.ndarray, threads: int = 1, runtime: str = "litert"
+) -> np.ndarray:
     """Batch-1 outputs of a TFLite model on (N, 599) float windows, handling int8 I/O."""
-    it = interpreter(model, threads=threads)
+    it = interpreter(model, threads=threads, runtime=runtime)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     res = np.empty(len(windows), np.float32)
     in_scale, in_zp = inp["quantization"]

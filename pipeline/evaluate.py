@@ -39,31 +39,58 @@ def predict(ctx: RunContext, variant: dict, windows: np.ndarray) -> np.ndarray:
         from pipeline.convert import load_keras_model
 
         model = load_keras_model(path)
-        return model.predict(windows, batch_size=ctx.cfg.eval_batch, verbose=0).reshape(-1)
+        return model.predict(windows, batch_size=ctx.cfg.eval_batch, verbose=0).reshape(-1), "keras"
     from pipeline.convert import run_tflite
 
-    return run_tflite(path, windows, threads=1)
+    runtime = ctx.cfg.eval_runtime
+    if runtime == "fastest":
+        runtime = fastest_runtime(path, windows[:1])
+    return run_tflite(path, windows, threads=1, runtime=runtime), runtime
+
+
+def fastest_runtime(path, window: np.ndarray, tries: int = 3) -> str:
+    """LiteRT or TensorFlow's interpreter, whichever invokes this file faster: their builtin
+    int8/int16 kernels differ by 2-4x in either direction depending on the model."""
+    from pipeline.convert import interpreter
+
+    best, best_t = "litert", float("inf")
+    for runtime in ("litert", "tf_lite"):
+        it = interpreter(path, runtime=runtime)
+        inp = it.get_input_details()[0]
+        x = window.reshape(inp["shape"]).astype(np.float32)
+        if inp["dtype"] != np.float32:
+            x = np.zeros(inp["shape"], inp["dtype"])
+        it.set_tensor(inp["index"], x)
+        it.invoke()
+        t0 = time.perf_counter()
+        for _ in range(tries):
+            it.invoke()
+        if (t := time.perf_counter() - t0) < best_t:
+            best, best_t = runtime, t
+    return best
 
 
 def predict_all(
     ctx: RunContext, variants: list[dict], windows: np.ndarray
-) -> dict[str, tuple[np.ndarray, float]]:
+) -> dict[str, tuple[np.ndarray, float, str]]:
     """Raw outputs of every variant. TFLite variants run side by side, one interpreter thread
     each (invoke releases the GIL), which uses the cores better than threads inside one model."""
     out = {}
     for v in variants:
         if v["mode"] == Mode.KERAS.value:
             t0 = time.perf_counter()
-            out[v["variant_id"]] = (predict(ctx, v, windows), time.perf_counter() - t0)
+            pred, runtime = predict(ctx, v, windows)
+            out[v["variant_id"]] = (pred, time.perf_counter() - t0, runtime)
 
     def one(v):
         t0 = time.perf_counter()
-        return v["variant_id"], predict(ctx, v, windows), time.perf_counter() - t0
+        pred, runtime = predict(ctx, v, windows)
+        return v["variant_id"], pred, time.perf_counter() - t0, runtime
 
     tflite = [v for v in variants if v["mode"] != Mode.KERAS.value]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for vid, pred, seconds in pool.map(one, tflite):
-            out[vid] = (pred, seconds)
+        for vid, pred, seconds, runtime in pool.map(one, tflite):
+            out[vid] = (pred, seconds, runtime)
     return out
 
 
@@ -94,12 +121,13 @@ def evaluate_appliance(
         "n_windows": int(len(starts)),
         "windows_hash": hashlib.sha256(starts.astype(np.int64).tobytes()).hexdigest()[:16],
         "postprocess": ("article_threshold" if article_threshold else "clip_negative")
+        + f"; TFLite run with {ctx.cfg.eval_runtime}"
         + f"; {ctx.cfg.eval_select} {len(starts)} windows",
     }
     metric_rows, trace_rows = [], []
     raw = predict_all(ctx, variants, inputs)
     for v in variants:
-        pred_norm, seconds = raw[v["variant_id"]]
+        pred_norm, seconds, runtime = raw[v["variant_id"]]
         pred = postprocess(pred_norm, appliance, article_threshold)
         pred_on = status_by_segment(
             pred,
@@ -138,7 +166,7 @@ def evaluate_appliance(
         f1 = next(m[3] for m in metric_rows if m[0] == v["variant_id"] and m[2] == "f1")
         ctx.console.print(
             f"evaluate: {v['variant_id']}: F1 {f1 if f1 is None else round(f1, 4)} "
-            f"on {len(starts):,} windows ({seconds:.1f} s inference)"
+            f"on {len(starts):,} windows ({seconds:.1f} s with {runtime})"
         )
     return window_info, metric_rows, trace_rows
 
@@ -186,6 +214,7 @@ def run_evaluate(ctx: RunContext) -> None:
                 sorted((v["variant_id"], v["sha256"]) for v in records),
                 ctx.cfg.eval_windows,
                 ctx.cfg.eval_select,
+                ctx.cfg.eval_runtime,
                 article,
                 "v1",
             ]
