@@ -69,6 +69,27 @@ def measure(req: dict) -> dict:
     it.invoke()
     out["first_invoke_ms"] = (time.perf_counter() - t0) * 1000
     out["phases"]["first_invoke"] = rss_mb()
+    times = time_runs(it, req)
+    out["phases"]["steady"] = rss_mb()
+    out["phases"]["peak"] = rss_mb("VmHWM")  # before any extra interpreter below
+    out["latency"] = latency_stats(np.sort(np.array(times)))
+    # more thread counts in the same process (used for runtimes whose import is costly)
+    out["more_threads"] = {}
+    for n in req.get("more_threads", []):
+        it_n = Interpreter(**{**kw, "num_threads": int(n)})
+        it_n.allocate_tensors()
+        it_n.set_tensor(inp["index"], x)
+        out["more_threads"][str(n)] = latency_stats(np.sort(np.array(time_runs(it_n, req))))
+    parallel = int(req.get("parallel", 0))
+    if parallel > 1:  # offline throughput: one single-threaded interpreter per core, side by side
+        out["throughput"] = parallel_throughput(
+            Interpreter, kw, x, parallel, float(req.get("min_seconds", 0.5))
+        )
+    return out
+
+
+def time_runs(it, req: dict) -> list[float]:
+    """Warm up, then time invokes until both the minimum run count and duration are reached."""
     for _ in range(int(req.get("warmup", 3))):
         it.invoke()
     times = []
@@ -79,15 +100,13 @@ def measure(req: dict) -> dict:
         times.append((time.perf_counter() - t0) * 1000)
         if len(times) >= int(req.get("max_runs", 100000)):
             break
-    out["phases"]["steady"] = rss_mb()
-    parallel = int(req.get("parallel", 0))
-    if parallel > 1:  # offline throughput: one single-threaded interpreter per core, side by side
-        out["throughput"] = parallel_throughput(
-            Interpreter, kw, x, parallel, float(req.get("min_seconds", 0.5))
-        )
-    out["phases"]["peak"] = rss_mb("VmHWM")
-    t = np.sort(np.array(times))
-    out["latency"] = {
+    return times
+
+
+def latency_stats(t) -> dict:
+    import numpy as np
+
+    return {
         "runs": len(t),
         "mean_ms": float(t.mean()),
         "median_ms": float(np.median(t)),
@@ -95,7 +114,6 @@ def measure(req: dict) -> dict:
         "std_ms": float(t.std()),
         "min_ms": float(t[0]),
     }
-    return out
 
 
 def parallel_throughput(Interpreter, kw: dict, x, n: int, seconds: float) -> dict:

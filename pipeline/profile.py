@@ -29,6 +29,7 @@ def measure_in_child(
     cfg,
     timeout: float = 600,
     parallel: int = 0,
+    more_threads: list[int] | None = None,
 ) -> dict:
     req = {
         "model": str(model),
@@ -39,6 +40,7 @@ def measure_in_child(
         "min_runs": cfg.latency_min_runs,
         "warmup": 3,
         "parallel": parallel,
+        "more_threads": more_threads or [],
     }
     try:
         res = subprocess.run(
@@ -167,14 +169,39 @@ def profile_variant(ctx: RunContext, v: dict, host: str) -> Measurements:
     cfg = ctx.cfg
     m = Measurements()
     cores = os.cpu_count() or 1
-    cells = [(rt.value, th, True) for rt in cfg.runtimes for th in cfg.threads]
-    cells.append((Runtime.LITERT.value, 1, False))  # XNNPACK off, where it may differ
-    for runtime, threads, xnn in cells:
-        first = runtime == Runtime.LITERT.value and threads == 1 and xnn
+    vid = v["variant_id"]
+    # LiteRT: one fresh child per thread count (clean memory figures), XNNPACK off once.
+    for threads in cfg.threads:
+        first = threads == 1
         r = measure_in_child(
-            path, runtime, threads, xnn, cfg, parallel=cores if first and cores > 1 else 0
+            path,
+            Runtime.LITERT.value,
+            threads,
+            True,
+            cfg,
+            parallel=cores if first and cores > 1 else 0,
         )
-        m.add_child_result(v["variant_id"], host, runtime, threads, xnn, r, memory=threads == 1)
+        m.add_child_result(vid, host, Runtime.LITERT.value, threads, True, r, memory=first)
+    r = measure_in_child(path, Runtime.LITERT.value, 1, False, cfg)
+    m.add_child_result(vid, host, Runtime.LITERT.value, 1, False, r)
+    # TensorFlow's interpreter: its builtin int8/int16 kernels differ from LiteRT's; on models
+    # XNNPACK runs whole the two are the same, so only the others are measured (one child,
+    # every thread count: importing TensorFlow costs seconds and its RSS says nothing).
+    builtin_heavy = v["mode"] in ("w8", "w8_a16") or v["xnnpack_partitions"] != 1
+    if Runtime.TF_LITE in cfg.runtimes and builtin_heavy:
+        r = measure_in_child(
+            path,
+            Runtime.TF_LITE.value,
+            cfg.threads[0],
+            True,
+            cfg,
+            more_threads=list(cfg.threads[1:]),
+        )
+        m.add_child_result(vid, host, Runtime.TF_LITE.value, cfg.threads[0], True, r, memory=False)
+        for n, stats in r.get("more_threads", {}).items():
+            m.add_child_result(
+                vid, host, Runtime.TF_LITE.value, int(n), True, {"latency": stats}, memory=False
+            )
     if cfg.op_profile:
         rows, whole = profile_ops(path, threads=1, runs=cfg.op_runs)
         m.add_ops(
@@ -228,7 +255,7 @@ def run_profile(ctx: RunContext) -> None:
                     cfg.latency_min_runs,
                     cfg.op_profile,
                     cfg.op_runs,
-                    "v2",
+                    "v3",
                 ]
             )
             item = f"{model_id}@{host}"
