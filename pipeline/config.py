@@ -151,7 +151,7 @@ def profile_config(name: Profile | str) -> ProfileConfig:
             val_windows=512,
             calibration_windows=64,
             debug_windows=16,
-            eval_windows=1000,
+            eval_windows=360,  # 48 minutes at 8 s: the full-size 16x8 transformer needs ~0.2-0.5 s a window
             eval_select="busiest",
             threads=_all_cores(),
             runtimes=(Runtime.LITERT, Runtime.TF_LITE),

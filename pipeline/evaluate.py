@@ -31,21 +31,11 @@ def postprocess(pred_norm: np.ndarray, appliance: Appliance, article_threshold: 
     return np.where(watts < floor if article_threshold else watts <= 0, 0.0, watts)
 
 
-def predict(ctx: RunContext, variant: dict, windows: np.ndarray) -> np.ndarray:
+def _variant_path(ctx: RunContext, variant: dict):
     path = ctx.artifacts / variant["file_path"]
     if not path.exists():
         raise ModelFileError(f"{path}: variant file missing; run `pipeline convert`")
-    if variant["mode"] == Mode.KERAS.value:
-        from pipeline.convert import load_keras_model
-
-        model = load_keras_model(path)
-        return model.predict(windows, batch_size=ctx.cfg.eval_batch, verbose=0).reshape(-1), "keras"
-    from pipeline.convert import run_tflite
-
-    runtime = ctx.cfg.eval_runtime
-    if runtime == "fastest":
-        runtime = fastest_runtime(path, windows[:1])
-    return run_tflite(path, windows, threads=1, runtime=runtime), runtime
+    return path
 
 
 def fastest_runtime(path, window: np.ndarray, tries: int = 3) -> str:
@@ -73,24 +63,57 @@ def fastest_runtime(path, window: np.ndarray, tries: int = 3) -> str:
 def predict_all(
     ctx: RunContext, variants: list[dict], windows: np.ndarray
 ) -> dict[str, tuple[np.ndarray, float, str]]:
-    """Raw outputs of every variant. TFLite variants run side by side, one interpreter thread
-    each (invoke releases the GIL), which uses the cores better than threads inside one model."""
+    """Raw outputs of every variant: (outputs, seconds of work, runtime).
+
+    The Keras model predicts in batches. TFLite files are static batch 1, so each file's windows
+    are cut into chunks and all (file, chunk) pairs run on a pool with one single-threaded
+    interpreter each (invoke releases the GIL): a slow int16 model no longer holds up the rest.
+    """
+    from pipeline.convert import load_keras_model, run_tflite
+
     out = {}
     for v in variants:
         if v["mode"] == Mode.KERAS.value:
             t0 = time.perf_counter()
-            pred, runtime = predict(ctx, v, windows)
-            out[v["variant_id"]] = (pred, time.perf_counter() - t0, runtime)
-
-    def one(v):
-        t0 = time.perf_counter()
-        pred, runtime = predict(ctx, v, windows)
-        return v["variant_id"], pred, time.perf_counter() - t0, runtime
-
+            model = load_keras_model(_variant_path(ctx, v))
+            pred = model.predict(windows, batch_size=ctx.cfg.eval_batch, verbose=0).reshape(-1)
+            out[v["variant_id"]] = (pred, time.perf_counter() - t0, "keras")
     tflite = [v for v in variants if v["mode"] != Mode.KERAS.value]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        for vid, pred, seconds, runtime in pool.map(one, tflite):
-            out[vid] = (pred, seconds, runtime)
+    runtimes = {}
+    for v in tflite:
+        path = _variant_path(ctx, v)
+        runtime = ctx.cfg.eval_runtime
+        runtimes[v["variant_id"]] = (
+            fastest_runtime(path, windows[:1]) if runtime == "fastest" else runtime
+        )
+    workers = os.cpu_count() or 1
+    bounds = np.linspace(0, len(windows), workers + 1).astype(int)
+    tasks = [
+        (v, lo, hi)
+        for v in tflite
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+        if hi > lo
+    ]
+
+    def run(task):
+        v, lo, hi = task
+        t0 = time.perf_counter()
+        pred = run_tflite(
+            _variant_path(ctx, v), windows[lo:hi], threads=1, runtime=runtimes[v["variant_id"]]
+        )
+        return v["variant_id"], lo, pred, time.perf_counter() - t0
+
+    parts: dict[str, list] = {v["variant_id"]: [] for v in tflite}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for vid, lo, pred, seconds in pool.map(run, tasks):
+            parts[vid].append((lo, pred, seconds))
+    for vid, chunks in parts.items():
+        chunks.sort(key=lambda c: c[0])
+        out[vid] = (
+            np.concatenate([c[1] for c in chunks]),
+            sum(c[2] for c in chunks),
+            runtimes[vid],
+        )
     return out
 
 
