@@ -69,7 +69,7 @@ def get_strategy(name: str):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi-worker":
-        if "TF_CONFIG" not in os.environ:
+        if not os.environ.get("TF_CONFIG"):
             from pipeline.errors import PipelineError
 
             raise PipelineError("--strategy multi-worker needs TF_CONFIG describing the cluster")

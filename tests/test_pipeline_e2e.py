@@ -217,3 +217,63 @@ def test_calibration_and_debug_sets_never_come_from_a_test_house(smoke_store):
     )
     for s in settings["converter_settings"]:
         assert json.loads(s)["calibration"]["from"] == "kettle.train"
+
+
+def test_training_runs_under_a_mirrored_strategy(smoke_store, tmp_path):
+    # one CPU here: MirroredStrategy with a single replica exercises the same code as on GPUs
+    import shutil
+
+    store = tmp_path / "copy.duckdb"
+    shutil.copyfile(smoke_store, store)
+    shutil.copytree(db.artifacts_dir(smoke_store), db.artifacts_dir(store))
+    run_cli(
+        "train",
+        "--profile",
+        "smoke",
+        "-a",
+        "kettle",
+        "--arch",
+        "cnn",
+        "--strategy",
+        "mirrored",
+        "--force",
+        "--store",
+        store,
+    )
+    m = db.query_df(
+        store, "SELECT strategy, replicas, epochs_run FROM models WHERE model_id = 'kettle.cnn'"
+    )
+    assert (
+        m["strategy"].iloc[0] == "mirrored"
+        and m["replicas"].iloc[0] >= 1
+        and m["epochs_run"].iloc[0] == 2
+    )
+    hist = db.query_df(
+        store, "SELECT * FROM training_history WHERE model_id = 'kettle.cnn' ORDER BY epoch"
+    )
+    assert list(hist["epoch"]) == [1, 2] and hist["val_loss"].notna().all()
+
+
+def test_multi_worker_strategy_without_cluster_config_is_a_clear_error(smoke_store, tmp_path):
+    import shutil
+
+    store = tmp_path / "copy.duckdb"
+    shutil.copyfile(smoke_store, store)
+    shutil.copytree(db.artifacts_dir(smoke_store), db.artifacts_dir(store))
+    res = run_cli(
+        "train",
+        "--profile",
+        "smoke",
+        "-a",
+        "kettle",
+        "--arch",
+        "cnn",
+        "--strategy",
+        "multi-worker",
+        "--force",
+        "--store",
+        store,
+        check=False,
+        env={"TF_CONFIG": ""},
+    )
+    assert res.returncode == 1 and "TF_CONFIG" in res.stderr and "Traceback" not in res.stderr
