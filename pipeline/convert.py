@@ -162,9 +162,10 @@ def interpreter(
     kw = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
     if not xnnpack:
         kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    with contextlib.redirect_stderr(io.StringIO()):
-        it = Interpreter(num_threads=threads, experimental_preserve_all_tensors=preserve, **kw)
-        it.allocate_tensors()
+    # no redirect_stderr here: it swaps the process-wide sys.stderr and races between the
+    # evaluation threads (the runtime's own log line is written to fd 2 anyway)
+    it = Interpreter(num_threads=threads, experimental_preserve_all_tensors=preserve, **kw)
+    it.allocate_tensors()
     return it
 
 

@@ -9,9 +9,7 @@ reuse, one big delegate partition) are lost: the sum is stored beside the whole-
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import time
 from pathlib import Path
 
@@ -24,14 +22,13 @@ def _interp(content: bytes, threads: int, xnnpack: bool = True, preserve: bool =
     kw = {}
     if not xnnpack:
         kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    with contextlib.redirect_stderr(io.StringIO()):
-        it = Interpreter(
-            model_content=content,
-            num_threads=threads,
-            experimental_preserve_all_tensors=preserve,
-            **kw,
-        )
-        it.allocate_tensors()
+    it = Interpreter(
+        model_content=content,
+        num_threads=threads,
+        experimental_preserve_all_tensors=preserve,
+        **kw,
+    )
+    it.allocate_tensors()
     return it
 
 
