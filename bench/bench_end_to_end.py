@@ -59,7 +59,7 @@ def main() -> None:
         store,
         """
         SELECT stage, seconds FROM stage_timings
-        WHERE item = '*' AND run_id = (SELECT run_id FROM stage_timings WHERE item = '*' AND NOT skipped
+        WHERE item = '*' AND stage <> 'all' AND run_id = (SELECT run_id FROM stage_timings WHERE item = '*' AND NOT skipped
                                        GROUP BY run_id ORDER BY max(finished_at) DESC LIMIT 1)""",
     )
     stages = dict(zip(df["stage"], df["seconds"], strict=True))
