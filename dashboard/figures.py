@@ -244,17 +244,21 @@ def trace(df: pd.DataFrame, variants: list[str], truth_on: bool = True) -> go.Fi
         if v in df:
             fig.add_trace(go.Scattergl(x=df["time"], y=df[v], name=v, line=dict(width=1.2)))
     if truth_on and "truth_on" in df:
+        # one filled step trace, not a shape per activation: thousands of shapes make plotly crawl
         on = df["truth_on"].fillna(0).to_numpy() > 0
-        edges = np.flatnonzero(np.diff(np.r_[0, on.astype(int), 0]))
-        times = df["time"].to_numpy()
-        for s, e in zip(edges[::2], edges[1::2], strict=False):
-            fig.add_vrect(
-                x0=times[s],
-                x1=times[min(e, len(times)) - 1],
-                fillcolor="orange",
-                opacity=0.15,
-                line_width=0,
+        top = float(np.nanmax(df[["aggregate_w", "truth_w"]].to_numpy())) if len(df) else 1.0
+        fig.add_trace(
+            go.Scattergl(
+                x=df["time"],
+                y=np.where(on, top, 0.0),
+                name="on (ground truth)",
+                mode="lines",
+                line=dict(width=0, shape="hv"),
+                fill="tozeroy",
+                fillcolor="rgba(255,165,0,0.18)",
+                hoverinfo="skip",
             )
+        )
     fig.update_layout(yaxis_title="power (W)", height=480, margin=dict(t=30), uirevision="trace")
     return fig
 

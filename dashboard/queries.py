@@ -199,38 +199,58 @@ def appliances(store: Path) -> list[str]:
 def trace_window(
     store: Path, paths: dict[str, str], start=None, end=None, points: int = 2000
 ) -> pd.DataFrame:
-    """Aggregate, truth and predictions in [start, end], downsampled on the server to about
-    ``points`` samples per series with min/max buckets, so zoom stays fast on long traces."""
+    """Aggregate, truth and predictions in [start, end], downsampled on the server.
+
+    Above ``points`` samples the range is cut into points/2 equal time buckets and each bucket
+    gives two rows, its minima and its maxima, so spikes survive; the buckets are the same for
+    every variant, so their series line up. One GROUP BY per file: fast on millions of rows.
+    """
     art = db.artifacts_dir(store)
     frames = []
     con = duckdb.connect()
     try:
+        where, bounds = [], []
+        if start is not None:
+            where.append("time >= ?::TIMESTAMP")
+            bounds.append(str(start))
+        if end is not None:
+            where.append("time <= ?::TIMESTAMP")
+            bounds.append(str(end))
+        cond = ("WHERE " + " AND ".join(where)) if where else ""
+        first = str(art / next(iter(paths.values()))) if paths else None
+        n, lo, hi = (
+            con.execute(
+                f"SELECT count(*), epoch(min(time)), epoch(max(time)) FROM read_parquet(?) {cond}",
+                [first, *bounds],
+            ).fetchall()[0]
+            if first
+            else (0, None, None)
+        )
         for i, (vid, rel) in enumerate(paths.items()):
-            where, params = [], [str(art / rel)]
-            if start is not None:
-                where.append("time >= ?::TIMESTAMP")
-                params.append(str(start))
-            if end is not None:
-                where.append("time <= ?::TIMESTAMP")
-                params.append(str(end))
-            cond = ("WHERE " + " AND ".join(where)) if where else ""
             cols = (
-                "time, aggregate_w, truth_w, pred_w, truth_on, pred_on"
+                ["aggregate_w", "truth_w", "pred_w", "truth_on", "pred_on"]
                 if i == 0
-                else "time, pred_w, pred_on"
+                else ["pred_w", "pred_on"]
             )
-            base = f"SELECT {cols} FROM read_parquet(?) {cond}"
-            n = con.execute(f"SELECT count(*) FROM ({base})", params).fetchall()[0][0]
-            if n > points:
-                buckets = max(points // 2, 1)
-                sql = f"""
-                    WITH b AS (SELECT *, ntile({buckets}) OVER (ORDER BY time) AS k FROM ({base})),
-                    r AS (SELECT *, row_number() OVER (PARTITION BY k ORDER BY pred_w) AS lo,
-                                    row_number() OVER (PARTITION BY k ORDER BY pred_w DESC) AS hi FROM b)
-                    SELECT {cols} FROM r WHERE lo = 1 OR hi = 1 ORDER BY time"""
-                df = con.execute(sql, params).df()
+            params = [str(art / rel), *bounds]
+            if n > points and hi > lo:
+                width = (hi - lo) / max(points // 2, 1)
+                k = f"floor((epoch(time) - {lo}) / {width})"
+
+                def agg(fn, offset, cols=cols, k=k, width=width):
+                    values = ", ".join(f"{fn}({c}) AS {c}" for c in cols)
+                    return (
+                        f"SELECT make_timestamp(CAST(({lo} + ({k} + {offset}) * {width}) * 1e6 AS BIGINT)) AS time, "
+                        f"{values} FROM read_parquet(?) {cond} GROUP BY {k}"
+                    )
+
+                sql = f"{agg('min', 0.0)} UNION ALL {agg('max', 0.5)} ORDER BY time"
+                df = con.execute(sql, params + params).df()
             else:
-                df = con.execute(base + " ORDER BY time", params).df()
+                df = con.execute(
+                    f"SELECT time, {', '.join(cols)} FROM read_parquet(?) {cond} ORDER BY time",
+                    params,
+                ).df()
             df = df.rename(columns={"pred_w": vid, "pred_on": f"{vid}__on"})
             frames.append(df.set_index("time"))
     finally:

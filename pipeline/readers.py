@@ -18,7 +18,7 @@ from pipeline.errors import DataError
 from store.vocab import Appliance, canonical_appliance
 
 MAX_PLAUSIBLE_W = 60_000.0  # no household feeder draws 60 kW: such a value is a unit or parse error
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 250_000
 
 
 @dataclass
@@ -40,6 +40,9 @@ def _numeric(chunk: pd.DataFrame, cols: list[str], path: Path, first_line: int) 
     out = {}
     for col in cols:
         raw = chunk[col]
+        if pd.api.types.is_numeric_dtype(raw):  # parsed as numbers already (the fast path)
+            out[col] = raw.to_numpy(dtype=np.float64)
+            continue
         num = pd.to_numeric(raw, errors="coerce")
         bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
         if bad.any():
@@ -96,6 +99,28 @@ def _finish(house: HouseData, path_for_errors: Path, line_of) -> HouseData:
     return house
 
 
+class _Column:
+    """An append-only array that grows by doubling and hands out a trimmed view at the end."""
+
+    def __init__(self, dtype, capacity: int):
+        self.data = np.empty(capacity, dtype)
+        self.n = 0
+
+    def append(self, values: np.ndarray) -> None:
+        need = self.n + len(values)
+        if need > len(self.data):
+            grown = np.empty(max(need, 2 * len(self.data)), self.data.dtype)
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+        self.data[self.n : need] = values
+        self.n = need
+
+    def values(self) -> np.ndarray:
+        if self.n < len(self.data) // 2:
+            return self.data[: self.n].copy()  # release a much larger buffer
+        return self.data[: self.n]
+
+
 def read_refit_house(
     path: Path, channels: dict[Appliance, int], drop_issues: bool = True
 ) -> HouseData:
@@ -121,10 +146,40 @@ def read_refit_house(
     has_issues = "Issues" in header
     usecols = [time_col] + needed + (["Issues"] if has_issues else [])
     house = HouseData(re.sub(r"\D", "", path.stem) or path.stem, [path], None, None, {})
-    parts_t, parts_agg, parts_app = [], [], {a: [] for a in channels}
+    numeric = [c for c in usecols if c != "Time"]
+    try:
+        return _read_refit_chunks(
+            path,
+            house,
+            channels,
+            usecols,
+            needed,
+            time_col,
+            has_issues,
+            drop_issues,
+            {c: "float64" for c in numeric},
+        )
+    except DataError:
+        raise
+    except ValueError:
+        # a cell that is not a number: read again as text to name the line and column
+        house.cleaning.clear()
+        return _read_refit_chunks(
+            path, house, channels, usecols, needed, time_col, has_issues, drop_issues, str
+        )
+
+
+def _read_refit_chunks(
+    path, house, channels, usecols, needed, time_col, has_issues, drop_issues, dtype
+):
+    # columns grow in place (no list of chunks to concatenate at the end, which would briefly
+    # hold every value twice); the first guess of the row count comes from the file size
+    guess = max(1024, path.stat().st_size // 40)
+    cols = {"t": _Column(np.int64, guess), "agg": _Column(np.float32, guess)}
+    cols.update({a: _Column(np.float32, guess) for a in channels})
     line = 2  # line 1 is the header
     try:
-        reader = pd.read_csv(path, usecols=usecols, dtype=str, chunksize=CHUNK_ROWS)
+        reader = pd.read_csv(path, usecols=usecols, dtype=dtype, chunksize=CHUNK_ROWS)
         for chunk in reader:
             n = len(chunk)
             if time_col == "Unix":
@@ -145,20 +200,18 @@ def read_refit_house(
                 flagged = (num["Issues"].to_numpy() == 1) & keep
                 house.note("issues_flag_rows_dropped", int(flagged.sum()))
                 keep &= ~flagged
-            parts_t.append(t[keep].astype(np.int64))
-            parts_agg.append(num["Aggregate"].to_numpy()[keep].astype(np.float32))
+            cols["t"].append(t[keep])
+            cols["agg"].append(num["Aggregate"].to_numpy()[keep])
             for a, ch in channels.items():
-                parts_app[a].append(num[f"Appliance{ch}"].to_numpy()[keep].astype(np.float32))
+                cols[a].append(num[f"Appliance{ch}"].to_numpy()[keep])
             line += n
     except ValueError as exc:
-        if isinstance(exc, DataError):
+        if isinstance(exc, DataError) or dtype is not str:
             raise
         raise DataError(f"{path}: cannot parse as CSV: {exc}") from exc
-    house.unix = np.concatenate(parts_t) if parts_t else np.zeros(0, np.int64)
-    house.aggregate = np.concatenate(parts_agg) if parts_agg else np.zeros(0, np.float32)
-    house.appliances = {
-        a: (np.concatenate(p) if p else np.zeros(0, np.float32)) for a, p in parts_app.items()
-    }
+    house.unix = cols["t"].values()
+    house.aggregate = cols["agg"].values()
+    house.appliances = {a: cols[a].values() for a in channels}
     return _finish(house, path, lambda i: f"data row {i + 1}")
 
 
