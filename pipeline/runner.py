@@ -28,8 +28,16 @@ def run_all(ctx: RunContext, data_opts) -> None:
     ]
     t_all = time.perf_counter()
     timings = []
+    previous = previous_stage_times(ctx)
     for i, (name, fn) in enumerate(stages, 1):
-        ctx.console.rule(f"[bold]stage {i}/{len(stages)}: {name}")
+        elapsed = time.perf_counter() - t_all
+        eta = ""
+        if all(n in previous for n, _ in stages[i - 1 :]):
+            left = sum(previous[n] for n, _ in stages[i - 1 :])
+            eta = f", about {_mmss(left)} left (from the last full run's stage times)"
+        ctx.console.rule(
+            f"[bold]stage {i}/{len(stages)}: {name}[/bold] (elapsed {_mmss(elapsed)}{eta})"
+        )
         t0 = time.perf_counter()
         fn()
         timings.append((name, time.perf_counter() - t0))
@@ -48,6 +56,28 @@ def run_all(ctx: RunContext, data_opts) -> None:
         "stage times: " + ", ".join(f"{n} {s:.0f} s" for n, s in timings) + f"; total {total:.0f} s"
     )
     ctx.console.print(summary_table(ctx))
+
+
+def _mmss(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def previous_stage_times(ctx: RunContext) -> dict[str, float]:
+    """Stage times of the last `pipeline all` of this profile that did all the work: the ETA."""
+    if not ctx.store.exists():
+        return {}
+    df = ctx.read(
+        """
+        SELECT t.stage, t.seconds FROM stage_timings t
+        WHERE t.item = '*' AND t.stage <> 'all' AND t.run_id = (
+            SELECT r.run_id FROM runs r JOIN stage_timings s USING (run_id)
+            WHERE r.command = 'all' AND r.profile = ? AND s.item = '*'
+            GROUP BY r.run_id, r.started_at HAVING min(s.seconds) > 1
+            ORDER BY r.started_at DESC LIMIT 1)
+        """,
+        [ctx.cfg.name.value],
+    )
+    return dict(zip(df["stage"], df["seconds"], strict=True))
 
 
 def summary_table(ctx: RunContext) -> Table:
