@@ -54,14 +54,22 @@ def main() -> None:
         )
         rerun = time.perf_counter() - t0
     else:
-        wall = rerun = None
+        wall = rerun = None  # noqa: F841
+    # the latest run of `pipeline all` that skipped nothing (a full refresh), and its wall time
     df = db.query_df(
         store,
         """
-        SELECT stage, seconds FROM stage_timings
-        WHERE item = '*' AND stage <> 'all' AND run_id = (SELECT run_id FROM stage_timings WHERE item = '*' AND NOT skipped
-                                       GROUP BY run_id ORDER BY max(finished_at) DESC LIMIT 1)""",
+        WITH full_runs AS (
+            SELECT run_id FROM stage_timings GROUP BY run_id
+            HAVING bool_and(NOT skipped) AND count(*) FILTER (WHERE item = '*') > 0),
+        latest AS (
+            SELECT r.run_id, epoch(r.finished_at) - epoch(r.started_at) AS wall FROM runs r
+            WHERE r.run_id IN (SELECT run_id FROM full_runs) ORDER BY r.started_at DESC LIMIT 1)
+        SELECT t.stage, t.seconds, latest.wall FROM stage_timings t JOIN latest USING (run_id)
+        WHERE t.item = '*' AND t.stage <> 'all'""",
     )
+    if wall is None and len(df):
+        wall = float(df["wall"].iloc[0])
     stages = dict(zip(df["stage"], df["seconds"], strict=True))
     total = sum(stages.values())
     for name, s in stages.items():

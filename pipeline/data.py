@@ -118,9 +118,12 @@ class Plan:
 
     source: str
     files: dict[str, list[Path]]  # house -> files
-    splits: dict[Appliance, dict[Split, list[str]]]
+    splits: dict[Appliance, dict[Split, list[str]]]  # REFIT layout: the article's house map
     channels: dict[Appliance, dict[str, int]]  # REFIT only
-    time_split_houses: bool = False
+
+    @property
+    def houses(self) -> list[str]:
+        return sorted(self.files, key=lambda h: (len(h), h))
 
 
 def plan_refit(root: Path, appliances: list[Appliance], source: str) -> Plan:
@@ -155,8 +158,7 @@ def plan_wide(root: Path, opts: DataOptions) -> Plan:
     if not files:
         raise DataError(f"{root}: no .csv, .csv.gz or .parquet files found")
     by_house = group_files_by_house(files, opts.house_pattern, opts.house_map)
-    houses = sorted(by_house, key=lambda h: (len(h), h))
-    return Plan("csv", by_house, {"houses": houses}, {}, time_split_houses=False)
+    return Plan("csv", by_house, {}, {})
 
 
 def _split_houses_for_wide(houses: list[str], opts: DataOptions) -> dict[Split, list[str]] | None:
@@ -206,7 +208,6 @@ def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
         root = Path(opts.path)
         if root.is_file():
             plan = Plan("csv", {"1": [root]}, {}, {})
-            plan.splits = {"houses": ["1"]}
             opts.house_map = {root.name: "1"}
             root = root.parent
         else:
@@ -274,7 +275,7 @@ def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
 def _run_wide(
     ctx: RunContext, opts: DataOptions, plan: Plan, root: Path, checksum: str
 ) -> list[dict]:
-    houses = plan.splits["houses"]
+    houses = plan.houses
     loaded: dict[str, tuple[HouseData, float]] = {}
     for h in houses:
         loaded[h] = read_wide_files(plan.files[h], h, opts.mask_zero_aggregate)
