@@ -101,8 +101,8 @@ class ProfileConfig:
     runtimes: tuple[Runtime, ...] = (Runtime.LITERT,)
     latency_min_seconds: float = 0.5
     latency_min_runs: int = 10
-    throughput_batches: tuple[int, ...] = (16,)
     op_profile: bool = True
+    profile_workers: int = 1  # variants measured at once; >1 overlaps measurements (smoke only)
     op_runs: int = 5
     seed: int = 1234
     modes: tuple[Mode, ...] = field(default_factory=lambda: tuple(Mode))
@@ -130,14 +130,14 @@ def profile_config(name: Profile | str) -> ProfileConfig:
             val_windows=256,
             calibration_windows=32,
             debug_windows=16,
-            eval_windows=1000,
+            eval_windows=600,
             eval_select="busiest",
             threads=(1,),
             runtimes=(Runtime.LITERT,),
-            latency_min_seconds=0.1,
+            latency_min_seconds=0.05,
             latency_min_runs=5,
-            throughput_batches=(16,),
-            op_runs=3,
+            op_runs=2,
+            profile_workers=2,
         )
     if name is Profile.DEMO:
         return ProfileConfig(
@@ -157,7 +157,6 @@ def profile_config(name: Profile | str) -> ProfileConfig:
             runtimes=(Runtime.LITERT, Runtime.TF_LITE),
             latency_min_seconds=0.5,
             latency_min_runs=10,
-            throughput_batches=(32,),
             op_runs=3,
         )
     return ProfileConfig(
@@ -176,7 +175,6 @@ def profile_config(name: Profile | str) -> ProfileConfig:
         runtimes=(Runtime.LITERT, Runtime.TF_LITE),
         latency_min_seconds=2.0,
         latency_min_runs=50,
-        throughput_batches=(64,),
         op_runs=20,
     )
 

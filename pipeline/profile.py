@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -255,6 +256,7 @@ def run_profile(ctx: RunContext) -> None:
                     cfg.latency_min_runs,
                     cfg.op_profile,
                     cfg.op_runs,
+                    cfg.profile_workers,
                     "v3",
                 ]
             )
@@ -265,8 +267,10 @@ def run_profile(ctx: RunContext) -> None:
                 continue
             t0 = time.perf_counter()
             everything = Measurements()
-            for v in records:
-                m = profile_variant(ctx, v, host)
+            # profile_workers > 1 (smoke only) trades timing quality for speed: measurements overlap
+            with ThreadPoolExecutor(max_workers=cfg.profile_workers) as pool:
+                results = list(pool.map(lambda v: profile_variant(ctx, v, host), records))
+            for v, m in zip(records, results, strict=True):
                 everything.extend(m)
                 best = [row for row in m.latency if row[3] == 1 and row[4] and row[12] is None]
                 shown = f"{best[0][8]:.3f} ms median (1 thread)" if best else "no latency"
