@@ -162,7 +162,6 @@ class Measurements:
 
 
 def profile_variant(ctx: RunContext, v: dict, host: str) -> Measurements:
-    from pipeline.opprofile import profile_ops
 
     path = ctx.artifacts / v["file_path"]
     if not path.exists():
@@ -203,8 +202,16 @@ def profile_variant(ctx: RunContext, v: dict, host: str) -> Measurements:
             m.add_child_result(
                 vid, host, Runtime.TF_LITE.value, int(n), True, {"latency": stats}, memory=False
             )
-    if cfg.op_profile:
-        rows, whole = profile_ops(path, threads=1, runs=cfg.op_runs)
+    return m
+
+
+def profile_variant_ops(ctx: RunContext, v: dict, host: str, m: Measurements) -> None:
+    """Isolated per-op latency, in this process. Never run two of these at once: the other
+    thread's Python work holds the GIL for up to a switch interval (5 ms) around each µs op."""
+    from pipeline.opprofile import profile_ops
+
+    if ctx.cfg.op_profile:
+        rows, whole = profile_ops(ctx.artifacts / v["file_path"], threads=1, runs=ctx.cfg.op_runs)
         m.add_ops(
             v["variant_id"],
             host,
@@ -215,7 +222,6 @@ def profile_variant(ctx: RunContext, v: dict, host: str) -> Measurements:
             "isolated_op",
             PER_OP_TOLERANCE,
         )
-    return m
 
 
 def run_profile(ctx: RunContext) -> None:
@@ -267,10 +273,12 @@ def run_profile(ctx: RunContext) -> None:
                 continue
             t0 = time.perf_counter()
             everything = Measurements()
-            # profile_workers > 1 (smoke only) trades timing quality for speed: measurements overlap
+            # profile_workers > 1 (smoke only) overlaps the child-process measurements: quicker,
+            # noisier; the per-op profiles always run one at a time
             with ThreadPoolExecutor(max_workers=cfg.profile_workers) as pool:
                 results = list(pool.map(lambda v: profile_variant(ctx, v, host), records))
             for v, m in zip(records, results, strict=True):
+                profile_variant_ops(ctx, v, host, m)
                 everything.extend(m)
                 best = [row for row in m.latency if row[3] == 1 and row[4] and row[12] is None]
                 shown = f"{best[0][8]:.3f} ms median (1 thread)" if best else "no latency"
