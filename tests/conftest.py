@@ -44,6 +44,17 @@ def smoke_store(tmp_path_factory):
     return store
 
 
+@pytest.fixture
+def store_copy(smoke_store, tmp_path):
+    """A private copy of the smoke store and its artifacts, for tests that write."""
+    from store import db
+
+    store = tmp_path / "copy.duckdb"
+    shutil.copyfile(smoke_store, store)
+    shutil.copytree(db.artifacts_dir(smoke_store), db.artifacts_dir(store))
+    return store
+
+
 @pytest.fixture(scope="session")
 def screenshot_dir():
     SCREENSHOTS.mkdir(exist_ok=True)

@@ -1,7 +1,6 @@
 """Measurements from elsewhere: benchmark_model output and the edge-kit round trip."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,14 +50,6 @@ def test_parses_the_printed_text_summary():
 def test_rejects_text_that_is_not_benchmark_output():
     with pytest.raises(DataError, match="Run Order"):
         parse_benchmark_output("hello\nworld\n", "x.txt")
-
-
-@pytest.fixture
-def store_copy(smoke_store, tmp_path):
-    store = tmp_path / "copy.duckdb"
-    shutil.copyfile(smoke_store, store)
-    shutil.copytree(db.artifacts_dir(smoke_store), db.artifacts_dir(store))
-    return store
 
 
 def test_ingest_benchmark_command_stores_latency_and_ops(store_copy):

@@ -152,12 +152,8 @@ def test_status_command_summarises_the_store(smoke_store):
     assert "schema version 2" in out and "variants" in out and "kettle" in out
 
 
-def test_bad_model_file_is_a_clear_error_and_store_untouched(smoke_store, tmp_path):
-    import shutil
-
-    store = tmp_path / "copy.duckdb"
-    shutil.copyfile(smoke_store, store)
-    shutil.copytree(db.artifacts_dir(smoke_store), db.artifacts_dir(store))
+def test_bad_model_file_is_a_clear_error_and_store_untouched(store_copy):
+    store = store_copy
     model = db.artifacts_dir(store) / "models" / "kettle.cnn.keras"
     model.write_bytes(b"not a model")
     before = db.query_df(store, "SELECT count(*) FROM variants").iloc[0, 0]
@@ -219,13 +215,9 @@ def test_calibration_and_debug_sets_never_come_from_a_test_house(smoke_store):
         assert json.loads(s)["calibration"]["from"] == "kettle.train"
 
 
-def test_training_runs_under_a_mirrored_strategy(smoke_store, tmp_path):
+def test_training_runs_under_a_mirrored_strategy(store_copy):
     # one CPU here: MirroredStrategy with a single replica exercises the same code as on GPUs
-    import shutil
-
-    store = tmp_path / "copy.duckdb"
-    shutil.copyfile(smoke_store, store)
-    shutil.copytree(db.artifacts_dir(smoke_store), db.artifacts_dir(store))
+    store = store_copy
     run_cli(
         "train",
         "--profile",
@@ -254,12 +246,8 @@ def test_training_runs_under_a_mirrored_strategy(smoke_store, tmp_path):
     assert list(hist["epoch"]) == [1, 2] and hist["val_loss"].notna().all()
 
 
-def test_multi_worker_strategy_without_cluster_config_is_a_clear_error(smoke_store, tmp_path):
-    import shutil
-
-    store = tmp_path / "copy.duckdb"
-    shutil.copyfile(smoke_store, store)
-    shutil.copytree(db.artifacts_dir(smoke_store), db.artifacts_dir(store))
+def test_multi_worker_strategy_without_cluster_config_is_a_clear_error(store_copy):
+    store = store_copy
     res = run_cli(
         "train",
         "--profile",
