@@ -103,6 +103,7 @@ class ProfileConfig:
     latency_min_runs: int = 10
     op_profile: bool = True
     profile_workers: int = 1  # variants measured at once; >1 overlaps measurements (smoke only)
+    train_workers: int = 1  # models trained at once in worker processes (tiny smoke models only)
     op_runs: int = 5
     seed: int = 1234
     modes: tuple[Mode, ...] = field(default_factory=lambda: tuple(Mode))
@@ -138,6 +139,7 @@ def profile_config(name: Profile | str) -> ProfileConfig:
             latency_min_runs=5,
             op_runs=2,
             profile_workers=2,
+            train_workers=2,
         )
     if name is Profile.DEMO:
         return ProfileConfig(

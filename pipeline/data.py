@@ -398,7 +398,12 @@ def _insert_rows(con, rows: list[dict]) -> None:
         )
 
 
-def load_split(ctx: RunContext, a: Appliance, split: Split):
+def split_record(ctx: RunContext, a: Appliance, split: Split) -> dict:
+    """The store's row for a split (no data read); raises NotReadyError when it is missing."""
+    return load_split(ctx, a, split, data=False)[1]
+
+
+def load_split(ctx: RunContext, a: Appliance, split: Split, data: bool = True):
     """The split's series and its store row; raises NotReadyError when the data stage has not run."""
     from pipeline.errors import NotReadyError
 
@@ -410,4 +415,4 @@ def load_split(ctx: RunContext, a: Appliance, split: Split):
         raise NotReadyError(
             f"the store has no {split.value} split for {a.value}: run `pipeline data`"
         )
-    return SplitData.read(path), row.iloc[0].to_dict()
+    return (SplitData.read(path) if data else None), row.iloc[0].to_dict()

@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from pipeline.config import (
     stable_hash,
 )
 from pipeline.context import RunContext, utcnow
-from pipeline.data import load_split
+from pipeline.data import load_split, split_record
 from pipeline.windows import Windows
 from store.vocab import Appliance, Arch, Split
 
@@ -277,13 +278,35 @@ def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> st
     )
 
 
-def run_train(ctx: RunContext) -> None:
+def _train_job(store, profile, options, appliance, arch):
+    """One model in a worker process (tiny smoke models: TensorFlow overhead, not math, dominates)."""
+    from pipeline.config import profile_config
     from pipeline.convert import quiet_tf
 
     quiet_tf()
+    ctx = RunContext(
+        store=Path(store),
+        cfg=profile_config(profile),
+        appliances=[appliance],
+        archs=[arch],
+        options=options,
+    )
+    train_split, _ = load_split(ctx, appliance, Split.TRAIN)
+    val_split, _ = load_split(ctx, appliance, Split.VAL)
+    return train_one(ctx, appliance, arch, train_split, val_split, ctx.cfg.seed)
+
+
+def run_train(ctx: RunContext) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from pipeline.convert import quiet_tf
+
+    quiet_tf()
+    todo = []
     for appliance in ctx.appliances:
-        train_split, train_row = load_split(ctx, appliance, Split.TRAIN)
-        val_split, val_row = load_split(ctx, appliance, Split.VAL)
+        train_row = split_record(ctx, appliance, Split.TRAIN)
+        val_row = split_record(ctx, appliance, Split.VAL)
         for arch in ctx.archs:
             model_id = f"{appliance.value}.{arch.value}"
             key = train_key(ctx, arch, train_row, val_row)
@@ -294,18 +317,48 @@ def run_train(ctx: RunContext) -> None:
                 ctx.console.print(f"train: {model_id} unchanged, skipped")
                 ctx.record_skips("train", [model_id])
                 continue
-            record, history = train_one(ctx, appliance, arch, train_split, val_split, ctx.cfg.seed)
-            ctx.commit(
-                "train",
-                model_id,
-                key,
-                record["train_seconds"],
-                lambda con, r=record, h=history: _write(con, r, h),
-            )
-            ctx.console.print(
-                f"train: {model_id} saved ({record['parameters']:,} parameters, "
-                f"best val loss {record['best_val_loss']:.4f} at epoch {record['best_epoch']})"
-            )
+            todo.append((appliance, arch, model_id, key))
+
+    def done(model_id, key, record, history):
+        ctx.commit(
+            "train",
+            model_id,
+            key,
+            record["train_seconds"],
+            lambda con, r=record, h=history: _write(con, r, h),
+        )
+        ctx.console.print(
+            f"train: {model_id} saved ({record['parameters']:,} parameters, "
+            f"best val loss {record['best_val_loss']:.4f} at epoch {record['best_epoch']})"
+        )
+
+    if ctx.cfg.train_workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(
+            max_workers=ctx.cfg.train_workers, mp_context=get_context("spawn")
+        ) as pool:
+            futures = [
+                (
+                    pool.submit(
+                        _train_job, str(ctx.store), ctx.cfg.name.value, ctx.options, a, arch
+                    ),
+                    mid,
+                    key,
+                )
+                for a, arch, mid, key in todo
+            ]
+            for fut, model_id, key in futures:
+                done(model_id, key, *fut.result())
+        return
+    splits = {}
+    for appliance, arch, model_id, key in todo:
+        if appliance not in splits:  # both architectures of an appliance share one read
+            splits = {
+                appliance: (
+                    load_split(ctx, appliance, Split.TRAIN)[0],
+                    load_split(ctx, appliance, Split.VAL)[0],
+                )
+            }
+        done(model_id, key, *train_one(ctx, appliance, arch, *splits[appliance], ctx.cfg.seed))
 
 
 def _write(con, record: dict, history: list) -> None:
