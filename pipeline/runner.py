@@ -34,7 +34,7 @@ def run_all(ctx: RunContext, data_opts) -> None:
         eta = ""
         if all(n in previous for n, _ in stages[i - 1 :]):
             left = sum(previous[n] for n, _ in stages[i - 1 :])
-            eta = f", about {_mmss(left)} left (from the last full run's stage times)"
+            eta = f", ~{_mmss(left)} left at the last full run's pace"
         ctx.console.rule(
             f"[bold]stage {i}/{len(stages)}: {name}[/bold] (elapsed {_mmss(elapsed)}{eta})"
         )
