@@ -130,6 +130,16 @@ class RunContext:
     def is_fresh(self, stage: str, item: str, key: str) -> bool:
         return not self.force and self.cached_key(stage, item) == key
 
+    def skip_if_current(
+        self, stage: str, item: str, key: str, outputs_exist: bool = True, label: str | None = None
+    ) -> bool:
+        """True (after saying so and recording the skip) when the item's cached key matches."""
+        if not (outputs_exist and self.is_fresh(stage, item, key)):
+            return False
+        self.console.print(f"{stage}: {label or item} unchanged, skipped")
+        self.record_skips(stage, [item])
+        return True
+
     def commit(
         self,
         stage: str,

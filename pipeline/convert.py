@@ -539,9 +539,7 @@ def run_convert(ctx: RunContext) -> None:
                     "v1",
                 ]
             )
-            if ctx.is_fresh("convert", model_id, key):
-                ctx.console.print(f"convert: {model_id} unchanged, skipped")
-                ctx.record_skips("convert", [model_id])
+            if ctx.skip_if_current("convert", model_id, key):
                 continue
             todo.append((appliance, arch, model_row, key))
     if not todo:

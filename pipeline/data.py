@@ -225,9 +225,7 @@ def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
     todo = []
     for a in ctx.appliances:
         key = stable_hash([checksum, opts.to_json(), APPLIANCES[a].__dict__, plan.splits[a], "v1"])
-        if ctx.is_fresh("data", a.value, key) and _outputs_exist(ctx, a):
-            ctx.console.print(f"data: {a.value} unchanged, skipped")
-            ctx.record_skips("data", [a.value])
+        if ctx.skip_if_current("data", a.value, key, _outputs_exist(ctx, a)):
             continue
         todo.append((a, key))
     if not todo:
@@ -293,8 +291,7 @@ def _run_wide(
     rows = []
     for a in apps:
         key = stable_hash([checksum, opts.to_json(), APPLIANCES[a].__dict__, split_houses, "v1"])
-        if ctx.is_fresh("data", a.value, key) and _outputs_exist(ctx, a):
-            ctx.record_skips("data", [a.value])
+        if ctx.skip_if_current("data", a.value, key, _outputs_exist(ctx, a)):
             continue
         with Timer() as t:
             series = {}

@@ -243,9 +243,7 @@ def run_evaluate(ctx: RunContext) -> None:
             ]
         )
         item = f"{appliance.value}:{','.join(a.value for a in ctx.archs)}"
-        if ctx.is_fresh("evaluate", item, key):
-            ctx.console.print(f"evaluate: {appliance.value} unchanged, skipped")
-            ctx.record_skips("evaluate", [item])
+        if ctx.skip_if_current("evaluate", item, key, label=appliance.value):
             continue
         t0 = time.perf_counter()
         info, metric_rows, trace_rows = evaluate_appliance(ctx, appliance, records, article)

@@ -267,9 +267,7 @@ def run_profile(ctx: RunContext) -> None:
                 ]
             )
             item = f"{model_id}@{host}"
-            if ctx.is_fresh("profile", item, key):
-                ctx.console.print(f"profile: {model_id} unchanged, skipped")
-                ctx.record_skips("profile", [item])
+            if ctx.skip_if_current("profile", item, key, label=model_id):
                 continue
             t0 = time.perf_counter()
             everything = Measurements()

@@ -310,12 +310,9 @@ def run_train(ctx: RunContext) -> None:
         for arch in ctx.archs:
             model_id = f"{appliance.value}.{arch.value}"
             key = train_key(ctx, arch, train_row, val_row)
-            if (
-                ctx.is_fresh("train", model_id, key)
-                and (ctx.artifacts / "models" / f"{model_id}.keras").exists()
+            if ctx.skip_if_current(
+                "train", model_id, key, (ctx.artifacts / "models" / f"{model_id}.keras").exists()
             ):
-                ctx.console.print(f"train: {model_id} unchanged, skipped")
-                ctx.record_skips("train", [model_id])
                 continue
             todo.append((appliance, arch, model_id, key))
 
