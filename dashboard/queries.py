@@ -27,17 +27,7 @@ def store_facts(store: Path) -> dict:
     con = db.connect_readonly(store)
     try:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        for t in (
-            "runs",
-            "models",
-            "variants",
-            "metrics",
-            "latency",
-            "op_profile",
-            "memory",
-            "quant_layer_stats",
-        ):
-            meta[f"n_{t}"] = con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+        meta.update({f"n_{t}": n for t, n in db.table_counts(con).items()})
         last = con.execute(
             "SELECT command, profile, status, finished_at FROM runs ORDER BY started_at DESC LIMIT 1"
         ).fetchall()

@@ -416,7 +416,7 @@ def _cell(v) -> str:
 @app.command()
 def status(store: StoreOpt = DEFAULT_STORE):
     """Show what the store holds: runs, datasets, models, variants, when it was refreshed."""
-    from store.db import StoreError, connect_readonly
+    from store.db import StoreError, connect_readonly, table_counts
 
     try:
         con = connect_readonly(store)
@@ -424,20 +424,7 @@ def status(store: StoreOpt = DEFAULT_STORE):
         _fail(str(exc))
     try:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        counts = {
-            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-            for t in (
-                "runs",
-                "datasets",
-                "models",
-                "variants",
-                "metrics",
-                "latency",
-                "op_profile",
-                "memory",
-                "quant_layer_stats",
-            )
-        }
+        counts = table_counts(con)
         runs = con.execute(
             "SELECT run_id, command, profile, status, started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 5"
         ).df()

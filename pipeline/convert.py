@@ -320,6 +320,17 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
     try:
         saved = export_saved_model(model, tmp / "saved")
         w8a8_stats = None
+
+        def debugged(mode: Mode, denylist=None):
+            return run_debugger(
+                saved,
+                calibration,
+                debug,
+                denylist=denylist,
+                threshold=ctx.cfg.suspect_threshold,
+                fallback=mode is Mode.W8_A8_FALLBACK,
+            )
+
         for mode in [m for m in ctx.cfg.modes if m is not Mode.KERAS]:
             vid = f"{model_id}.{mode.value}"
             settings = dict(MODES[mode])
@@ -341,28 +352,14 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
                 with silenced():
                     if mode is Mode.W8_A8_SELECTIVE:
                         if w8a8_stats is None:
-                            w8a8_stats, _ = run_debugger(
-                                saved, calibration, debug, threshold=ctx.cfg.suspect_threshold
-                            )
+                            w8a8_stats, _ = debugged(Mode.W8_A8)
                         deny = suspects(w8a8_stats)
                         settings["denylisted_nodes"] = deny
-                        stats, blob = run_debugger(
-                            saved,
-                            calibration,
-                            debug,
-                            denylist=deny,
-                            threshold=ctx.cfg.suspect_threshold,
-                        )
+                        stats, blob = debugged(Mode.W8_A8, denylist=deny)
                     elif mode in (Mode.W8_A8, Mode.W8_A8_FALLBACK) and not int8_io:
                         # the debugger calibrates and quantizes with exactly these settings:
                         # its non-debug model is the variant, so calibration runs once
-                        stats, blob = run_debugger(
-                            saved,
-                            calibration,
-                            debug,
-                            threshold=ctx.cfg.suspect_threshold,
-                            fallback=mode is Mode.W8_A8_FALLBACK,
-                        )
+                        stats, blob = debugged(mode)
                         if mode is Mode.W8_A8:
                             w8a8_stats = stats
                     else:
@@ -375,13 +372,7 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
                     raise RuntimeError("non-finite outputs on the debug set")
                 if mode in (Mode.W8_A8, Mode.W8_A8_FALLBACK) and stats is None:
                     with silenced():
-                        stats, _ = run_debugger(
-                            saved,
-                            calibration,
-                            debug,
-                            threshold=ctx.cfg.suspect_threshold,
-                            fallback=mode is Mode.W8_A8_FALLBACK,
-                        )
+                        stats, _ = debugged(mode)
                     if mode is Mode.W8_A8:
                         w8a8_stats = stats
                 diff = outs - keras_debug_out

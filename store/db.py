@@ -74,6 +74,24 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0][0] if row else None
 
 
+SUMMARY_TABLES = (
+    "runs",
+    "datasets",
+    "models",
+    "variants",
+    "metrics",
+    "latency",
+    "op_profile",
+    "memory",
+    "quant_layer_stats",
+)
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row counts of the tables that say what a store holds (for `pipeline status`, the dashboard)."""
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in SUMMARY_TABLES}
+
+
 def connect_readonly(store_path: Path) -> duckdb.DuckDBPyConnection:
     """A short-lived read-only connection; raises StoreError with a reason a person can act on."""
     store_path = Path(store_path)
