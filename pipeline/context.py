@@ -91,18 +91,23 @@ class RunContext:
     def start_run(self) -> None:
         cfg = self.config_json()
         with db.write_store(self.store) as con:
-            con.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,NULL,'running')",
+            db.insert_records(
+                con,
+                "runs",
                 [
-                    self.run_id,
-                    self.command,
-                    self.cfg.name.value,
-                    json.dumps(cfg),
-                    stable_hash(cfg),
-                    git_commit(),
-                    json.dumps(package_versions()),
-                    socket.gethostname(),
-                    utcnow(),
+                    {
+                        "run_id": self.run_id,
+                        "command": self.command,
+                        "profile": self.cfg.name.value,
+                        "config": json.dumps(cfg),
+                        "config_hash": stable_hash(cfg),
+                        "git_commit": git_commit(),
+                        "packages": json.dumps(package_versions()),
+                        "host": socket.gethostname(),
+                        "started_at": utcnow(),
+                        "status": "running",
+                        "pid": os.getpid(),
+                    }
                 ],
             )
             con.execute("INSERT OR REPLACE INTO meta VALUES ('last_run_id', ?)", [self.run_id])

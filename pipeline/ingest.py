@@ -211,18 +211,18 @@ def ingest_edge_kit(store: Path, path: Path, host: str | None = None) -> int:
                 f"{path}: {vid} was measured on a file whose sha256 differs from the store's; re-export the kit"
             )
         threads, xnn = int(r["threads"]), bool(r.get("xnnpack", True))
-        m.add_child_result(vid, host, "litert", threads, xnn, r)
+        m.add_child_result(vid, host, "litert", threads, xnn, r, file_sha256=known[vid])
         if r.get("ops"):
             m.add_ops(vid, host, "litert", threads, r["ops"], r.get("whole_model_ms"), "edge_kit")
-    host_row = (
-        host,
-        facts.get("cpu_model"),
-        facts.get("cores"),
-        facts.get("machine"),
-        json.dumps(facts.get("runtime_versions", {})),
-        "edge_kit",
-    )
-    ids = sorted({row[0] for row in m.latency})
+    host_row = {
+        "host": host,
+        "cpu_model": facts.get("cpu_model"),
+        "cores": facts.get("cores"),
+        "machine": facts.get("machine"),
+        "runtime_versions": json.dumps(facts.get("runtime_versions", {})),
+        "source": "edge_kit",
+    }
+    ids = sorted({row["variant_id"] for row in m.latency})
     with db.write_store(store) as con:
         m.write(con, host_row, ids)
     return len(m.latency)

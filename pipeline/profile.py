@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from pipeline.config import stable_hash
+from pipeline.config import file_sha256, stable_hash
 from pipeline.context import RunContext, host_facts, utcnow
-from pipeline.errors import NotReadyError
+from pipeline.errors import ModelFileError, NotReadyError
+from store import db
 from store.vocab import Runtime
 
 CHILD = Path(__file__).with_name("measure_child.py")
@@ -69,38 +70,72 @@ def runtime_versions() -> dict:
 
 @dataclass
 class Measurements:
-    """Rows for the latency, memory, op_profile, op_profile_totals and throughput_runs tables."""
+    """Rows (dicts keyed by column) for the latency, memory, op_profile, op_profile_totals and
+    throughput_runs tables; ``file_sha256`` is the measured file's, when known."""
 
-    latency: list = field(default_factory=list)
-    memory: list = field(default_factory=list)
-    ops: list = field(default_factory=list)
-    totals: list = field(default_factory=list)
-    throughput: list = field(default_factory=list)
+    latency: list[dict] = field(default_factory=list)
+    memory: list[dict] = field(default_factory=list)
+    ops: list[dict] = field(default_factory=list)
+    totals: list[dict] = field(default_factory=list)
+    throughput: list[dict] = field(default_factory=list)
+
+    TABLES = (
+        ("latency", "latency"),
+        ("memory", "memory"),
+        ("ops", "op_profile"),
+        ("totals", "op_profile_totals"),
+        ("throughput", "throughput_runs"),
+    )
 
     def extend(self, other: Measurements) -> None:
-        for name in ("latency", "memory", "ops", "totals", "throughput"):
+        for name, _ in self.TABLES:
             getattr(self, name).extend(getattr(other, name))
 
     def add_child_result(
-        self, vid, host, runtime, threads, xnnpack, r: dict, memory: bool = True
+        self, vid, host, runtime, threads, xnnpack, r: dict, memory: bool = True, file_sha256=None
     ) -> None:
         """One measuring-child result (see measure_child.py): latency, memory phases, throughput."""
         now = utcnow()
+        key = {"variant_id": vid, "host": host, "runtime": runtime}
         if "throughput" in r:
             t = r["throughput"]
-            self.throughput.append((vid, host, runtime, t["interpreters"], t["windows_per_s"], now))
+            self.throughput.append(
+                {
+                    **key,
+                    "interpreters": t["interpreters"],
+                    "windows_per_s": t["windows_per_s"],
+                    "measured_at": now,
+                }
+            )
+        stats = dict.fromkeys(("mean_ms", "median_ms", "p90_ms", "std_ms", "min_ms"))
+        row = {**key, "threads": threads, "xnnpack": xnnpack, "batch": 1, "runs": 0}
         if "error" in r:
             self.latency.append(
-                (vid, host, runtime, threads, xnnpack, 1, 0, *[None] * 5, r["error"], now)
+                {
+                    **row,
+                    **stats,
+                    "error": r["error"],
+                    "measured_at": now,
+                    "file_sha256": file_sha256,
+                }
             )
             return
         L = r["latency"]
-        stats = [L[k] for k in ("mean_ms", "median_ms", "p90_ms", "std_ms", "min_ms")]
-        self.latency.append((vid, host, runtime, threads, xnnpack, 1, L["runs"], *stats, None, now))
+        stats = {k: L[k] for k in stats}
+        self.latency.append(
+            {
+                **row,
+                "runs": L["runs"],
+                **stats,
+                "error": None,
+                "measured_at": now,
+                "file_sha256": file_sha256,
+            }
+        )
         if memory:
             base = r["phases"]["baseline"]
             self.memory += [
-                (vid, host, runtime, xnnpack, ph, rss, rss - base)
+                {**key, "xnnpack": xnnpack, "phase": ph, "rss_mb": rss, "delta_mb": rss - base}
                 for ph, rss in r["phases"].items()
             ]
 
@@ -108,57 +143,51 @@ class Measurements:
         self, vid, host, runtime, threads, rows: list[dict], whole_ms, source, tolerance=None
     ) -> None:
         """Per-node rows (see opprofile.profile_ops) and their sum beside the whole-model time."""
+        key = {"variant_id": vid, "host": host, "runtime": runtime, "threads": threads}
         for o in rows:
             self.ops.append(
-                (
-                    vid,
-                    host,
-                    runtime,
-                    threads,
-                    o["node_index"],
-                    (o["node_name"] or "")[:500],
-                    o["op_type"],
-                    o["latency_ms"],
-                    o["share"],
-                    o["xnnpack"],
-                    o["times_called"],
-                    source,
-                )
+                {
+                    **key,
+                    "node_index": o["node_index"],
+                    "node_name": (o["node_name"] or "")[:500],
+                    "op_type": o["op_type"],
+                    "latency_ms": o["latency_ms"],
+                    "share": o["share"],
+                    "xnnpack": o["xnnpack"],
+                    "times_called": o["times_called"],
+                    "source": source,
+                }
             )
         total = sum(o["latency_ms"] or 0 for o in rows)
         self.totals.append(
-            (
-                vid,
-                host,
-                runtime,
-                threads,
-                total,
-                whole_ms,
-                total / whole_ms if whole_ms else None,
-                tolerance,
-            )
+            {
+                **key,
+                "sum_ops_ms": total,
+                "whole_model_ms": whole_ms,
+                "ratio": total / whole_ms if whole_ms else None,
+                "tolerance": tolerance,
+            }
         )
 
-    def write(self, con, host_row: tuple, variant_ids: list[str]) -> None:
+    def single_thread_median_ms(self) -> float | None:
+        """Median latency at 1 thread with XNNPACK, if it was measured."""
+        best = [
+            r for r in self.latency if r["threads"] == 1 and r["xnnpack"] and r["error"] is None
+        ]
+        return best[0]["median_ms"] if best else None
+
+    def write(self, con, host_row: dict, variant_ids: list[str]) -> None:
         """Replace this host's measurements of these variants."""
-        host = host_row[0]
-        con.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?)", list(host_row))
-        for table in ("latency", "memory", "op_profile", "op_profile_totals", "throughput_runs"):
+        host = host_row["host"]
+        con.execute("DELETE FROM hosts WHERE host = ?", [host])
+        db.insert_records(con, "hosts", [host_row])
+        for _, table in self.TABLES:
             con.execute(
                 f"DELETE FROM {table} WHERE host = ? AND variant_id IN (SELECT unnest(?))",
                 [host, variant_ids],
             )
-        for table, rows in (
-            ("latency", self.latency),
-            ("memory", self.memory),
-            ("op_profile", self.ops),
-            ("op_profile_totals", self.totals),
-            ("throughput_runs", self.throughput),
-        ):
-            if rows:
-                con.executemany(
-                    f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows
-                )
+        for name, table in self.TABLES:
+            db.insert_records(con, table, getattr(self, name))
 
 
 def profile_variant(ctx: RunContext, v: dict, host: str) -> Measurements:
@@ -170,6 +199,11 @@ def profile_variant(ctx: RunContext, v: dict, host: str) -> Measurements:
     m = Measurements()
     cores = os.cpu_count() or 1
     vid = v["variant_id"]
+    sha = file_sha256(path)
+    if sha != v["sha256"]:
+        raise ModelFileError(
+            f"{path}: sha256 differs from the store's record; run `pipeline convert`"
+        )
     # LiteRT: one fresh child per thread count (clean memory figures), XNNPACK off once.
     for threads in cfg.threads:
         first = threads == 1
@@ -181,9 +215,11 @@ def profile_variant(ctx: RunContext, v: dict, host: str) -> Measurements:
             cfg,
             parallel=cores if first and cores > 1 else 0,
         )
-        m.add_child_result(vid, host, Runtime.LITERT.value, threads, True, r, memory=first)
+        m.add_child_result(
+            vid, host, Runtime.LITERT.value, threads, True, r, memory=first, file_sha256=sha
+        )
     r = measure_in_child(path, Runtime.LITERT.value, 1, False, cfg)
-    m.add_child_result(vid, host, Runtime.LITERT.value, 1, False, r)
+    m.add_child_result(vid, host, Runtime.LITERT.value, 1, False, r, file_sha256=sha)
     # TensorFlow's interpreter: its builtin int8/int16 kernels differ from LiteRT's; on models
     # XNNPACK runs whole the two are the same, so only the others are measured (one child,
     # every thread count: importing TensorFlow costs seconds and its RSS says nothing).
@@ -197,10 +233,19 @@ def profile_variant(ctx: RunContext, v: dict, host: str) -> Measurements:
             cfg,
             more_threads=list(cfg.threads[1:]),
         )
-        m.add_child_result(vid, host, Runtime.TF_LITE.value, cfg.threads[0], True, r, memory=False)
+        m.add_child_result(
+            vid, host, Runtime.TF_LITE.value, cfg.threads[0], True, r, memory=False, file_sha256=sha
+        )
         for n, stats in r.get("more_threads", {}).items():
             m.add_child_result(
-                vid, host, Runtime.TF_LITE.value, int(n), True, {"latency": stats}, memory=False
+                vid,
+                host,
+                Runtime.TF_LITE.value,
+                int(n),
+                True,
+                {"latency": stats},
+                memory=False,
+                file_sha256=sha,
             )
     return m
 
@@ -227,14 +272,14 @@ def profile_variant_ops(ctx: RunContext, v: dict, host: str, m: Measurements) ->
 def run_profile(ctx: RunContext) -> None:
     facts = host_facts()
     host = facts["host"]
-    host_row = (
-        host,
-        facts["cpu_model"],
-        facts["cores"],
-        facts["machine"],
-        json.dumps(runtime_versions()),
-        "local",
-    )
+    host_row = {
+        "host": host,
+        "cpu_model": facts["cpu_model"],
+        "cores": facts["cores"],
+        "machine": facts["machine"],
+        "runtime_versions": json.dumps(runtime_versions()),
+        "source": "local",
+    }
     cfg = ctx.cfg
     for appliance in ctx.appliances:
         for arch in ctx.archs:
@@ -278,8 +323,8 @@ def run_profile(ctx: RunContext) -> None:
             for v, m in zip(records, results, strict=True):
                 profile_variant_ops(ctx, v, host, m)
                 everything.extend(m)
-                best = [row for row in m.latency if row[3] == 1 and row[4] and row[12] is None]
-                shown = f"{best[0][8]:.3f} ms median (1 thread)" if best else "no latency"
+                ms = m.single_thread_median_ms()
+                shown = f"{ms:.3f} ms median (1 thread)" if ms is not None else "no latency"
                 ctx.console.print(f"profile: {v['variant_id']}: {shown}")
             ids = [v["variant_id"] for v in records]
             ctx.commit(

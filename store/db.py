@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 DEFAULT_STORE = Path("store/nilm.duckdb")
 
 
@@ -56,6 +56,7 @@ def reference_rows() -> list[tuple]:
                 float(value) if value not in ("", "NA") else None,
                 rec["unit"] or None,
                 rec["conditions"] or None,
+                (rec.get("note") or "").strip() or None,
             )
         )
     return rows
@@ -63,7 +64,9 @@ def reference_rows() -> list[tuple]:
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(schema_sql())
-    con.executemany("INSERT INTO reference_results VALUES (?,?,?,?,?,?,?,?,?,?)", reference_rows())
+    con.executemany(
+        "INSERT INTO reference_results VALUES (?,?,?,?,?,?,?,?,?,?,?)", reference_rows()
+    )
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -193,3 +196,17 @@ def query_df(store_path: Path, sql: str, params: list | None = None):
         return con.execute(sql, params or []).df()
     finally:
         con.close()
+
+
+def insert_records(con: duckdb.DuckDBPyConnection, table: str, records: list[dict]) -> None:
+    """Insert rows given as dicts, by column name (a column added to the table breaks nothing).
+
+    Every record must have the same keys; columns not named get their default (or NULL).
+    """
+    if not records:
+        return
+    cols = list(records[0])
+    con.executemany(
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+        [[r[c] for c in cols] for r in records],
+    )

@@ -21,7 +21,8 @@ CREATE TABLE runs (
     host VARCHAR NOT NULL,
     started_at TIMESTAMP NOT NULL,
     finished_at TIMESTAMP,
-    status VARCHAR NOT NULL
+    status VARCHAR NOT NULL,
+    pid INTEGER
 );
 COMMENT ON TABLE runs IS 'One row per pipeline command invocation that wrote to the store.';
 COMMENT ON COLUMN runs.run_id IS 'Unique id of the run (UTC time + random suffix).';
@@ -34,7 +35,8 @@ COMMENT ON COLUMN runs.packages IS 'Versions of the key Python packages as JSON.
 COMMENT ON COLUMN runs.host IS 'Host name of the machine that ran the pipeline.';
 COMMENT ON COLUMN runs.started_at IS 'UTC start time.';
 COMMENT ON COLUMN runs.finished_at IS 'UTC end time; NULL while running or after a crash.';
-COMMENT ON COLUMN runs.status IS 'running, finished, failed or interrupted.';
+COMMENT ON COLUMN runs.status IS 'running, finished, failed, interrupted, or crashed (found running with its process gone).';
+COMMENT ON COLUMN runs.pid IS 'Process id of the pipeline command on its host (to tell a live run from a crashed one).';
 
 CREATE TABLE stage_cache (
     stage VARCHAR NOT NULL,
@@ -131,7 +133,13 @@ CREATE TABLE models (
     train_seconds DOUBLE NOT NULL,
     artifact_path VARCHAR NOT NULL,
     sha256 VARCHAR NOT NULL,
-    created_at TIMESTAMP NOT NULL
+    created_at TIMESTAMP NOT NULL,
+    steps BIGINT,
+    windows_seen BIGINT,
+    schedule VARCHAR,
+    stop_reason VARCHAR,
+    still_improving BOOLEAN,
+    under_trained BOOLEAN
 );
 COMMENT ON TABLE models IS 'One trained Keras model per appliance and architecture.';
 COMMENT ON COLUMN models.model_id IS 'appliance.arch';
@@ -150,6 +158,12 @@ COMMENT ON COLUMN models.train_seconds IS 'Wall time of training.';
 COMMENT ON COLUMN models.artifact_path IS '.keras file, relative to the artifacts folder.';
 COMMENT ON COLUMN models.sha256 IS 'sha256 of the .keras file.';
 COMMENT ON COLUMN models.created_at IS 'UTC time the model was saved.';
+COMMENT ON COLUMN models.steps IS 'Optimiser steps taken.';
+COMMENT ON COLUMN models.windows_seen IS 'Training windows seen (steps x batch, repeats counted).';
+COMMENT ON COLUMN models.schedule IS 'Learning-rate schedule, e.g. constant (the article''s) or warmup_cosine(peak=1e-3, warmup=0.1).';
+COMMENT ON COLUMN models.stop_reason IS 'Why training stopped: epochs (all epochs ran), early_stopping, or time_budget.';
+COMMENT ON COLUMN models.still_improving IS 'Validation loss of the last epoch was the best so far: more training would likely help.';
+COMMENT ON COLUMN models.under_trained IS 'Flagged under-trained: still improving when the budget ran out, or it does not beat the baselines on the validation split. Never recommended.';
 
 CREATE TABLE training_history (
     model_id VARCHAR NOT NULL,
@@ -187,9 +201,10 @@ CREATE TABLE variants (
     float_compute_ops INTEGER,
     convert_seconds DOUBLE,
     debug_rmse DOUBLE,
-    debug_max_abs DOUBLE
+    debug_max_abs DOUBLE,
+    kind VARCHAR NOT NULL DEFAULT 'model'
 );
-COMMENT ON TABLE variants IS 'Every model variant: the Keras float model (mode keras) and each TFLite conversion mode, including modes that failed.';
+COMMENT ON TABLE variants IS 'Every model variant: the Keras float model (mode keras), each TFLite conversion mode (including modes that failed), and the non-learned baselines (kind baseline, arch baseline).';
 COMMENT ON COLUMN variants.variant_id IS 'appliance.arch.mode';
 COMMENT ON COLUMN variants.model_id IS 'Model it was made from.';
 COMMENT ON COLUMN variants.appliance IS 'Appliance.';
@@ -207,6 +222,7 @@ COMMENT ON COLUMN variants.float_compute_ops IS 'Operators computing in float (e
 COMMENT ON COLUMN variants.convert_seconds IS 'Conversion wall time including calibration.';
 COMMENT ON COLUMN variants.debug_rmse IS 'Model-level error: RMSE (normalised units) between this variant''s and the float model''s outputs on the debug set.';
 COMMENT ON COLUMN variants.debug_max_abs IS 'Model-level error: max absolute difference on the debug set.';
+COMMENT ON COLUMN variants.kind IS 'model (a trained network or its conversion) or baseline (always_off, mean_power, aggregate_threshold: no file, scored on the same windows).';
 
 CREATE TABLE op_census (
     variant_id VARCHAR NOT NULL,
@@ -255,7 +271,7 @@ COMMENT ON COLUMN quant_layer_stats.scale IS 'Quantization scale of the tensor.'
 COMMENT ON COLUMN quant_layer_stats.zero_point IS 'Quantization zero point.';
 COMMENT ON COLUMN quant_layer_stats.range IS '255 * scale: the float range the int8 grid covers.';
 COMMENT ON COLUMN quant_layer_stats.rmse_scale IS 'sqrt(mean_squared_error) / scale; about 0.289 (1/sqrt 12) for a well-quantized tensor.';
-COMMENT ON COLUMN quant_layer_stats.sqnr_db IS 'Signal-to-quantization-noise ratio in dB: 10 log10(stddev_signal^2 / mse), scale-free.';
+COMMENT ON COLUMN quant_layer_stats.sqnr_db IS 'Signal-to-quantization-noise ratio in dB: 10 log10(mean(f^2) / mean((f - q)^2)) of the float tensor f and its dequantized int8 counterpart q on the debug set; NULL when the float tensor is all zero.';
 COMMENT ON COLUMN quant_layer_stats.suspect IS 'rmse_scale above the configured threshold (the article used 0.7).';
 
 CREATE TABLE metrics (
@@ -264,12 +280,62 @@ CREATE TABLE metrics (
     metric VARCHAR NOT NULL,
     value DOUBLE,
     reason VARCHAR,
+    ci_low DOUBLE,
+    ci_high DOUBLE,
+    n_windows BIGINT,
     PRIMARY KEY (variant_id, split, metric)
 );
-COMMENT ON TABLE metrics IS 'Accuracy metrics in long format: one row per variant, split and metric.';
+COMMENT ON TABLE metrics IS 'Accuracy metrics in long format: one row per variant, split and metric. Split test: estimates for the whole test span from the evaluation sample (see eval_windows); split test_trace: the article''s protocol on the contiguous trace stretch.';
 COMMENT ON COLUMN metrics.variant_id IS 'Variant.';
 COMMENT ON COLUMN metrics.split IS 'Split evaluated (test by default).';
-COMMENT ON COLUMN metrics.metric IS 'mae, sae, nde (plain), mae_masked, sae_masked, nde_masked (the article''s), epd_true_wh, epd_pred_wh, epd_error_pct, acc, precision, recall, f1, mcc, tp, tn, fp, fn.';
+COMMENT ON COLUMN metrics.metric IS 'mae, sae, nde (plain), mae_masked, sae_masked, nde_masked (the article''s), epd_true_wh, epd_pred_wh, epd_error_pct (unbiased energy per day), epd_article_true_wh, epd_article_pred_wh, epd_article_error_pct (the article''s hourly-chunk rule, contiguous data only), acc, precision, recall, f1, mcc, tp, tn, fp, fn (weighted estimates of whole-span counts on split test).';
+COMMENT ON COLUMN metrics.ci_low IS 'Lower end of the 95 % interval (stratified bootstrap over the evaluation sample); NULL without one.';
+COMMENT ON COLUMN metrics.ci_high IS 'Upper end of the 95 % interval.';
+COMMENT ON COLUMN metrics.n_windows IS 'Evaluation windows this value was computed on.';
+
+CREATE TABLE metric_deltas (
+    variant_id VARCHAR NOT NULL,
+    reference_id VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    delta DOUBLE,
+    ci_low DOUBLE,
+    ci_high DOUBLE,
+    n_windows BIGINT,
+    distinguishable BOOLEAN,
+    PRIMARY KEY (variant_id, split, metric)
+);
+COMMENT ON TABLE metric_deltas IS 'Paired difference of each quantized variant from its float Keras model, on the windows both saw, with a paired bootstrap interval.';
+COMMENT ON COLUMN metric_deltas.variant_id IS 'Quantized (TFLite) variant.';
+COMMENT ON COLUMN metric_deltas.reference_id IS 'Float Keras variant of the same model.';
+COMMENT ON COLUMN metric_deltas.split IS 'Split (test).';
+COMMENT ON COLUMN metric_deltas.metric IS 'Metric name (as in metrics).';
+COMMENT ON COLUMN metric_deltas.delta IS 'variant value minus reference value.';
+COMMENT ON COLUMN metric_deltas.ci_low IS 'Lower end of the paired 95 % interval of the difference.';
+COMMENT ON COLUMN metric_deltas.ci_high IS 'Upper end of the paired 95 % interval.';
+COMMENT ON COLUMN metric_deltas.n_windows IS 'Windows both variants were evaluated on.';
+COMMENT ON COLUMN metric_deltas.distinguishable IS 'The interval excludes 0: the quantized variant differs from float beyond sampling noise.';
+
+CREATE TABLE evaluations (
+    variant_id VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,
+    runtime VARCHAR NOT NULL,
+    xnnpack BOOLEAN NOT NULL,
+    file_sha256 VARCHAR,
+    subset VARCHAR NOT NULL,
+    n_windows BIGINT NOT NULL,
+    seconds DOUBLE NOT NULL,
+    PRIMARY KEY (variant_id, split)
+);
+COMMENT ON TABLE evaluations IS 'How each variant was evaluated: interpreter, delegate, the file it ran and which part of the sample it saw.';
+COMMENT ON COLUMN evaluations.variant_id IS 'Variant.';
+COMMENT ON COLUMN evaluations.split IS 'Split (test).';
+COMMENT ON COLUMN evaluations.runtime IS 'keras, litert or tf_lite: chosen by a fixed rule (LiteRT with XNNPACK when XNNPACK takes the whole graph, else TensorFlow''s interpreter, whose builtin integer kernels are faster), never by timing.';
+COMMENT ON COLUMN evaluations.xnnpack IS 'XNNPACK delegate on during evaluation.';
+COMMENT ON COLUMN evaluations.file_sha256 IS 'sha256 of the evaluated file (compare with variants.sha256 and latency.file_sha256).';
+COMMENT ON COLUMN evaluations.subset IS 'full (the whole evaluation sample), core (its stratified sub-sample for slow variants) or none (baselines).';
+COMMENT ON COLUMN evaluations.n_windows IS 'Windows evaluated.';
+COMMENT ON COLUMN evaluations.seconds IS 'Wall time of the evaluation work.';
 COMMENT ON COLUMN metrics.value IS 'Value; NULL when undefined.';
 COMMENT ON COLUMN metrics.reason IS 'Why the value is NULL (e.g. no activations in ground truth).';
 
@@ -281,6 +347,15 @@ CREATE TABLE eval_windows (
     n_windows BIGINT NOT NULL,
     windows_hash VARCHAR NOT NULL,
     postprocess VARCHAR NOT NULL,
+    protocol VARCHAR NOT NULL,
+    population_windows BIGINT,
+    core_windows BIGINT,
+    strata JSON,
+    sample_path VARCHAR,
+    test_houses VARCHAR,
+    trace_first_time TIMESTAMP,
+    trace_last_time TIMESTAMP,
+    seed BIGINT,
     PRIMARY KEY (appliance, split)
 );
 COMMENT ON TABLE eval_windows IS 'The windows every variant of an appliance was evaluated on, so numbers are comparable.';
@@ -291,13 +366,23 @@ COMMENT ON COLUMN eval_windows.last_time IS 'Timestamp of the last window midpoi
 COMMENT ON COLUMN eval_windows.n_windows IS 'Number of windows.';
 COMMENT ON COLUMN eval_windows.windows_hash IS 'Hash of the window start indices.';
 COMMENT ON COLUMN eval_windows.postprocess IS 'Prediction post-processing: clip_negative (<=0 -> 0) or article_threshold (< on threshold -> 0).';
+COMMENT ON COLUMN eval_windows.protocol IS 'stratified (a random sample across the whole test span, strata by ground-truth status, weighted) or first (the first N windows in time order, the article''s protocol).';
+COMMENT ON COLUMN eval_windows.population_windows IS 'Complete windows in the test span: what the weighted estimates stand for.';
+COMMENT ON COLUMN eval_windows.core_windows IS 'Size of the stratified sub-sample that slow variants are evaluated on.';
+COMMENT ON COLUMN eval_windows.strata IS 'Per stratum: population size, sample size, core size and inclusion weight, as JSON.';
+COMMENT ON COLUMN eval_windows.sample_path IS 'Parquet of the sampled windows (start index, midpoint time, stratum, weight, core flag), relative to the artifacts folder: anyone can recompute.';
+COMMENT ON COLUMN eval_windows.test_houses IS 'House(s) of the test split.';
+COMMENT ON COLUMN eval_windows.trace_first_time IS 'First midpoint of the contiguous stretch kept as traces (split test_trace).';
+COMMENT ON COLUMN eval_windows.trace_last_time IS 'Last midpoint of that stretch.';
+COMMENT ON COLUMN eval_windows.seed IS 'Seed of the sample.';
 
 CREATE TABLE traces (
     variant_id VARCHAR PRIMARY KEY,
     appliance VARCHAR NOT NULL,
     split VARCHAR NOT NULL,
     path VARCHAR NOT NULL,
-    rows BIGINT NOT NULL
+    rows BIGINT NOT NULL,
+    file_sha256 VARCHAR
 );
 COMMENT ON TABLE traces IS 'Where each variant''s predicted trace lives: Parquet (columns time, aggregate_w, truth_w, pred_w, truth_on, pred_on) sorted by time.';
 COMMENT ON COLUMN traces.variant_id IS 'Variant.';
@@ -305,6 +390,7 @@ COMMENT ON COLUMN traces.appliance IS 'Appliance.';
 COMMENT ON COLUMN traces.split IS 'Split.';
 COMMENT ON COLUMN traces.path IS 'Parquet file relative to the artifacts folder; read it with read_parquet().';
 COMMENT ON COLUMN traces.rows IS 'Samples in the trace.';
+COMMENT ON COLUMN traces.file_sha256 IS 'sha256 of the model file that produced the trace.';
 
 CREATE TABLE hosts (
     host VARCHAR PRIMARY KEY,
@@ -337,6 +423,7 @@ CREATE TABLE latency (
     min_ms DOUBLE,
     error VARCHAR,
     measured_at TIMESTAMP NOT NULL,
+    file_sha256 VARCHAR,
     PRIMARY KEY (variant_id, host, runtime, threads, xnnpack, batch)
 );
 COMMENT ON TABLE latency IS 'Inference latency per variant, host, runtime, thread count and delegate; batch 1 is latency, larger batches give throughput.';
@@ -354,6 +441,7 @@ COMMENT ON COLUMN latency.std_ms IS 'Standard deviation ms.';
 COMMENT ON COLUMN latency.min_ms IS 'Fastest invoke ms.';
 COMMENT ON COLUMN latency.error IS 'Why no number could be measured (e.g. the runtime refused the model).';
 COMMENT ON COLUMN latency.measured_at IS 'UTC time of the measurement.';
+COMMENT ON COLUMN latency.file_sha256 IS 'sha256 of the measured file (NULL for ingested numbers whose file is not known).';
 
 CREATE TABLE throughput_runs (
     variant_id VARCHAR NOT NULL,
@@ -450,7 +538,8 @@ CREATE TABLE reference_results (
     metric VARCHAR NOT NULL,
     value DOUBLE,
     unit VARCHAR,
-    conditions VARCHAR
+    conditions VARCHAR,
+    note VARCHAR
 );
 COMMENT ON TABLE reference_results IS 'Numbers published with the article (goruck/nilm README), loaded from the data file the project ships, for comparison.';
 COMMENT ON COLUMN reference_results.source IS 'Publication the number comes from.';
@@ -463,25 +552,50 @@ COMMENT ON COLUMN reference_results.metric IS 'Metric name in the project''s voc
 COMMENT ON COLUMN reference_results.value IS 'Published value.';
 COMMENT ON COLUMN reference_results.unit IS 'Unit of the value.';
 COMMENT ON COLUMN reference_results.conditions IS 'Conditions: data, protocol, threads.';
+COMMENT ON COLUMN reference_results.note IS 'Known erratum of the published value (e.g. a row copied from another table); NULL when none. Values with a note are not plotted.';
 
 CREATE VIEW metrics_wide AS
 SELECT
-    v.variant_id, v.appliance, v.arch, v.mode, m.split,
+    v.variant_id, v.appliance, v.arch, v.mode, v.kind, m.split,
     max(CASE WHEN m.metric = 'f1' THEN m.value END) AS f1,
+    max(CASE WHEN m.metric = 'f1' THEN m.ci_low END) AS f1_lo,
+    max(CASE WHEN m.metric = 'f1' THEN m.ci_high END) AS f1_hi,
     max(CASE WHEN m.metric = 'mcc' THEN m.value END) AS mcc,
+    max(CASE WHEN m.metric = 'mcc' THEN m.ci_low END) AS mcc_lo,
+    max(CASE WHEN m.metric = 'mcc' THEN m.ci_high END) AS mcc_hi,
     max(CASE WHEN m.metric = 'acc' THEN m.value END) AS acc,
     max(CASE WHEN m.metric = 'precision' THEN m.value END) AS precision,
+    max(CASE WHEN m.metric = 'precision' THEN m.ci_low END) AS precision_lo,
+    max(CASE WHEN m.metric = 'precision' THEN m.ci_high END) AS precision_hi,
     max(CASE WHEN m.metric = 'recall' THEN m.value END) AS recall,
+    max(CASE WHEN m.metric = 'recall' THEN m.ci_low END) AS recall_lo,
+    max(CASE WHEN m.metric = 'recall' THEN m.ci_high END) AS recall_hi,
     max(CASE WHEN m.metric = 'mae' THEN m.value END) AS mae,
+    max(CASE WHEN m.metric = 'mae' THEN m.ci_low END) AS mae_lo,
+    max(CASE WHEN m.metric = 'mae' THEN m.ci_high END) AS mae_hi,
     max(CASE WHEN m.metric = 'sae' THEN m.value END) AS sae,
+    max(CASE WHEN m.metric = 'sae' THEN m.ci_low END) AS sae_lo,
+    max(CASE WHEN m.metric = 'sae' THEN m.ci_high END) AS sae_hi,
     max(CASE WHEN m.metric = 'nde' THEN m.value END) AS nde,
+    max(CASE WHEN m.metric = 'nde' THEN m.ci_low END) AS nde_lo,
+    max(CASE WHEN m.metric = 'nde' THEN m.ci_high END) AS nde_hi,
     max(CASE WHEN m.metric = 'mae_masked' THEN m.value END) AS mae_masked,
+    max(CASE WHEN m.metric = 'mae_masked' THEN m.ci_low END) AS mae_masked_lo,
+    max(CASE WHEN m.metric = 'mae_masked' THEN m.ci_high END) AS mae_masked_hi,
     max(CASE WHEN m.metric = 'sae_masked' THEN m.value END) AS sae_masked,
+    max(CASE WHEN m.metric = 'sae_masked' THEN m.ci_low END) AS sae_masked_lo,
+    max(CASE WHEN m.metric = 'sae_masked' THEN m.ci_high END) AS sae_masked_hi,
     max(CASE WHEN m.metric = 'nde_masked' THEN m.value END) AS nde_masked,
-    max(CASE WHEN m.metric = 'epd_error_pct' THEN m.value END) AS epd_error_pct
+    max(CASE WHEN m.metric = 'nde_masked' THEN m.ci_low END) AS nde_masked_lo,
+    max(CASE WHEN m.metric = 'nde_masked' THEN m.ci_high END) AS nde_masked_hi,
+    max(CASE WHEN m.metric = 'epd_error_pct' THEN m.value END) AS epd_error_pct,
+    max(CASE WHEN m.metric = 'epd_error_pct' THEN m.ci_low END) AS epd_error_pct_lo,
+    max(CASE WHEN m.metric = 'epd_error_pct' THEN m.ci_high END) AS epd_error_pct_hi,
+    max(CASE WHEN m.metric = 'epd_article_error_pct' THEN m.value END) AS epd_article_error_pct,
+    max(m.n_windows) AS n_windows
 FROM variants v JOIN metrics m USING (variant_id)
 GROUP BY ALL;
-COMMENT ON VIEW metrics_wide IS 'One row per variant and split with the main metrics as columns.';
+COMMENT ON VIEW metrics_wide IS 'One row per variant and split with the main metrics as columns; <metric>_lo and <metric>_hi bound its 95 % interval. mae/sae/nde are plain, *_masked the article''s definitions; MAE in W, SAE, NDE and F1 unitless, EpD error in %.';
 
 CREATE VIEW memory_peak AS
 SELECT variant_id, host, runtime, xnnpack, max(delta_mb) AS peak_delta_mb
@@ -506,20 +620,24 @@ CREATE VIEW tradeoff AS
 SELECT
     v.variant_id, v.appliance, v.arch, v.mode,
     l.host, l.runtime, l.threads,
-    w.f1, w.mcc, w.acc, w.mae, w.sae, w.nde, w.mae_masked, w.epd_error_pct,
+    w.f1, w.f1_lo, w.f1_hi, w.mcc, w.mcc_lo, w.mcc_hi, w.acc,
+    w.mae AS mae_w, w.mae_lo AS mae_lo_w, w.mae_hi AS mae_hi_w, w.sae, w.nde,
+    w.mae_masked AS mae_masked_w, w.epd_error_pct, w.epd_error_pct_lo, w.epd_error_pct_hi,
     l.median_ms AS latency_ms, l.p90_ms AS latency_p90_ms,
     mp.peak_delta_mb AS ram_mb,
-    v.file_bytes / 1048576.0 AS disk_mb,
+    v.file_bytes / 1e6 AS disk_mb,
     v.xnnpack_partitions, v.float_compute_ops,
-    bt.windows_per_s AS throughput_wps
+    bt.windows_per_s AS throughput_wps,
+    m.under_trained
 FROM variants v
 JOIN latency l ON l.variant_id = v.variant_id AND l.batch = 1 AND l.xnnpack AND l.error IS NULL
 LEFT JOIN metrics_wide w ON w.variant_id = v.variant_id AND w.split = 'test'
 LEFT JOIN memory_peak mp ON mp.variant_id = v.variant_id AND mp.host = l.host
     AND mp.runtime = l.runtime AND mp.xnnpack
 LEFT JOIN best_throughput bt ON bt.variant_id = v.variant_id AND bt.host = l.host AND bt.runtime = l.runtime
-WHERE v.status = 'ok';
-COMMENT ON VIEW tradeoff IS 'One row per variant x host x runtime x threads (batch 1, XNNPACK on): accuracy on the test split beside latency, RAM and disk. The dashboard plots this.';
+LEFT JOIN models m ON m.model_id = v.model_id
+WHERE v.status = 'ok' AND v.kind = 'model';
+COMMENT ON VIEW tradeoff IS 'One row per variant x host x runtime x threads (batch 1, XNNPACK on): accuracy on the test split (with 95 % intervals) beside latency (ms), RAM (MB, peak over the post-import baseline) and disk (decimal MB, 1e6 bytes, as the article). The dashboard plots this.';
 
 CREATE VIEW op_type_summary AS
 SELECT variant_id, host, runtime, threads, op_type, xnnpack,
@@ -528,4 +646,4 @@ SELECT variant_id, host, runtime, threads, op_type, xnnpack,
 FROM op_profile GROUP BY ALL;
 COMMENT ON VIEW op_type_summary IS 'Per-op profile summarised by op type (the benchmark tool''s "summary by node type").';
 
-INSERT INTO meta VALUES ('schema_version', '2');
+INSERT INTO meta VALUES ('schema_version', '3');
