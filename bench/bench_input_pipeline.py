@@ -41,7 +41,7 @@ def main() -> None:
     w = Windows(split, 522, 814, 3100)
     out = {}
     for arch, batch, steps in (("cnn", 256, 20), ("transformer", 64, 6)):
-        ds = w.tf_dataset(w.starts, batch, shuffle=True, seed=0).repeat()
+        ds = w.tf_dataset(w.starts, batch, seed=0, train=True)
         pipe = windows_per_s(ds, 200, batch)
         model = build_model(arch)
         model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=make_loss(0.5, 1.0))

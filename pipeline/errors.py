@@ -15,3 +15,7 @@ class ModelFileError(PipelineError):
 
 class NotReadyError(PipelineError):
     """A stage needs the output of an earlier stage that has not run."""
+
+
+class ConfigError(PipelineError):
+    """A configuration file or --set override names an unknown key or a value of the wrong type."""

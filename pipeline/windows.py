@@ -85,15 +85,12 @@ class Windows:
             return rng.permutation(self.starts)
         return np.sort(rng.choice(self.starts, size=n, replace=False))
 
-    def evenly(self, n: int | None) -> np.ndarray:
-        """The first n windows in time order (all when None): the evaluation protocol."""
+    def first(self, n: int | None) -> np.ndarray:
+        """The first n windows in time order (all when None): the article's evaluation protocol."""
         return self.starts if n is None else self.starts[:n]
 
     def busiest(self, n: int | None) -> np.ndarray:
-        """The block of n consecutive windows with the most 'on' midpoints (first block on ties).
-
-        Short evaluation runs on sparse appliances would otherwise often see no activation.
-        """
+        """The block of n consecutive windows with the most 'on' midpoints (first block on ties)."""
         if n is None or n >= len(self.starts):
             return self.starts
         on = np.r_[0, np.cumsum(self.status[self.starts + MIDPOINT])]
@@ -115,16 +112,52 @@ class Windows:
         )
         return np.sort(picked), {"on": int(n_on), "off": int(n_off), "requested": int(n)}
 
-    def tf_dataset(self, starts: np.ndarray, batch: int, shuffle: bool, seed: int):
-        """A tf.data pipeline that gathers windows inside the graph (no Python per batch)."""
+    def start_stream(self, starts: np.ndarray, seed: int, on_fraction: float | None = None):
+        """An endless tf.data stream of window starts for training.
+
+        Uniform (on_fraction None): every pass is a fresh full permutation of all starts, made
+        in the graph (tf.random.shuffle), so batches mix houses in proportion at any scale and
+        no window is materialised. With on_fraction f, each start is drawn from the 'on'
+        midpoints with probability f (each pool permuted afresh on every pass): short budgets
+        then see enough activations of sparse appliances.
+        """
+        import tensorflow as tf
+
+        def permuted(pool: np.ndarray, s: int):
+            t = tf.constant(pool.astype(np.int64))
+            return (
+                tf.data.Dataset.from_tensors(t)
+                .repeat()
+                .map(lambda x: tf.random.shuffle(x, seed=s))
+                .unbatch()
+            )
+
+        if on_fraction is None:
+            return permuted(starts, seed)
+        mid_on = self.status[starts + MIDPOINT] > 0.5
+        on, off = starts[mid_on], starts[~mid_on]
+        if len(on) == 0 or len(off) == 0:
+            return permuted(starts, seed)
+        return tf.data.Dataset.sample_from_datasets(
+            [permuted(on, seed), permuted(off, seed + 1)],
+            weights=[on_fraction, 1 - on_fraction],
+            seed=seed,
+        )
+
+    def tf_dataset(self, starts, batch: int, seed: int = 0, on_fraction=None, train=False):
+        """A tf.data pipeline that gathers windows inside the graph (no Python per batch).
+
+        ``train``: the endless stream of start_stream; otherwise the given starts once, in order.
+        """
         import tensorflow as tf
 
         x = tf.constant(self.x)
         y = tf.constant(np.stack([self.y, self.status], axis=1))
         offsets = tf.range(WINDOW, dtype=tf.int64)
-        ds = tf.data.Dataset.from_tensor_slices(starts.astype(np.int64))
-        if shuffle:
-            ds = ds.shuffle(min(len(starts), 1 << 20), seed=seed, reshuffle_each_iteration=True)
+        if train:
+            ds = self.start_stream(starts, seed, on_fraction)
+        else:
+            ds = tf.data.Dataset.from_tensor_slices(starts.astype(np.int64))
         ds = ds.batch(batch, drop_remainder=False)
 
         def gather(idx):

@@ -1,0 +1,288 @@
+"""Whole-test-span estimates from a weighted evaluation sample, with bootstrap intervals.
+
+The evaluation runs each variant on a stratified random sample of the test span's windows
+(strata by ground-truth status and aggregate activity). A sampled window of stratum h stands for
+N_h / n_h windows of the span (its weight), so weighted sums estimate the sums over every window
+of the span without bias, and every metric below is a ratio of such sums (a consistent ratio
+estimator). Intervals come from resampling the sample the way it was drawn: windows with
+replacement within each stratum (or, for a contiguous block, whole hours), B times; the 2.5th and
+97.5th percentiles of the B recomputed metrics bound the 95 % interval. A paired difference
+between two variants uses the same resamples for both.
+
+All metrics are functions of eleven per-window sums, so one matrix product gives every
+metric for every resample at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# per-window features; metrics are ratios of their weighted sums
+FEATURES = (
+    "tp",
+    "tn",
+    "fp",
+    "fn",
+    "abs_err",
+    "t",
+    "p",
+    "sq_err",
+    "t_sq",
+    "abs_err_masked",
+    "t_masked",
+    "p_masked",
+    "sq_err_masked",
+    "one",
+)
+_I = {name: i for i, name in enumerate(FEATURES)}
+# metrics estimated from the sample (split 'test'), in the vocabulary's names
+SAMPLE_METRICS = (
+    "tp",
+    "tn",
+    "fp",
+    "fn",
+    "acc",
+    "precision",
+    "recall",
+    "f1",
+    "mcc",
+    "mae",
+    "sae",
+    "nde",
+    "mae_masked",
+    "sae_masked",
+    "nde_masked",
+    "epd_true_wh",
+    "epd_pred_wh",
+    "epd_error_pct",
+)
+REASONS = {
+    "precision": "no predicted activations (TP + FP = 0)",
+    "recall": "no activations in ground truth (TP + FN = 0)",
+    "f1": "no activations in ground truth or prediction",
+    "mcc": "a marginal count is zero (all samples in one class)",
+    "sae": "no ground-truth energy",
+    "nde": "no ground-truth power",
+    "sae_masked": "no ground-truth energy",
+    "nde_masked": "no ground-truth power",
+    "epd_error_pct": "no ground-truth energy",
+}
+
+
+def window_features(t, p, s_t, s_p) -> np.ndarray:
+    """(n, F) per-window features of truth t / prediction p (W) and statuses s_t / s_p (0/1)."""
+    t, p = np.asarray(t, float), np.asarray(p, float)
+    st, sp = np.asarray(s_t) > 0.5, np.asarray(s_p) > 0.5
+    tm, pm = t * st, p * sp
+    cols = [
+        st & sp,
+        ~st & ~sp,
+        ~st & sp,
+        st & ~sp,
+        np.abs(p - t),
+        t,
+        p,
+        (t - p) ** 2,
+        t**2,
+        np.abs(tm - pm),
+        tm,
+        pm,
+        (tm - pm) ** 2,
+        np.ones(len(t)),
+    ]
+    return np.stack([np.asarray(c, float) for c in cols], axis=1)
+
+
+def _ratio(num, den):
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def metrics_from_sums(S: np.ndarray) -> dict[str, np.ndarray]:
+    """Every sample metric from weighted feature sums S of shape (..., F).
+
+    Energy per day is the estimated mean power times 24 h (Wh/day): unbiased for the span,
+    defined whenever the span has energy. MAE/SAE/NDE are plain; *_masked the article's.
+    """
+    g = {name: S[..., i] for name, i in _I.items()}
+    tp, tn, fp, fn, n = g["tp"], g["tn"], g["fp"], g["fn"], g["one"]
+    marg = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
+    with np.errstate(invalid="ignore"):
+        mcc = _ratio(tp * tn - fp * fn, np.sqrt(np.maximum(marg, 0)))
+    epd_t = _ratio(g["t"], n) * 24.0
+    epd_p = _ratio(g["p"], n) * 24.0
+    return {
+        "tp": tp,
+        "tn": tn,
+        "fp": fp,
+        "fn": fn,
+        "acc": _ratio(tp + tn, n),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "mcc": np.where(marg > 0, mcc, np.nan),
+        "mae": _ratio(g["abs_err"], n),
+        "sae": _ratio(np.abs(g["p"] - g["t"]), g["t"]),
+        "nde": _ratio(g["sq_err"], g["t_sq"]),
+        "mae_masked": _ratio(g["abs_err_masked"], n),
+        "sae_masked": _ratio(np.abs(g["p_masked"] - g["t_masked"]), g["t_masked"]),
+        "nde_masked": _ratio(g["sq_err_masked"], g["t_sq"]),
+        "epd_true_wh": epd_t,
+        "epd_pred_wh": epd_p,
+        "epd_error_pct": 100.0 * _ratio(epd_p - epd_t, epd_t),
+    }
+
+
+@dataclass
+class Design:
+    """How a set of evaluated windows was drawn: each window's weight and resampling unit.
+
+    ``stratum`` and ``unit`` are per window; resampling draws, within each stratum, as many units
+    as it has, with replacement (a unit is one window for a random sample, an hour of windows
+    for a contiguous block, whose neighbouring windows are not independent).
+    """
+
+    weight: np.ndarray
+    stratum: np.ndarray
+    unit: np.ndarray = field(default=None)
+
+    def __post_init__(self):
+        if self.unit is None:
+            self.unit = np.arange(len(self.weight))
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+    def resample_counts(self, B: int, seed: int) -> np.ndarray:
+        """(B, n) how often each window appears in each of B stratified (block) resamples."""
+        rng = np.random.default_rng(seed)
+        counts = np.zeros((B, len(self)), np.float64)
+        for h in np.unique(self.stratum):
+            in_h = np.flatnonzero(self.stratum == h)
+            units, inverse = np.unique(self.unit[in_h], return_inverse=True)
+            k = len(units)
+            draws = rng.multinomial(k, np.full(k, 1.0 / k), size=B)  # (B, k)
+            counts[:, in_h] = draws[:, inverse]
+        return counts
+
+
+@dataclass
+class Estimate:
+    value: dict[str, float]
+    low: dict[str, float]
+    high: dict[str, float]
+    boot: dict[str, np.ndarray]
+
+
+def estimate(features: np.ndarray, design: Design, counts: np.ndarray | None) -> Estimate:
+    """Point estimates (weighted sums) and percentile intervals over the resamples ``counts``."""
+    wf = features * design.weight[:, None]
+    point = metrics_from_sums(wf.sum(axis=0))
+    value = {k: float(v) for k, v in point.items()}
+    if counts is None or len(counts) == 0:
+        nan = dict.fromkeys(value, float("nan"))
+        return Estimate(value, nan, dict(nan), {})
+    boot = metrics_from_sums(counts @ wf)
+    low, high = {}, {}
+    for k, b in boot.items():
+        lo, hi = _percentiles(b)
+        low[k], high[k] = lo, hi
+    return Estimate(value, low, high, boot)
+
+
+def _percentiles(b: np.ndarray) -> tuple[float, float]:
+    b = b[np.isfinite(b)]
+    if len(b) < 10:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(b, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def paired_delta(a: Estimate, ref: Estimate, metric: str) -> tuple[float, float, float]:
+    """a - ref with the percentile interval of the paired resampled differences."""
+    delta = a.value[metric] - ref.value[metric]
+    if metric not in a.boot or metric not in ref.boot:
+        return delta, float("nan"), float("nan")
+    lo, hi = _percentiles(a.boot[metric] - ref.boot[metric])
+    return delta, lo, hi
+
+
+# -- drawing the sample ------------------------------------------------------------------------
+
+
+@dataclass
+class StratifiedSample:
+    """Window starts drawn per stratum in random order; the first ``core`` of each stratum's
+    draws form a smaller stratified sample for slow variants (nested, so comparisons pair)."""
+
+    starts: np.ndarray
+    stratum: np.ndarray
+    weight: np.ndarray
+    core: np.ndarray  # bool
+    core_weight: np.ndarray
+    strata: list[dict]
+    population: int
+
+    def design(self, core: bool = False) -> Design:
+        if core:
+            return Design(self.core_weight[self.core], self.stratum[self.core])
+        return Design(self.weight, self.stratum)
+
+
+def allocate(population: list[int], shares: list[float], n: int) -> list[int]:
+    """Sample sizes per stratum: ``shares`` of n, capped by each stratum's size, with what a
+    small stratum cannot take handed to the others in proportion to their shares."""
+    sizes = [0] * len(population)
+    open_ = [i for i, N in enumerate(population) if N > 0]
+    left = min(n, sum(population))
+    while left > 0 and open_:
+        total = sum(shares[i] for i in open_) or len(open_)
+        give = {i: max(1, int(left * (shares[i] or 1) / total)) for i in open_}
+        for i in open_:
+            take = min(give[i], population[i] - sizes[i], left)
+            sizes[i] += take
+            left -= take
+        open_ = [i for i in open_ if sizes[i] < population[i]]
+    return sizes
+
+
+def stratified_sample(
+    starts: np.ndarray,
+    labels: np.ndarray,
+    names: list[str],
+    shares: list[float],
+    n: int,
+    core_n: int,
+    seed: int,
+) -> StratifiedSample:
+    """Draw n of ``starts`` without replacement, stratified by ``labels`` (0..len(names)-1)."""
+    rng = np.random.default_rng(seed)
+    population = [int(np.sum(labels == h)) for h in range(len(names))]
+    sizes = allocate(population, shares, n)
+    total = max(1, sum(sizes))
+    parts, strata = [], []
+    for h, (name, N, k) in enumerate(zip(names, population, sizes, strict=True)):
+        if k == 0:
+            strata.append({"name": name, "population": N, "sample": 0, "core": 0, "weight": None})
+            continue
+        chosen = rng.choice(starts[labels == h], size=k, replace=False)
+        c = min(k, max(1, int(round(k * core_n / total))))
+        parts.append((chosen, h, N / k, c, N / c))
+        strata.append({"name": name, "population": N, "sample": k, "core": c, "weight": N / k})
+    s = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    stratum = np.concatenate([np.full(len(p[0]), p[1], np.int8) for p in parts]) if parts else s
+    weight = np.concatenate([np.full(len(p[0]), p[2]) for p in parts]) if parts else s
+    core = (
+        np.concatenate([np.arange(len(p[0])) < p[3] for p in parts]) if parts else np.zeros(0, bool)
+    )
+    core_weight = (
+        np.concatenate([np.where(np.arange(len(p[0])) < p[3], p[4], 0.0) for p in parts])
+        if parts
+        else s
+    )
+    return StratifiedSample(
+        s.astype(np.int64), stratum, weight, core, core_weight, strata, sum(population)
+    )

@@ -1,0 +1,79 @@
+"""Budgets a user sets: presets, a TOML file and --set overrides, validated and recorded."""
+
+import pytest
+
+from pipeline.config import CONFIG_KEYS, profile_config, resolve_config
+from pipeline.errors import ConfigError
+from store.vocab import Arch, Mode
+
+
+def test_presets_are_the_same_config_with_other_values():
+    smoke, demo = profile_config("smoke"), profile_config("demo")
+    assert type(smoke) is type(demo) and smoke.batch != demo.batch
+    assert profile_config("refit").eval_protocol == "first"  # the article's protocol
+    assert profile_config("refit").schedule == "constant"  # and its schedule
+
+
+def test_set_overrides_one_or_both_architectures_with_typed_values():
+    cfg = resolve_config(
+        "demo",
+        None,
+        [
+            "train.epochs=7",
+            "train.epochs.transformer=2",
+            "train.seconds.cnn=12.5",
+            "profile.threads=[1, 2]",
+            'evaluate.protocol="first"',
+            "profile.op_profile_modes=['w8_a8']",
+            "train.windows=none",
+        ],
+    )
+    assert cfg.epochs == {Arch.CNN: 7, Arch.TRANSFORMER: 2}
+    assert cfg.train_seconds[Arch.CNN] == 12.5
+    assert cfg.threads == (1, 2) and cfg.eval_protocol == "first"
+    assert cfg.op_profile_modes == (Mode.W8_A8,)
+    assert cfg.train_windows == {Arch.CNN: None, Arch.TRANSFORMER: None}
+
+
+def test_toml_file_then_command_line(tmp_path):
+    f = tmp_path / "run.toml"
+    f.write_text('profile = "smoke"\n[train]\nbatch = 32\nepochs = 3\n[evaluate]\nwindows = 99\n')
+    cfg = resolve_config("demo", f, ["train.batch=16"])
+    assert cfg.name.value == "smoke" and cfg.eval_windows == 99
+    assert cfg.batch == {Arch.CNN: 16, Arch.TRANSFORMER: 16}
+    assert cfg.epochs[Arch.CNN] == 3
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epoch=3", "unknown setting 'train.epoch'"),
+        ("train.batch=big", "train.batch: expected a non-negative integer"),
+        ("train.batch=true", "train.batch: expected a non-negative integer"),
+        ("evaluate.protocol=random", "evaluate.protocol: expected one of stratified"),
+        ("profile.runtimes=['gpu']", "profile.runtimes: expected a list of litert"),
+        ("train.on_fraction=2", "train.on_fraction: expected a number between 0 and 1"),
+        ("train.epochs.rnn=3", "unknown setting 'train.epochs.rnn'"),
+        ("novalue", "--set expects KEY=VALUE"),
+    ],
+)
+def test_bad_overrides_are_refused_with_what_was_expected(override, message):
+    with pytest.raises(ConfigError) as exc:
+        resolve_config("demo", None, [override])
+    assert message in str(exc.value)
+
+
+def test_unknown_key_lists_every_valid_key():
+    with pytest.raises(ConfigError) as exc:
+        resolve_config("demo", None, ["nope=1"])
+    for key in CONFIG_KEYS:
+        assert key in str(exc.value)
+
+
+def test_bad_config_file_names_the_file(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text("[train\n")
+    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
+        resolve_config("demo", f, [])
+    with pytest.raises(ConfigError, match="missing.toml: config file not found"):
+        resolve_config("demo", tmp_path / "missing.toml", [])

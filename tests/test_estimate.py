@@ -1,0 +1,126 @@
+"""The whole-span estimator: weighted sample metrics, intervals that cover the truth, pairs."""
+
+import numpy as np
+import pytest
+
+from pipeline import metrics as plain
+from pipeline.estimate import (
+    Design,
+    allocate,
+    estimate,
+    metrics_from_sums,
+    paired_delta,
+    stratified_sample,
+    window_features,
+)
+
+
+def _series(n=120_000, seed=0):
+    """A sparse appliance (3 % on) and a model that misses 20 % of on samples and fires falsely
+    while other loads run (10 % of the time), as real false positives do."""
+    rng = np.random.default_rng(seed)
+    t = np.where(rng.random(n) < 0.03, 2500.0, 0.0)
+    hit = rng.random(n) < 0.8
+    active = rng.random(n) < 0.1
+    false = active & (rng.random(n) < 0.05)
+    p = np.where(t > 0, np.where(hit, 2400.0, 0.0), np.where(false, 2300.0, 0.0))
+    return t, p, t >= 2000, p >= 2000, active
+
+
+def test_unit_weights_reproduce_the_plain_metric_functions():
+    t, p, st, sp, active = _series(5000)
+    m = metrics_from_sums(window_features(t, p, st, sp).sum(axis=0))
+    c = plain.confusion(st, sp)
+    assert m["f1"] == pytest.approx(plain.f1(c)[0])
+    assert m["mcc"] == pytest.approx(plain.mcc(c)[0])
+    assert m["mae"] == pytest.approx(plain.mae(t, p)[0])
+    assert m["sae"] == pytest.approx(plain.sae(t, p, 8.0)[0])
+    assert m["nde"] == pytest.approx(plain.nde(t, p)[0])
+    assert m["nde_masked"] == pytest.approx(plain.nde_masked(t, p, st, sp)[0])
+    # energy per day: mean power x 24 h
+    assert m["epd_true_wh"] == pytest.approx(t.mean() * 24)
+
+
+def test_energy_per_day_is_unbiased_where_the_article_rule_is_not():
+    # two hours of a constant 100 W at 8 s: 200 Wh in 2 h = 2,400 Wh/day
+    t = np.full(900, 100.0)
+    m = metrics_from_sums(window_features(t, t, t > 50, t > 50).sum(axis=0))
+    assert m["epd_true_wh"] == pytest.approx(2400.0)
+    assert plain.energy_per_day(t, 8.0)[0] == pytest.approx(1200.0)  # the article's rule
+
+
+def test_stratified_estimate_interval_covers_the_whole_series_value():
+    t, p, st, sp, active = _series()
+    feats = window_features(t, p, st, sp)
+    exact = metrics_from_sums(feats.sum(axis=0))
+    # strata as the evaluation draws them: on, off while other loads run, off and quiet
+    labels = np.where(st, 0, np.where(active, 1, 2))
+    starts = np.arange(len(t))
+    covered = {"f1": 0, "mae": 0, "mcc": 0, "epd_error_pct": 0}
+    reps = 30
+    for seed in range(reps):
+        s = stratified_sample(
+            starts, labels, ["on", "act", "quiet"], [0.5, 0.3, 0.2], 800, 160, seed
+        )
+        d = s.design()
+        e = estimate(feats[s.starts], d, d.resample_counts(300, seed))
+        for k in covered:
+            covered[k] += e.low[k] <= exact[k] <= e.high[k]
+    # nominal 95 %: over 30 fixed seeds at least 80 % must cover (a biased estimator fails this)
+    assert all(c >= 0.8 * reps for c in covered.values()), covered
+
+
+def test_weights_make_the_oversampled_stratum_count_for_what_it_stands_for():
+    t, p, st, sp, active = _series(50_000, seed=3)
+    feats = window_features(t, p, st, sp)
+    labels = np.where(st, 0, 1)
+    s = stratified_sample(np.arange(len(t)), labels, ["on", "off"], [0.5, 0.5], 2000, 200, 1)
+    assert sum(x["population"] for x in s.strata) == len(t)
+    e = estimate(feats[s.starts], s.design(), None)
+    # half the sample is 'on' but the estimate of on-windows is ~3 % of the span
+    assert (e.value["tp"] + e.value["fn"]) / len(t) == pytest.approx(st.mean(), rel=0.02)
+    naive = metrics_from_sums(feats[s.starts].sum(axis=0))
+    assert abs(naive["mae"] - metrics_from_sums(feats.sum(0))["mae"]) > abs(
+        e.value["mae"] - metrics_from_sums(feats.sum(0))["mae"]
+    )
+
+
+def test_core_is_a_nested_stratified_subsample():
+    labels = np.r_[np.zeros(100, int), np.ones(10_000, int)]
+    s = stratified_sample(np.arange(len(labels)), labels, ["on", "off"], [0.5, 0.5], 400, 80, 0)
+    assert s.core.sum() == pytest.approx(80, abs=2)
+    core_d = s.design(core=True)
+    # core weights still add up to the population of every stratum
+    for h, N in enumerate((100, 10_000)):
+        assert core_d.weight[core_d.stratum == h].sum() == pytest.approx(N)
+
+
+def test_allocation_hands_what_a_small_stratum_cannot_take_to_the_others():
+    assert allocate([10, 1000, 1000], [0.5, 0.3, 0.2], 200) == [10, 114, 76]
+    assert sum(allocate([3, 5], [0.5, 0.5], 100)) == 8
+
+
+def test_paired_difference_is_zero_for_identical_predictions_and_clear_for_a_worse_one():
+    t, p, st, sp, active = _series(40_000, seed=5)
+    rng = np.random.default_rng(9)
+    worse = np.where(rng.random(len(p)) < 0.3, 0.0, p)  # drops 30 % of predictions
+    labels = np.where(st, 0, 1)
+    s = stratified_sample(np.arange(len(t)), labels, ["on", "off"], [0.5, 0.5], 1000, 200, 2)
+    d = s.design()
+    counts = d.resample_counts(300, 0)
+    ref = estimate(window_features(t, p, st, sp)[s.starts], d, counts)
+    same = estimate(window_features(t, p, st, sp)[s.starts], d, counts)
+    bad = estimate(window_features(t, worse, st, worse >= 2000)[s.starts], d, counts)
+    assert paired_delta(same, ref, "f1") == (0.0, 0.0, 0.0)
+    delta, lo, hi = paired_delta(bad, ref, "f1")
+    assert delta < 0 and hi < 0 and lo <= delta <= hi
+
+
+def test_block_resampling_keeps_hours_together():
+    unit = np.repeat(np.arange(5), 10)
+    d = Design(np.ones(50), np.zeros(50, int), unit)
+    counts = d.resample_counts(20, 0)
+    # every window of an hour is drawn the same number of times
+    for u in range(5):
+        assert (counts[:, unit == u] == counts[:, [u * 10]]).all()
+    assert (counts.sum(axis=1) == 50).all()
