@@ -1,7 +1,10 @@
-"""6. End to end: stage times of `pipeline all --profile demo` against the 30-minute budget.
+"""6. End to end: stage times of `pipeline all --profile demo` against the 30-minute budget,
+what the evaluation's intervals look like, and what training bought per minute.
 
 Runs the real command on a fresh store under bench/results (pass --reuse to read the times of
-the last run in that store instead), then prints each stage's share of the budget.
+the last run in that store instead, or --store PATH to read another store), then prints each
+stage's share of the budget, the float models' F1 with its 95 % interval against the best
+baseline, and per model: steps, training windows/s, best validation loss, F1 per minute.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from _common import RESULTS, ROOT, save
 
@@ -19,7 +23,9 @@ def main() -> None:
     from store import db
 
     store = RESULTS / "e2e_demo.duckdb"
-    if "--reuse" not in sys.argv:
+    if "--store" in sys.argv:
+        store = Path(sys.argv[sys.argv.index("--store") + 1])
+    if "--reuse" not in sys.argv and "--store" not in sys.argv:
         t0 = time.perf_counter()
         subprocess.run(
             [
@@ -78,6 +84,8 @@ def main() -> None:
         f"total     {total:7.0f} s  {total / BUDGET_S:6.1%} of the budget"
         + (f"; re-run with nothing changed {rerun:.1f} s" if rerun else "")
     )
+    accuracy = accuracy_report(store)
+    training = training_report(store)
     save(
         "end_to_end",
         {
@@ -86,8 +94,62 @@ def main() -> None:
             "wall_s": wall,
             "rerun_s": rerun,
             "budget_s": BUDGET_S,
+            "accuracy": accuracy,
+            "training": training,
         },
     )
+
+
+def accuracy_report(store) -> list[dict]:
+    """Float models' F1 with interval half-widths, beside the best baseline of the appliance."""
+    from store import db
+
+    df = db.query_df(
+        store,
+        """
+        WITH b AS (SELECT appliance, arg_max(variant_id, f1) AS baseline, max(f1) AS base_f1,
+                          arg_max(f1_hi, f1) AS base_hi
+                   FROM metrics_wide WHERE kind = 'baseline' AND split = 'test' GROUP BY 1)
+        SELECT m.appliance, m.arch, m.f1, m.f1_lo, m.f1_hi, m.mae, m.mae_lo, m.mae_hi,
+               b.baseline, b.base_f1, b.base_hi
+        FROM metrics_wide m JOIN b USING (appliance)
+        WHERE m.mode = 'keras' AND m.split = 'test' ORDER BY 1, 2""",
+    )
+    print("\nfloat models on the evaluation sample (95 % intervals) vs the best baseline")
+    rows = df.to_dict("records")
+    for r in rows:
+        clear = r["f1_lo"] is not None and r["base_hi"] is not None and r["f1_lo"] > r["base_hi"]
+        print(
+            f"{r['appliance']:16s} {r['arch']:11s} F1 {r['f1']:.3f} ±{(r['f1_hi'] - r['f1_lo']) / 2:.3f}"
+            f"  MAE {r['mae']:7.1f} W  best baseline {r['baseline'].split('.')[-1]} F1 {r['base_f1']:.3f}"
+            f"  {'beats it' if clear else 'NOT clear of it'}"
+        )
+    return rows
+
+
+def training_report(store) -> list[dict]:
+    from store import db
+
+    df = db.query_df(
+        store,
+        """
+        SELECT m.model_id, m.steps, m.windows_seen, m.train_seconds, m.best_val_loss,
+               m.best_epoch, m.epochs_run, m.stop_reason, m.still_improving, m.under_trained,
+               w.f1
+        FROM models m JOIN metrics_wide w ON w.variant_id = m.model_id || '.keras'
+            AND w.split = 'test' ORDER BY 1""",
+    )
+    print("\ntraining: steps, windows/s, best val loss, F1 reached per minute of training")
+    rows = df.to_dict("records")
+    for r in rows:
+        minutes = r["train_seconds"] / 60
+        print(
+            f"{r['model_id']:28s} {r['steps']:5d} steps {r['windows_seen'] / r['train_seconds']:7.0f} win/s"
+            f"  val {r['best_val_loss']:.4f} (epoch {r['best_epoch']}/{r['epochs_run']}, {r['stop_reason']})"
+            f"  F1 {r['f1']:.3f} in {minutes:.1f} min = {r['f1'] / minutes:.2f}/min"
+            + ("  UNDER-TRAINED" if r["under_trained"] else "")
+        )
+    return rows
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ def make_converter(
         ]
     if "supported_types" in settings:
         conv.target_spec.supported_types = [tf.float16]
-    if int8_io and mode in (Mode.W8_A8, Mode.W8_A8_SELECTIVE):
+    if int8_io and mode is Mode.W8_A8:
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
     return conv
@@ -232,7 +232,10 @@ def run_debugger(
         for x in debug:
             yield [x[None, :].astype(np.float32)]
 
-    opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(denylist or []))
+    opts = tf.lite.experimental.QuantizationDebugOptions(
+        layer_direct_compare_metrics={"signal_power": _signal_power},
+        denylisted_nodes=list(denylist or []),
+    )
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         dbg = tf.lite.experimental.QuantizationDebugger(
             converter=conv, debug_dataset=debug_gen, debug_options=opts
@@ -252,15 +255,32 @@ def layer_stats(df: pd.DataFrame, threshold: float) -> pd.DataFrame:
     df["range"] = 255.0 * df["scale"]
     with np.errstate(divide="ignore", invalid="ignore"):
         df["rmse_scale"] = np.sqrt(df["mean_squared_error"]) / df["scale"]
-        # signal power of the float tensor estimated from the error's moments: var + mean^2 of
-        # the quantized grid span would need the float values; use the scale-free ratio of the
-        # tensor's grid (range^2/12) to its noise as a proxy when stddev is the error's stddev.
-        signal = (df["range"] ** 2) / 12.0
-        df["sqnr_db"] = 10 * np.log10(signal / df["mean_squared_error"])
+        df["sqnr_db"] = (
+            sqnr_db(df["signal_power"], df["mean_squared_error"])
+            if "signal_power" in df
+            else np.nan
+        )
     df["sqnr_db"] = df["sqnr_db"].replace([np.inf, -np.inf], np.nan)
     df["suspect"] = df["rmse_scale"] > threshold
     df["layer_index"] = np.arange(len(df))
     return df
+
+
+def sqnr_db(signal_power, noise_power):
+    """SQNR = 10 log10(mean(f^2) / mean((f - q)^2)) for a float tensor f and its dequantized
+    int8 counterpart q; NaN when either power is zero or missing."""
+    s = np.asarray(signal_power, dtype=float)
+    n = np.asarray(noise_power, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = 10 * np.log10(s / n)
+    return np.where((s > 0) & (n > 0), out, np.nan)
+
+
+def _signal_power(float_tensors, quant_tensors, scale, zero_point) -> float:
+    """Mean square of the float tensor over the debug set (the debugger's direct-compare hook)."""
+    return float(
+        np.mean([np.mean(np.square(np.asarray(f, dtype=np.float64))) for f in float_tensors])
+    )
 
 
 def suspects(stats: pd.DataFrame) -> list[str]:
@@ -336,8 +356,11 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
             settings = dict(MODES[mode])
             if settings.get("representative_dataset"):
                 settings["calibration"] = cal_info["calibration"] | {"from": cal_info["split"]}
-            if int8_io and mode in (Mode.W8_A8, Mode.W8_A8_SELECTIVE):
+            if int8_io and mode is Mode.W8_A8:
                 settings["inference_io"] = "int8"
+            elif int8_io and mode is Mode.W8_A8_SELECTIVE:
+                # the debugger's selective model is built with float input and output
+                settings["inference_io"] = "float (int8 I/O not available for this mode)"
             row = {
                 "variant_id": vid,
                 "model_id": model_id,
@@ -479,13 +502,11 @@ def _write(con, model_id: str, variants, census_rows, stats_rows) -> None:
         )
 
 
-def _convert_job(store, profile, options, appliance, arch, model_row):
+def _convert_job(store, cfg, options, appliance, arch, model_row):
     """One model's conversions in a worker process; returns the rows for the parent to commit."""
-    from pipeline.config import profile_config
-
     ctx = RunContext(
         store=Path(store),
-        cfg=profile_config(profile),
+        cfg=cfg,
         appliances=[appliance],
         archs=[arch],
         options=options,
@@ -527,7 +548,7 @@ def run_convert(ctx: RunContext) -> None:
                     ctx.cfg.debug_windows,
                     ctx.cfg.suspect_threshold,
                     bool(ctx.options.get("int8_io", False)),
-                    "v1",
+                    "v2",
                 ]
             )
             if ctx.skip_if_current("convert", model_id, key):
@@ -542,11 +563,17 @@ def run_convert(ctx: RunContext) -> None:
                 f"{path}: missing, or its sha256 differs from the store's record; retrain it (`pipeline train --force`)"
             )
     workers = min(ctx.cfg.convert_workers, len(todo))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    from pipeline.train import die_with_parent
+
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent
+    ) as pool:
         futures = {
-            pool.submit(
-                _convert_job, str(ctx.store), ctx.cfg.name.value, ctx.options, a, arch, row
-            ): (a, arch, key)
+            pool.submit(_convert_job, str(ctx.store), ctx.cfg, ctx.options, a, arch, row): (
+                a,
+                arch,
+                key,
+            )
             for a, arch, row, key in todo
         }
         for fut in as_completed(futures):

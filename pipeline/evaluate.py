@@ -1,26 +1,60 @@
-"""Evaluation stage: every variant of an appliance on the same test windows; metrics + traces."""
+"""Evaluation stage: every variant and baseline of an appliance on the same test windows.
+
+Protocol ``stratified`` (default): a random sample across the whole test span, stratified by
+ground-truth status and aggregate activity, weighted so metrics estimate the whole span, with
+95 % bootstrap intervals and paired differences from the float model (see pipeline/estimate.py).
+Variants whose integer kernels are slow (16x8) see the nested core sub-sample. A contiguous
+stretch (the busiest ``eval_trace_hours``) is also predicted by every variant: it feeds the
+trace viewer and the article-style metrics (split ``test_trace``, status with the duration
+rules, the article's energy per day). Protocols ``first`` / ``busiest`` score one contiguous
+block (``first`` is the article's: the first N windows), resampled by hours for intervals.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT, stable_hash
+from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT, WINDOW, stable_hash
+from pipeline.config import file_sha256 as sha256_of
 from pipeline.context import RunContext
 from pipeline.data import load_split
 from pipeline.errors import ModelFileError, NotReadyError
-from pipeline.metrics import all_metrics
+from pipeline.estimate import (
+    SAMPLE_METRICS,
+    Design,
+    Estimate,
+    estimate,
+    paired_delta,
+    stratified_sample,
+    window_features,
+)
+from pipeline.metrics import all_metrics, energy_per_day, epd_error_pct
 from pipeline.status import duration_samples, status_by_segment
-from pipeline.windows import Windows
+from pipeline.windows import SplitData, Windows
+from store import db
 from store.vocab import Appliance, Mode, Split
 
 TRACE_ROW_GROUP = 100_000
+EVAL_CODE_VERSION = "e2"
+TRACE_SPLIT = "test_trace"
+# strata of the sample: midpoint on; off while the aggregate is active (where false positives
+# come from); off and quiet. Shares of the sample each stratum gets (what one cannot take goes
+# to the others).
+STRATA = ("on", "off_active", "off_quiet")
+STRATA_SHARES = (0.5, 0.3, 0.2)
+# modes that run on reference integer kernels (10-100x slower): they see the core sub-sample
+CORE_MODES = (Mode.W8_A16,)
+DELTA_METRICS = ("f1", "mcc", "precision", "recall", "mae", "sae", "nde", "epd_error_pct")
+BASELINES = ("always_off", "mean_power", "aggregate_threshold")
 
 
 def postprocess(pred_norm: np.ndarray, appliance: Appliance, article_threshold: bool) -> np.ndarray:
@@ -38,32 +72,88 @@ def _variant_path(ctx: RunContext, variant: dict):
     return path
 
 
-def fastest_runtime(path, window: np.ndarray, tries: int = 3) -> str:
-    """LiteRT or TensorFlow's interpreter, whichever invokes this file faster: their builtin
-    int8/int16 kernels differ by 2-4x in either direction depending on the model."""
+def evaluation_runtime(path) -> tuple[str, bool]:
+    """The interpreter a file is evaluated with, by a fixed rule (never a timing race):
+    LiteRT with XNNPACK when XNNPACK takes the graph as one partition, else TensorFlow's
+    interpreter (XNNPACK on where it applies), whose builtin integer kernels are 2-4x faster
+    than LiteRT's on these models."""
     from pipeline.convert import interpreter
 
-    best, best_t = "litert", float("inf")
-    for runtime in ("litert", "tf_lite"):
-        it = interpreter(path, runtime=runtime)
-        inp = it.get_input_details()[0]
-        x = window.reshape(inp["shape"]).astype(np.float32)
-        if inp["dtype"] != np.float32:
-            x = np.zeros(inp["shape"], inp["dtype"])
-        it.set_tensor(inp["index"], x)
-        it.invoke()
-        t0 = time.perf_counter()
-        for _ in range(tries):
-            it.invoke()
-        if (t := time.perf_counter() - t0) < best_t:
-            best, best_t = runtime, t
-    return best
+    ops = interpreter(path, runtime="litert")._get_ops_details()
+    partitions = sum(op["op_name"] == "DELEGATE" for op in ops)
+    return ("litert", True) if partitions == 1 else ("tf_lite", True)
 
 
-def predict_all(
-    ctx: RunContext, variants: list[dict], windows: np.ndarray
-) -> dict[str, tuple[np.ndarray, float, str]]:
-    """Raw outputs of every variant: (outputs, seconds of work, runtime).
+# -- the windows ---------------------------------------------------------------------------
+
+
+@dataclass
+class EvalPlan:
+    """Which windows are evaluated: the sample (with its design) and the trace stretch."""
+
+    protocol: str
+    sample: np.ndarray  # window starts
+    design: Design
+    core: np.ndarray  # bool mask over sample
+    core_design: Design
+    trace: np.ndarray  # contiguous window starts
+    strata: list[dict]
+    population: int
+
+
+def _strata_labels(w: Windows, starts: np.ndarray, threshold_w: float) -> np.ndarray:
+    mid = starts + MIDPOINT
+    on = w.split.status[mid] > 0.5
+    # "active": the aggregate is above its own daily-ish base by at least the appliance threshold
+    agg = w.split.aggregate_w[mid]
+    active = agg >= np.percentile(w.split.aggregate_w, 25) + threshold_w
+    return np.where(on, 0, np.where(active, 1, 2)).astype(np.int8)
+
+
+def plan_windows(ctx: RunContext, w: Windows, appliance: Appliance, period: float) -> EvalPlan:
+    cfg = ctx.cfg
+    if len(w.starts) == 0:
+        raise NotReadyError(f"the test split of {appliance.value} has no complete window")
+    trace_n = max(1, int(cfg.eval_trace_hours * 3600 / period))
+    hour = max(1, int(3600 / period))
+    if cfg.eval_protocol == "stratified":
+        labels = _strata_labels(w, w.starts, APPLIANCES[appliance].on_threshold_w)
+        s = stratified_sample(
+            w.starts,
+            labels,
+            list(STRATA),
+            list(STRATA_SHARES),
+            cfg.eval_windows or len(w.starts),
+            cfg.eval_core_windows,
+            cfg.seed,
+        )
+        return EvalPlan(
+            "stratified",
+            s.starts,
+            s.design(),
+            s.core,
+            s.design(core=True),
+            w.busiest(trace_n),
+            s.strata,
+            s.population,
+        )
+    block = (
+        w.first(cfg.eval_windows) if cfg.eval_protocol == "first" else w.busiest(cfg.eval_windows)
+    )
+    n = len(block)
+    unit = (block - block[0]) // hour
+    design = Design(np.ones(n), np.zeros(n, np.int8), unit)
+    core = np.arange(n) < min(n, cfg.eval_core_windows)
+    core_design = Design(np.ones(int(core.sum())), np.zeros(int(core.sum()), np.int8), unit[core])
+    strata = [{"name": "block", "population": n, "sample": n, "core": int(core.sum()), "weight": 1}]
+    return EvalPlan(cfg.eval_protocol, block, design, core, core_design, block, strata, n)
+
+
+# -- predictions -----------------------------------------------------------------------------
+
+
+def predict_all(ctx: RunContext, variants: list[dict], needs: dict[str, np.ndarray], w: Windows):
+    """Raw outputs of every variant on the starts it needs: {id: (outputs, seconds, runtime, xnn)}.
 
     The Keras model predicts in batches. TFLite files are static batch 1, so each file's windows
     are cut into chunks and all (file, chunk) pairs run on a pool with one single-threaded
@@ -76,31 +166,24 @@ def predict_all(
         if v["mode"] == Mode.KERAS.value:
             t0 = time.perf_counter()
             model = load_keras_model(_variant_path(ctx, v))
-            pred = model.predict(windows, batch_size=ctx.cfg.eval_batch, verbose=0).reshape(-1)
-            out[v["variant_id"]] = (pred, time.perf_counter() - t0, "keras")
+            x = w.inputs(needs[v["variant_id"]])
+            pred = model.predict(x, batch_size=ctx.cfg.eval_batch, verbose=0).reshape(-1)
+            out[v["variant_id"]] = (pred, time.perf_counter() - t0, "keras", False)
     tflite = [v for v in variants if v["mode"] != Mode.KERAS.value]
-    runtimes = {}
-    for v in tflite:
-        path = _variant_path(ctx, v)
-        runtime = ctx.cfg.eval_runtime
-        runtimes[v["variant_id"]] = (
-            fastest_runtime(path, windows[:1]) if runtime == "fastest" else runtime
-        )
+    runtimes = {v["variant_id"]: evaluation_runtime(_variant_path(ctx, v)) for v in tflite}
     workers = os.cpu_count() or 1
-    bounds = np.linspace(0, len(windows), workers + 1).astype(int)
-    tasks = [
-        (v, lo, hi)
-        for v in tflite
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-        if hi > lo
-    ]
+    tasks = []
+    for v in tflite:
+        starts = needs[v["variant_id"]]
+        bounds = np.linspace(0, len(starts), workers * 2 + 1).astype(int)
+        tasks += [(v, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
 
     def run(task):
         v, lo, hi = task
         t0 = time.perf_counter()
-        pred = run_tflite(
-            _variant_path(ctx, v), windows[lo:hi], threads=1, runtime=runtimes[v["variant_id"]]
-        )
+        x = w.inputs(needs[v["variant_id"]][lo:hi])
+        rt = runtimes[v["variant_id"]][0]
+        pred = run_tflite(_variant_path(ctx, v), x, threads=1, runtime=rt)
         return v["variant_id"], lo, pred, time.perf_counter() - t0
 
     parts: dict[str, list] = {v["variant_id"]: [] for v in tflite}
@@ -109,104 +192,388 @@ def predict_all(
             parts[vid].append((lo, pred, seconds))
     for vid, chunks in parts.items():
         chunks.sort(key=lambda c: c[0])
-        out[vid] = (
-            np.concatenate([c[1] for c in chunks]),
-            sum(c[2] for c in chunks),
-            runtimes[vid],
-        )
+        preds = [c[1] for c in chunks] or [np.zeros(0, np.float32)]
+        out[vid] = (np.concatenate(preds), sum(c[2] for c in chunks), *runtimes[vid])
     return out
 
 
-def evaluate_appliance(
-    ctx: RunContext, appliance: Appliance, variants: list[dict], article_threshold: bool
-):
+def baseline_predictions(
+    name: str, w: Windows, starts: np.ndarray, appliance: Appliance, train_power: dict
+) -> np.ndarray:
+    """Non-learned predictions (W) at the windows' midpoints.
+
+    always_off: 0 W. mean_power: the training split's mean appliance power. aggregate_threshold:
+    the aggregate's rise above the window's minimum (its base load); when the rise reaches the
+    appliance's on threshold, the appliance is said to draw min(rise, its mean on-power).
+    """
+    mid = starts + MIDPOINT
+    if name == "always_off":
+        return np.zeros(len(starts))
+    if name == "mean_power":
+        return np.full(len(starts), train_power["mean"])
+    agg = w.split.aggregate_w
+    base = np.array([agg[s : s + WINDOW].min() for s in starts]) if len(starts) else np.zeros(0)
+    rise = agg[mid] - base
+    on = rise >= APPLIANCES[appliance].on_threshold_w
+    return np.where(on, np.minimum(rise, train_power["mean_on"]), 0.0)
+
+
+def training_power(ctx: RunContext, appliance: Appliance) -> dict:
+    """Mean appliance power of the training split (all samples, and 'on' samples only)."""
+    path = ctx.artifacts / "data" / f"{appliance.value}.{Split.TRAIN.value}.parquet"
+    t = pq.read_table(path, columns=["appliance_w", "status"])
+    p = t.column("appliance_w").to_numpy().astype(np.float64)
+    on = t.column("status").to_numpy() > 0.5
+    return {
+        "mean": float(p.mean()) if len(p) else 0.0,
+        "mean_on": float(p[on].mean()) if on.any() else float(p.max(initial=0.0)),
+    }
+
+
+# -- scoring ---------------------------------------------------------------------------------
+
+
+def _pred_status(pred: np.ndarray, appliance: Appliance) -> np.ndarray:
+    """Sampled windows are isolated: their status is the threshold alone (no duration rule)."""
+    return (pred >= APPLIANCES[appliance].on_threshold_w).astype(np.int8)
+
+
+def score_sample(pred, truth, truth_on, design: Design, counts, appliance) -> Estimate:
+    feats = window_features(truth, pred, truth_on, _pred_status(pred, appliance))
+    return estimate(feats, design, counts)
+
+
+def trace_metrics(split: SplitData, starts, pred, appliance: Appliance, period: float) -> dict:
+    """The article's protocol on a contiguous stretch: duration-ruled status, masked metrics,
+    energy per day by hourly chunks (kept under the epd_article_* names)."""
+    params = APPLIANCES[appliance]
+    mid = starts + MIDPOINT
+    truth = split.appliance_w[mid].astype(np.float64)
+    truth_on = split.status[mid]
+    pred_on = status_by_segment(
+        pred,
+        split.segment[mid],
+        params.on_threshold_w,
+        duration_samples(params.min_on_s, period),
+        duration_samples(params.min_off_s, period),
+    )
+    out = all_metrics(truth, pred, truth_on, pred_on, period)
+    for k in ("epd_true_wh", "epd_pred_wh", "epd_error_pct"):
+        out.pop(k)
+    ta = energy_per_day(truth * truth_on, period)
+    pa_ = energy_per_day(pred * pred_on, period)
+    out["epd_article_true_wh"] = ta
+    out["epd_article_pred_wh"] = pa_
+    out["epd_article_error_pct"] = epd_error_pct(ta[0], pa_[0])
+    return out, pred_on
+
+
+# -- the stage -------------------------------------------------------------------------------
+
+
+@dataclass
+class Rows:
+    metrics: list
+    deltas: list
+    evaluations: list
+    traces: list
+    baselines: list
+    window_info: dict
+
+
+def _metric_rows(vid: str, est: Estimate, n: int) -> list[dict]:
+    rows = []
+    for m in SAMPLE_METRICS:
+        value = est.value[m]
+        ok = np.isfinite(value)
+        rows.append(
+            {
+                "variant_id": vid,
+                "split": Split.TEST.value,
+                "metric": m,
+                "value": float(value) if ok else None,
+                "reason": None if ok else _reason(m),
+                "ci_low": _num(est.low.get(m)),
+                "ci_high": _num(est.high.get(m)),
+                "n_windows": n,
+            }
+        )
+    return rows
+
+
+def _reason(metric: str) -> str:
+    from pipeline.estimate import REASONS
+
+    return REASONS.get(metric, "undefined on these windows") + " in the test span (about the data)"
+
+
+def _num(x):
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def _write_trace(ctx, vid, split, starts, pred, pred_on, sha) -> dict:
+    mid = starts + MIDPOINT
+    path = ctx.path("traces", f"{vid}.parquet")
+    table = pa.table(
+        {
+            "time": pa.array(split.unix[mid].astype("datetime64[s]")),
+            "aggregate_w": split.aggregate_w[mid].astype(np.float32),
+            "truth_w": split.appliance_w[mid].astype(np.float32),
+            "pred_w": np.asarray(pred, np.float32),
+            "truth_on": split.status[mid].astype(np.int8),
+            "pred_on": np.asarray(pred_on, np.int8),
+        }
+    )
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp, row_group_size=TRACE_ROW_GROUP)
+    tmp.replace(path)
+    return {
+        "variant_id": vid,
+        "appliance": split_appliance(vid),
+        "split": Split.TEST.value,
+        "path": ctx.rel(path),
+        "rows": len(starts),
+        "file_sha256": sha,
+    }
+
+
+def split_appliance(vid: str) -> str:
+    return vid.split(".")[0]
+
+
+def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dict], article: bool):
     split, row = load_split(ctx, appliance, Split.TEST)
     params = APPLIANCES[appliance]
     w = Windows(split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
-    starts = (
-        w.busiest(ctx.cfg.eval_windows)
-        if ctx.cfg.eval_select == "busiest"
-        else w.evenly(ctx.cfg.eval_windows)
-    )
-    if len(starts) == 0:
-        raise NotReadyError(f"the test split of {appliance.value} has no complete window")
-    mid = starts + MIDPOINT
     period = float(row["sample_period_s"])
-    truth = split.appliance_w[mid].astype(np.float64)
-    truth_on = split.status[mid].astype(np.int8)
-    seg = split.segment[mid]
-    inputs = w.inputs(starts)
-    window_info = {
-        "appliance": appliance.value,
-        "split": Split.TEST.value,
-        "first_time": np.datetime64(int(split.unix[mid[0]]), "s").astype(object),
-        "last_time": np.datetime64(int(split.unix[mid[-1]]), "s").astype(object),
-        "n_windows": int(len(starts)),
-        "windows_hash": hashlib.sha256(starts.astype(np.int64).tobytes()).hexdigest()[:16],
-        "postprocess": ("article_threshold" if article_threshold else "clip_negative")
-        + f"; TFLite run with {ctx.cfg.eval_runtime}"
-        + f"; {ctx.cfg.eval_select} {len(starts)} windows",
-    }
-    metric_rows, trace_rows = [], []
-    raw = predict_all(ctx, variants, inputs)
-    for v in variants:
-        pred_norm, seconds, runtime = raw[v["variant_id"]]
-        pred = postprocess(pred_norm, appliance, article_threshold)
-        pred_on = status_by_segment(
-            pred,
-            seg,
-            params.on_threshold_w,
-            duration_samples(params.min_on_s, period),
-            duration_samples(params.min_off_s, period),
+    plan = plan_windows(ctx, w, appliance, period)
+    core_trace = plan.trace[: max(1, min(len(plan.trace), ctx.cfg.eval_core_windows))]
+    is_core = {v["variant_id"]: v["mode"] in [m.value for m in CORE_MODES] for v in variants}
+    needs = {
+        vid: np.concatenate(
+            [plan.sample[plan.core], core_trace] if core else [plan.sample, plan.trace]
         )
-        for name, (value, reason) in all_metrics(truth, pred, truth_on, pred_on, period).items():
-            metric_rows.append(
-                (
-                    v["variant_id"],
-                    Split.TEST.value,
-                    name,
-                    None if not np.isfinite(value) else float(value),
-                    reason,
-                )
+        for vid, core in is_core.items()
+    }
+    raw = predict_all(ctx, variants, needs, w)
+    counts = plan.design.resample_counts(ctx.cfg.eval_bootstrap, ctx.cfg.seed)
+    core_counts = plan.core_design.resample_counts(ctx.cfg.eval_bootstrap, ctx.cfg.seed + 1)
+    mid = plan.sample + MIDPOINT
+    truth, truth_on = split.appliance_w[mid].astype(np.float64), split.status[mid]
+    rows = Rows([], [], [], [], [], {})
+    est_full, est_core = {}, {}
+
+    def score(vid, pred_sample, core: bool):
+        """Metrics of one set of predictions on the sample (or its core)."""
+        if core:
+            return score_sample(
+                pred_sample,
+                truth[plan.core],
+                truth_on[plan.core],
+                plan.core_design,
+                core_counts,
+                appliance,
             )
-        path = ctx.path("traces", f"{v['variant_id']}.parquet")
-        table = pa.table(
+        return score_sample(pred_sample, truth, truth_on, plan.design, counts, appliance)
+
+    for v in variants:
+        vid = v["variant_id"]
+        pred_norm, seconds, runtime, xnn = raw[vid]
+        pred = postprocess(pred_norm, appliance, article)
+        core = is_core[vid]
+        k = int(plan.core.sum()) if core else len(plan.sample)
+        pred_sample, pred_trace = pred[:k], pred[k:]
+        est = score(vid, pred_sample, core)
+        (est_core if core else est_full)[vid] = est
+        if not core:  # every full-sample variant is also scored on the core, for pairing
+            est_core[vid] = score(vid, pred_sample[plan.core], True)
+        rows.metrics += _metric_rows(vid, est, k)
+        trace_starts = core_trace if core else plan.trace
+        tm, pred_on = trace_metrics(split, trace_starts, pred_trace, appliance, period)
+        rows.metrics += _trace_metric_rows(vid, tm, len(trace_starts))
+        sha = v["sha256"]
+        rows.traces.append(_write_trace(ctx, vid, split, trace_starts, pred_trace, pred_on, sha))
+        rows.evaluations.append(
             {
-                "time": pa.array(split.unix[mid].astype("datetime64[s]")),
-                "aggregate_w": split.aggregate_w[mid].astype(np.float32),
-                "truth_w": truth.astype(np.float32),
-                "pred_w": pred.astype(np.float32),
-                "truth_on": truth_on,
-                "pred_on": pred_on.astype(np.int8),
+                "variant_id": vid,
+                "split": Split.TEST.value,
+                "runtime": runtime,
+                "xnnpack": xnn,
+                "file_sha256": sha,
+                "subset": "core" if core else "full",
+                "n_windows": len(needs[vid]),
+                "seconds": seconds,
             }
         )
-        tmp = path.with_suffix(".tmp")
-        pq.write_table(table, tmp, row_group_size=TRACE_ROW_GROUP)
-        tmp.replace(path)
-        trace_rows.append(
-            (v["variant_id"], appliance.value, Split.TEST.value, ctx.rel(path), len(starts))
-        )
-        f1 = next(m[3] for m in metric_rows if m[0] == v["variant_id"] and m[2] == "f1")
         ctx.console.print(
-            f"evaluate: {v['variant_id']}: F1 {f1 if f1 is None else round(f1, 4)} "
-            f"on {len(starts):,} windows ({seconds:.1f} s with {runtime})"
+            f"evaluate: {vid}: F1 {_fmt(est, 'f1')} MAE {_fmt(est, 'mae', 1)} W on {k:,} "
+            f"{'core ' if core else ''}windows ({seconds:.1f} s with {runtime})"
         )
-    return window_info, metric_rows, trace_rows
+    rows.deltas = _deltas(variants, est_full, est_core, is_core, plan)
+    _score_baselines(ctx, appliance, w, plan, truth, truth_on, counts, rows)
+    rows.window_info = _window_info(appliance, split, row, plan, article, ctx)
+    return rows
 
 
-def _write(con, window_info, variant_ids, metric_rows, trace_rows):
+def _fmt(est: Estimate, m: str, nd: int = 3) -> str:
+    v, lo, hi = est.value[m], est.low[m], est.high[m]
+    if not np.isfinite(v):
+        return "n/a"
+    if np.isfinite(lo):
+        return f"{v:.{nd}f} [{lo:.{nd}f}, {hi:.{nd}f}]"
+    return f"{v:.{nd}f}"
+
+
+def _trace_metric_rows(vid: str, tm: dict, n: int) -> list[dict]:
+    return [
+        {
+            "variant_id": vid,
+            "split": TRACE_SPLIT,
+            "metric": name,
+            "value": float(value) if np.isfinite(value) else None,
+            "reason": reason,
+            "ci_low": None,
+            "ci_high": None,
+            "n_windows": n,
+        }
+        for name, (value, reason) in tm.items()
+    ]
+
+
+def _deltas(variants, est_full, est_core, is_core, plan) -> list[dict]:
+    """Each TFLite variant minus its Keras float model, paired on the windows both saw."""
+    keras = {v["model_id"]: v["variant_id"] for v in variants if v["mode"] == Mode.KERAS.value}
+    rows = []
+    for v in variants:
+        ref = keras.get(v["model_id"])
+        if v["mode"] == Mode.KERAS.value or ref is None:
+            continue
+        core = is_core[v["variant_id"]]
+        a = (est_core if core else est_full)[v["variant_id"]]
+        b = (est_core if core else est_full)[ref]
+        n = int(plan.core.sum()) if core else len(plan.sample)
+        for m in DELTA_METRICS:
+            d, lo, hi = paired_delta(a, b, m)
+            rows.append(
+                {
+                    "variant_id": v["variant_id"],
+                    "reference_id": ref,
+                    "split": Split.TEST.value,
+                    "metric": m,
+                    "delta": _num(d),
+                    "ci_low": _num(lo),
+                    "ci_high": _num(hi),
+                    "n_windows": n,
+                    "distinguishable": (
+                        None if _num(lo) is None or _num(hi) is None else bool(lo > 0 or hi < 0)
+                    ),
+                }
+            )
+    return rows
+
+
+def _score_baselines(ctx, appliance, w, plan, truth, truth_on, counts, rows: Rows) -> None:
+    power = training_power(ctx, appliance)
+    for name in BASELINES:
+        vid = f"{appliance.value}.baseline.{name}"
+        pred = baseline_predictions(name, w, plan.sample, appliance, power)
+        est = score_sample(pred, truth, truth_on, plan.design, counts, appliance)
+        rows.metrics += _metric_rows(vid, est, len(plan.sample))
+        rows.evaluations.append(
+            {
+                "variant_id": vid,
+                "split": Split.TEST.value,
+                "runtime": "baseline",
+                "xnnpack": False,
+                "file_sha256": None,
+                "subset": "none",
+                "n_windows": len(plan.sample),
+                "seconds": 0.0,
+            }
+        )
+        rows.baselines.append(
+            {
+                "variant_id": vid,
+                "model_id": f"{appliance.value}.baseline",
+                "appliance": appliance.value,
+                "arch": "baseline",
+                "mode": name,
+                "status": "ok",
+                "kind": "baseline",
+                "converter_settings": json.dumps({"training_power_w": power}),
+            }
+        )
+        ctx.console.print(f"evaluate: {vid}: F1 {_fmt(est, 'f1')} MAE {_fmt(est, 'mae', 1)} W")
+
+
+def _window_info(appliance, split, row, plan: EvalPlan, article: bool, ctx) -> dict:
+    mid = plan.sample + MIDPOINT
+    tmid = plan.trace + MIDPOINT
+    sample_path = ctx.path("eval", f"{appliance.value}.sample.parquet")
+    table = pa.table(
+        {
+            "start": plan.sample,
+            "midpoint_time": pa.array(split.unix[mid].astype("datetime64[s]")),
+            "stratum": plan.design.stratum,
+            "weight": plan.design.weight,
+            "core": plan.core,
+        }
+    )
+    tmp = sample_path.with_suffix(".tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(sample_path)
+    return {
+        "appliance": appliance.value,
+        "split": Split.TEST.value,
+        "first_time": _ts(split.unix[mid].min()) if len(mid) else None,
+        "last_time": _ts(split.unix[mid].max()) if len(mid) else None,
+        "n_windows": int(len(plan.sample)),
+        "windows_hash": hashlib.sha256(plan.sample.astype(np.int64).tobytes()).hexdigest()[:16],
+        "postprocess": "article_threshold" if article else "clip_negative",
+        "protocol": plan.protocol,
+        "population_windows": int(plan.population),
+        "core_windows": int(plan.core.sum()),
+        "strata": json.dumps(plan.strata),
+        "sample_path": ctx.rel(sample_path),
+        "test_houses": str(row["houses"]),
+        "trace_first_time": _ts(split.unix[tmid[0]]),
+        "trace_last_time": _ts(split.unix[tmid[-1]]),
+        "seed": ctx.cfg.seed,
+    }
+
+
+def _ts(unix):
+    return np.datetime64(int(unix), "s").astype(object)
+
+
+def _write(con, rows: Rows, variant_ids: list[str]) -> None:
+    info = rows.window_info
     con.execute(
         "DELETE FROM eval_windows WHERE appliance = ? AND split = ?",
-        [window_info["appliance"], window_info["split"]],
+        [info["appliance"], info["split"]],
     )
+    db.insert_records(con, "eval_windows", [info])
+    ids = variant_ids + [b["variant_id"] for b in rows.baselines]
+    for table in ("metrics", "metric_deltas", "evaluations", "traces"):
+        con.execute(f"DELETE FROM {table} WHERE variant_id IN (SELECT unnest(?))", [ids])
     con.execute(
-        f"INSERT INTO eval_windows ({', '.join(window_info)}) VALUES ({', '.join('?' * len(window_info))})",
-        list(window_info.values()),
+        "DELETE FROM variants WHERE kind = 'baseline' AND appliance = ?", [info["appliance"]]
     )
-    for table in ("metrics", "traces"):
-        con.execute(f"DELETE FROM {table} WHERE variant_id IN (SELECT unnest(?))", [variant_ids])
-    con.executemany("INSERT INTO metrics VALUES (?,?,?,?,?)", metric_rows)
-    con.executemany("INSERT INTO traces VALUES (?,?,?,?,?)", trace_rows)
+    db.insert_records(con, "variants", rows.baselines)
+    db.insert_records(con, "metrics", rows.metrics)
+    db.insert_records(con, "metric_deltas", rows.deltas)
+    db.insert_records(con, "evaluations", rows.evaluations)
+    db.insert_records(con, "traces", rows.traces)
+
+
+def _check_files(ctx: RunContext, records: list[dict]) -> None:
+    """The file evaluated must be the one the store describes (and that profile measures)."""
+    for v in records:
+        path = _variant_path(ctx, v)
+        if v.get("sha256") and sha256_of(path) != v["sha256"]:
+            raise ModelFileError(
+                f"{path}: sha256 differs from the store's record; run `pipeline convert --force`"
+            )
 
 
 def run_evaluate(ctx: RunContext) -> None:
@@ -214,10 +581,12 @@ def run_evaluate(ctx: RunContext) -> None:
 
     quiet_tf()
     article = bool(ctx.options.get("article_postprocess", False))
+    cfg = ctx.cfg
     for appliance in ctx.appliances:
         variants = (
             ctx.read(
-                "SELECT * FROM variants WHERE appliance = ? AND status = 'ok' AND arch IN (SELECT unnest(?)) ORDER BY variant_id",
+                "SELECT * FROM variants WHERE appliance = ? AND status = 'ok' AND kind = 'model' "
+                "AND arch IN (SELECT unnest(?)) ORDER BY variant_id",
                 [appliance.value, [a.value for a in ctx.archs]],
             )
             if ctx.store.exists()
@@ -227,31 +596,36 @@ def run_evaluate(ctx: RunContext) -> None:
             raise NotReadyError(
                 f"no variants of {appliance.value} in the store: run `pipeline convert` first"
             )
-        test_sha = ctx.read(
-            "SELECT sha256 FROM datasets WHERE dataset_id = ?", [f"{appliance.value}.test"]
+        data_sha = ctx.read(
+            "SELECT dataset_id, sha256 FROM datasets WHERE appliance = ? ORDER BY dataset_id",
+            [appliance.value],
         )
         records = variants.to_dict("records")
         key = stable_hash(
             [
-                test_sha.iloc[0, 0] if len(test_sha) else None,
+                data_sha.values.tolist(),
                 sorted((v["variant_id"], v["sha256"]) for v in records),
-                ctx.cfg.eval_windows,
-                ctx.cfg.eval_select,
-                ctx.cfg.eval_runtime,
+                cfg.eval_protocol,
+                cfg.eval_windows,
+                cfg.eval_core_windows,
+                cfg.eval_trace_hours,
+                cfg.eval_bootstrap,
+                cfg.seed,
                 article,
-                "v1",
+                EVAL_CODE_VERSION,
             ]
         )
         item = f"{appliance.value}:{','.join(a.value for a in ctx.archs)}"
         if ctx.skip_if_current("evaluate", item, key, label=appliance.value):
             continue
+        _check_files(ctx, records)
         t0 = time.perf_counter()
-        info, metric_rows, trace_rows = evaluate_appliance(ctx, appliance, records, article)
+        rows = evaluate_appliance(ctx, appliance, records, article)
         ids = [v["variant_id"] for v in records]
         ctx.commit(
             "evaluate",
             item,
             key,
             time.perf_counter() - t0,
-            lambda con, a=(info, ids, metric_rows, trace_rows): _write(con, *a),
+            lambda con, r=rows, ids=ids: _write(con, r, ids),
         )

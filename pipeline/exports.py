@@ -14,9 +14,7 @@ HERE = Path(__file__).resolve().parent
 
 def export_edge_kit(store: Path, out: Path, where: str = "", params: list | None = None) -> int:
     """Copy the selected TFLite variants, the measuring code and a manifest into ``out``."""
-    sql = (
-        "SELECT variant_id, file_path, sha256 FROM variants WHERE status = 'ok' AND mode <> 'keras'"
-    )
+    sql = "SELECT variant_id, file_path, sha256 FROM variants WHERE status = 'ok' AND mode <> 'keras' AND kind = 'model'"
     df = db.query_df(
         store, sql + (f" AND {where}" if where else "") + " ORDER BY variant_id", params or []
     )

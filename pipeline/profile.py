@@ -255,7 +255,8 @@ def profile_variant_ops(ctx: RunContext, v: dict, host: str, m: Measurements) ->
     thread's Python work holds the GIL for up to a switch interval (5 ms) around each µs op."""
     from pipeline.opprofile import profile_ops
 
-    if ctx.cfg.op_profile:
+    modes = ctx.cfg.op_profile_modes
+    if ctx.cfg.op_profile and (modes is None or v["mode"] in [m.value for m in modes]):
         rows, whole = profile_ops(ctx.artifacts / v["file_path"], threads=1, runs=ctx.cfg.op_runs)
         m.add_ops(
             v["variant_id"],
@@ -307,8 +308,9 @@ def run_profile(ctx: RunContext) -> None:
                     cfg.latency_min_runs,
                     cfg.op_profile,
                     cfg.op_runs,
+                    [m.value for m in cfg.op_profile_modes or []],
                     cfg.profile_workers,
-                    "v3",
+                    "v4",
                 ]
             )
             item = f"{model_id}@{host}"

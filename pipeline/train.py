@@ -23,10 +23,12 @@ from pipeline.config import (
 from pipeline.context import RunContext, utcnow
 from pipeline.data import load_split, split_record
 from pipeline.windows import Windows
+from store import db
 from store.vocab import Appliance, Arch, Split
 
 SOFT_BCE_TEMPERATURE = 0.05  # in normalised power units (fraction of P_m)
 MODEL_CODE_VERSION = "m2"  # bump when an architecture changes so cached models are retrained
+TRAIN_CODE_VERSION = "t2"  # bump when the training loop changes what a model learns
 
 
 def make_loss(threshold_norm: float, l1_weight: float, article_bce: bool = False):
@@ -134,8 +136,104 @@ class ProgressCallback:
         return _CB(*args, **kwargs)
 
 
+class BudgetCallback:
+    """Learning rate per batch from the schedule, and the wall-clock budget.
+
+    Progress is the larger of steps done / steps planned and seconds spent / seconds allowed, so
+    a warm-up + cosine schedule ends on time whichever budget binds. Training stops at the end
+    of the first epoch past the time budget (the best-validation checkpoint is what is kept).
+    """
+
+    def __new__(cls, *args, **kwargs):
+        import keras
+
+        class _CB(keras.callbacks.Callback):
+            def __init__(self, schedule, peak_lr, warmup, total_steps, seconds):
+                super().__init__()
+                self.schedule, self.peak_lr, self.warmup = schedule, peak_lr, warmup
+                self.total_steps, self.seconds = total_steps, seconds
+                self.steps, self.timed_out = 0, False
+
+            def on_train_begin(self, logs=None):
+                self.t0 = time.perf_counter()
+
+            def progress(self) -> float:
+                p = self.steps / max(1, self.total_steps)
+                if self.seconds:
+                    p = max(p, (time.perf_counter() - self.t0) / self.seconds)
+                return min(p, 1.0)
+
+            def on_train_batch_begin(self, batch, logs=None):
+                if self.schedule == "constant":
+                    return
+                self.model.optimizer.learning_rate.assign(
+                    scheduled_lr(self.progress(), self.peak_lr, self.warmup)
+                )
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.steps += 1
+
+            def on_epoch_end(self, epoch, logs=None):
+                if self.seconds and time.perf_counter() - self.t0 >= self.seconds:
+                    self.timed_out = True
+                    self.model.stop_training = True
+
+        return _CB(*args, **kwargs)
+
+
+def scheduled_lr(progress: float, peak: float, warmup: float) -> float:
+    """Linear warm-up to ``peak`` over the first ``warmup`` of training, then cosine to 2 % of it."""
+    if warmup > 0 and progress < warmup:
+        return peak * max(progress / warmup, 0.02)
+    t = (progress - warmup) / max(1e-9, 1 - warmup)
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def _plan(cfg, arch: Arch, n_available: int) -> dict:
+    """Steps, epochs and learning rate of one model's training, as recorded with it."""
+    n_train = min(cfg.train_windows[arch] or n_available, n_available)
+    batch = cfg.batch[arch]
+    steps = max(1, math.ceil(n_train / batch))
+    peak = cfg.peak_lr[arch] or lr_for_batch(batch)
+    schedule = (
+        "constant"
+        if cfg.schedule == "constant"
+        else f"warmup_cosine(peak={peak:g}, warmup={cfg.warmup_fraction:g})"
+    )
+    return {
+        "batch": batch,
+        "clipnorm": cfg.clipnorm,
+        "windows_per_epoch": n_train,
+        "steps_per_epoch": steps,
+        "epochs": cfg.epochs[arch],
+        "seconds": cfg.train_seconds[arch],
+        "peak_lr": peak,
+        "schedule": schedule,
+    }
+
+
+def _compile(model, cfg, params, plan, article_bce: bool) -> None:
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            plan["peak_lr"], beta_1=0.9, beta_2=0.999, epsilon=1e-8, clipnorm=plan["clipnorm"]
+        ),
+        loss=make_loss(params.on_threshold_w / params.max_power_w, params.l1_weight, article_bce),
+        metrics=[power_mae],
+    )
+
+
+def _zero_prediction_loss(va: Windows, val_starts, params, article_bce: bool) -> float:
+    """Validation loss of predicting 0 W everywhere: a model not below it learned nothing."""
+    y, s = va.targets(np.sort(val_starts))
+    loss = make_loss(params.on_threshold_w / params.max_power_w, params.l1_weight, article_bce)
+    y_true = np.stack([y, s], axis=1).astype(np.float32)
+    return float(np.mean(np.asarray(loss(y_true, np.zeros((len(y), 1), np.float32)))))
+
+
 def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, val_split, seed: int):
-    """Train and save one model; returns (model path, record dict, history rows)."""
+    """Train and save one model; returns (model record dict, history rows)."""
     import keras
 
     from pipeline.models import build_model
@@ -146,9 +244,7 @@ def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, va
     rng = np.random.default_rng(seed)
     tr = Windows(train_split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
     va = Windows(val_split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
-    n_train = cfg.train_windows[arch] or len(tr)
-    n_train = min(n_train, len(tr))
-    steps = max(1, math.ceil(n_train / cfg.batch))
+    plan = _plan(cfg, arch, len(tr))
     val_starts = va.sample(cfg.val_windows, rng)
     strategy_name = ctx.options.get("strategy", "default")
     strategy = get_strategy(strategy_name)
@@ -156,70 +252,58 @@ def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, va
     model_id = f"{appliance.value}.{arch.value}"
     with strategy.scope():
         model = build_model(arch, cfg.width_scale)
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                lr_for_batch(cfg.batch), beta_1=0.9, beta_2=0.999, epsilon=1e-8
-            ),
-            loss=make_loss(
-                params.on_threshold_w / params.max_power_w, params.l1_weight, article_bce
-            ),
-            metrics=[power_mae],
-        )
-    train_ds = tr.tf_dataset(tr.starts, cfg.batch, shuffle=True, seed=seed).repeat()
-    val_ds = va.tf_dataset(np.sort(val_starts), cfg.batch, shuffle=False, seed=seed)
+        _compile(model, cfg, params, plan, article_bce)
+    train_ds = tr.tf_dataset(
+        tr.starts, plan["batch"], seed=seed, on_fraction=cfg.on_fraction, train=True
+    )
+    val_ds = va.tf_dataset(np.sort(val_starts), plan["batch"])
     final = ctx.path("models", f"{model_id}.keras")
     best = ctx.path("models", f".{model_id}.best.keras")
     backup = ctx.path("checkpoints", model_id, "x").parent
     progress = ProgressCallback(
-        f"{appliance.value}/{arch.value}", steps, cfg.epochs[arch], ctx.console
+        f"{appliance.value}/{arch.value}", plan["steps_per_epoch"], plan["epochs"], ctx.console
     )
+    budget = BudgetCallback(
+        cfg.schedule,
+        plan["peak_lr"],
+        cfg.warmup_fraction,
+        plan["steps_per_epoch"] * plan["epochs"],
+        plan["seconds"],
+    )
+    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience)
     t0 = time.perf_counter()
     hist = model.fit(
         train_ds,
-        epochs=cfg.epochs[arch],
-        steps_per_epoch=steps,
+        epochs=plan["epochs"],
+        steps_per_epoch=plan["steps_per_epoch"],
         validation_data=val_ds,
+        shuffle=False,  # the stream is already a fresh permutation on every pass
         verbose=0,
         callbacks=[
             keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.ModelCheckpoint(str(best), monitor="val_loss", save_best_only=True),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience),
+            early,
+            budget,
             progress,
         ],
     )
     seconds = time.perf_counter() - t0
     best.replace(final)
     shutil.rmtree(backup, ignore_errors=True)
-    h = hist.history
-    val_losses = h.get("val_loss", [])
-    best_epoch = int(np.nanargmin(val_losses)) + 1 if val_losses else len(h["loss"])
-    # epochs restored by BackupAndRestore are not in this History: number from the end
-    first_epoch = (
-        cfg.epochs[arch] - len(h["loss"]) + 1
-        if len(h["loss"]) < cfg.epochs[arch] and hist.epoch and hist.epoch[0] > 0
-        else 1
+    history, facts = _history_and_facts(model_id, hist, plan, progress.epoch_seconds)
+    facts["stop_reason"] = (
+        "time_budget"
+        if budget.timed_out
+        else "early_stopping"
+        if early.stopped_epoch > 0
+        else "epochs"
     )
-    history = [
-        (
-            model_id,
-            first_epoch + i,
-            h["loss"][i],
-            _at(val_losses, i),
-            _at(h.get("power_mae"), i),
-            _at(h.get("val_power_mae"), i),
-            _at(progress.epoch_seconds, i),
-        )
-        for i in range(len(h["loss"]))
-    ]
-    sidecar = {
-        "appliance": appliance.value,
-        "arch": arch.value,
-        "window": WINDOW,
-        "agg_mean_w": AGG_MEAN_W,
-        "agg_std_w": AGG_STD_W,
-        **{k: v for k, v in params.__dict__.items()},
-    }
-    final.with_suffix(".json").write_text(json.dumps(sidecar, indent=1))
+    facts["steps"] = budget.steps
+    facts["windows_seen"] = budget.steps * plan["batch"]
+    zero_loss = _zero_prediction_loss(va, val_starts, params, article_bce)
+    learned_nothing = facts["best_val_loss"] is None or facts["best_val_loss"] >= zero_loss
+    facts["under_trained"] = bool(learned_nothing or facts["still_improving"])
+    _write_sidecar(final, appliance, arch, params)
     record = {
         "model_id": model_id,
         "appliance": appliance.value,
@@ -228,30 +312,81 @@ def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, va
         "parameters": int(model.count_params()),
         "train_config": json.dumps(
             {
-                "batch": cfg.batch,
-                "learning_rate": lr_for_batch(cfg.batch),
-                "epochs": cfg.epochs[arch],
+                **plan,
                 "patience": cfg.patience,
-                "windows_per_epoch": n_train,
                 "val_windows": len(val_starts),
+                "on_fraction": cfg.on_fraction,
                 "seed": seed,
                 "width_scale": cfg.width_scale,
                 "optimizer": "adam(0.9, 0.999, 1e-8)",
+                "zero_prediction_val_loss": zero_loss,
             }
         ),
         "loss_variant": "article_hard_bce" if article_bce else "soft_bce",
         "strategy": strategy_name,
         "replicas": int(strategy.num_replicas_in_sync),
-        "epochs_run": first_epoch + len(h["loss"]) - 1,
-        "best_epoch": first_epoch + best_epoch - 1,
-        "best_val_loss": float(np.nanmin(val_losses)) if val_losses else None,
         "train_seconds": seconds,
         "artifact_path": ctx.rel(final),
         "sha256": file_sha256(final),
         "created_at": utcnow(),
+        "schedule": plan["schedule"],
+        **facts,
     }
     keras.backend.clear_session()
     return record, history
+
+
+# improvement of the last epoch over the best before it that counts as "still improving"
+STILL_IMPROVING = 0.02
+
+
+def _history_and_facts(model_id: str, hist, plan: dict, epoch_seconds: list) -> tuple[list, dict]:
+    """Per-epoch rows for training_history, and the best epoch / still-improving facts."""
+    h = hist.history
+    losses = h.get("loss", [])
+    val_losses = [v for v in h.get("val_loss", []) if v is not None]
+    # epochs restored by BackupAndRestore are not in this History: number from the end
+    first_epoch = hist.epoch[0] + 1 if hist.epoch else 1
+    history = [
+        {
+            "model_id": model_id,
+            "epoch": first_epoch + i,
+            "loss": float(losses[i]),
+            "val_loss": _at(h.get("val_loss"), i),
+            "mae": _at(h.get("power_mae"), i),
+            "val_mae": _at(h.get("val_power_mae"), i),
+            "seconds": _at(epoch_seconds, i),
+        }
+        for i in range(len(losses))
+    ]
+    best_i = int(np.nanargmin(val_losses)) if val_losses else len(losses) - 1
+    still = (
+        bool(
+            len(val_losses) >= 2
+            and best_i == len(val_losses) - 1
+            and val_losses[-1] < (1 - STILL_IMPROVING) * min(val_losses[:-1])
+        )
+        or len(val_losses) == 1
+    )
+    facts = {
+        "epochs_run": first_epoch + len(losses) - 1,
+        "best_epoch": first_epoch + best_i,
+        "best_val_loss": float(np.nanmin(val_losses)) if val_losses else None,
+        "still_improving": still,
+    }
+    return history, facts
+
+
+def _write_sidecar(final: Path, appliance: Appliance, arch: Arch, params) -> None:
+    sidecar = {
+        "appliance": appliance.value,
+        "arch": arch.value,
+        "window": WINDOW,
+        "agg_mean_w": AGG_MEAN_W,
+        "agg_std_w": AGG_STD_W,
+        **dict(params.__dict__.items()),
+    }
+    final.with_suffix(".json").write_text(json.dumps(sidecar, indent=1))
 
 
 def _at(seq, i):
@@ -266,27 +401,33 @@ def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> st
             val_row["sha256"],
             arch.value,
             cfg.width_scale,
-            cfg.batch,
+            cfg.batch[arch],
+            cfg.clipnorm,
             cfg.epochs[arch],
             cfg.patience,
             cfg.train_windows[arch],
+            cfg.train_seconds[arch],
+            cfg.schedule,
+            cfg.peak_lr[arch],
+            cfg.warmup_fraction,
+            cfg.on_fraction,
             cfg.val_windows,
             cfg.seed,
             bool(ctx.options.get("article_loss", False)),
             MODEL_CODE_VERSION,
+            TRAIN_CODE_VERSION,
         ]
     )
 
 
-def _train_job(store, profile, options, appliance, arch):
+def _train_job(store, cfg, options, appliance, arch):
     """One model in a worker process (tiny smoke models: TensorFlow overhead, not math, dominates)."""
-    from pipeline.config import profile_config
     from pipeline.convert import quiet_tf
 
     quiet_tf()
     ctx = RunContext(
         store=Path(store),
-        cfg=profile_config(profile),
+        cfg=cfg,
         appliances=[appliance],
         archs=[arch],
         options=options,
@@ -294,6 +435,21 @@ def _train_job(store, profile, options, appliance, arch):
     train_split, _ = load_split(ctx, appliance, Split.TRAIN)
     val_split, _ = load_split(ctx, appliance, Split.VAL)
     return train_one(ctx, appliance, arch, train_split, val_split, ctx.cfg.seed)
+
+
+def die_with_parent() -> None:
+    """Worker-process initializer: the kernel kills this process when its parent dies, so a
+    killed pipeline leaves no worker behind to rewrite artifacts (Linux only; no-op elsewhere)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def run_train(ctx: RunContext) -> None:
@@ -331,13 +487,13 @@ def run_train(ctx: RunContext) -> None:
 
     if ctx.cfg.train_workers > 1 and len(todo) > 1:
         with ProcessPoolExecutor(
-            max_workers=ctx.cfg.train_workers, mp_context=get_context("spawn")
+            max_workers=ctx.cfg.train_workers,
+            mp_context=get_context("spawn"),
+            initializer=die_with_parent,
         ) as pool:
             futures = [
                 (
-                    pool.submit(
-                        _train_job, str(ctx.store), ctx.cfg.name.value, ctx.options, a, arch
-                    ),
+                    pool.submit(_train_job, str(ctx.store), ctx.cfg, ctx.options, a, arch),
                     mid,
                     key,
                 )
@@ -362,8 +518,5 @@ def _write(con, record: dict, history: list) -> None:
     model_id = record["model_id"]
     con.execute("DELETE FROM models WHERE model_id = ?", [model_id])
     con.execute("DELETE FROM training_history WHERE model_id = ?", [model_id])
-    con.execute(
-        f"INSERT INTO models ({', '.join(record)}) VALUES ({', '.join('?' * len(record))})",
-        list(record.values()),
-    )
-    con.executemany("INSERT INTO training_history VALUES (?,?,?,?,?,?,?)", history)
+    db.insert_records(con, "models", [record])
+    db.insert_records(con, "training_history", history)

@@ -108,3 +108,32 @@ def test_article_loss_option_has_no_status_gradient():
             loss = ops.mean(loss_fn(y_true, pred)) - ops.mean((pred - y_true[:, :1]) ** 2)
         g = tape.gradient(loss, pred)
         assert (g is None or float(tf.reduce_sum(tf.abs(g))) == 0.0) == expect_zero
+
+
+def test_evaluation_interpreter_is_chosen_by_a_rule_not_a_race(saved, calib, tmp_path):
+    from pipeline.evaluate import evaluation_runtime
+
+    _, path = saved["transformer"]
+    float_file, int8_file = tmp_path / "f.tflite", tmp_path / "q.tflite"
+    float_file.write_bytes(make_converter(path, Mode.CONVERT_ONLY, None).convert())
+    int8_file.write_bytes(make_converter(path, Mode.W8_A8, calib).convert())
+    # whole graph in XNNPACK -> LiteRT; builtin int8 kernels left -> TensorFlow's interpreter
+    assert evaluation_runtime(float_file) == ("litert", True)
+    assert evaluation_runtime(int8_file) == ("tf_lite", True)
+    assert [evaluation_runtime(int8_file) for _ in range(3)] == [("tf_lite", True)] * 3
+
+
+def test_int8_io_model_runs_with_quantized_input_and_output(saved, calib):
+    model, path = saved["cnn"]
+    blob = make_converter(path, Mode.W8_A8, calib, int8_io=True).convert()
+    from pipeline.convert import interpreter
+
+    it = interpreter(blob)
+    assert it.get_input_details()[0]["dtype"] == np.int8
+    assert it.get_output_details()[0]["dtype"] == np.int8
+    x = calib[:4]
+    got = run_tflite(blob, x)
+    want = model.predict(x, verbose=0).reshape(-1)
+    # dequantized outputs track the float model within a few output quantization steps
+    scale = it.get_output_details()[0]["quantization"][0]
+    assert np.abs(got - want).max() < 10 * scale + 0.05 * np.abs(want).max()

@@ -3,6 +3,7 @@
 import json
 import time
 
+import pandas as pd
 import pytest
 
 from store import db
@@ -56,25 +57,88 @@ def test_tradeoff_view_has_a_row_per_measured_variant(smoke_store):
     assert df["latency_ms"].gt(0).all() and df["disk_mb"].gt(0).all() and df["ram_mb"].notna().all()
 
 
-def test_all_variants_of_an_appliance_share_the_evaluation_windows(smoke_store):
-    rows = db.query_df(
-        smoke_store, "SELECT variant_id, rows FROM traces WHERE appliance = 'kettle'"
+def test_all_variants_and_baselines_of_an_appliance_share_the_evaluation_windows(smoke_store):
+    ev = db.query_df(smoke_store, "SELECT * FROM evaluations")
+    w = db.query_df(smoke_store, "SELECT * FROM eval_windows").iloc[0]
+    assert w["protocol"] == "stratified" and w["population_windows"] > w["n_windows"]
+    sample = pd.read_parquet(db.artifacts_dir(smoke_store) / w["sample_path"])
+    assert len(sample) == w["n_windows"]
+    assert sample["weight"].sum() == pytest.approx(w["population_windows"])
+    # the sample spans the whole test period, not one block
+    span = (sample["midpoint_time"].max() - sample["midpoint_time"].min()).total_seconds()
+    assert span > 0.8 * (w["last_time"] - w["first_time"]).total_seconds() > 0
+    n = db.query_df(
+        smoke_store,
+        "SELECT variant_id, max(n_windows) AS n FROM metrics WHERE split = 'test' GROUP BY 1",
     )
-    assert rows["rows"].nunique() == 1
-    w = db.query_df(smoke_store, "SELECT * FROM eval_windows")
-    assert len(w) == 1 and w["n_windows"].iloc[0] == rows["rows"].iloc[0]
-    n_metric = db.query_df(smoke_store, "SELECT variant_id, count(*) AS n FROM metrics GROUP BY 1")
-    assert n_metric["n"].nunique() == 1 and len(n_metric) == 16
+    assert len(n) == 16 + 3  # 16 variants and 3 baselines
+    core = set(ev.loc[ev["subset"] == "core", "variant_id"])
+    assert core == {"kettle.cnn.w8_a16", "kettle.transformer.w8_a16"}
+    assert set(n.loc[~n["variant_id"].isin(core), "n"]) == {w["n_windows"]}
+    assert set(n.loc[n["variant_id"].isin(core), "n"]) == {w["core_windows"]}
+
+
+def test_every_metric_has_a_value_and_an_interval_or_a_reason_about_the_data(smoke_store):
+    df = db.query_df(
+        smoke_store,
+        """SELECT variant_id, metric, value, ci_low, ci_high, reason FROM metrics
+        WHERE split = 'test' AND metric IN ('f1', 'mcc', 'mae', 'sae', 'nde', 'epd_error_pct')""",
+    )
+    assert len(df) == 19 * 6
+    defined = df[df["value"].notna()]
+    missing = df[df["value"].isna()]
+    assert missing["reason"].str.contains("about the data").all(), missing
+    assert defined["ci_low"].notna().all() and defined["ci_high"].notna().all()
+    assert (defined["ci_low"] <= defined["value"] + 1e-9).all()
+    assert (defined["value"] <= defined["ci_high"] + 1e-9).all()
+    # the kettle is used in the test house, so only a model that never fires may lack MCC
+    assert set(missing["metric"]) <= {"mcc"}
+
+
+def test_quantized_variants_carry_a_paired_difference_from_float(smoke_store):
+    d = db.query_df(smoke_store, "SELECT * FROM metric_deltas WHERE metric = 'f1'")
+    assert len(d) == 14
+    assert set(d["reference_id"]) == {"kettle.cnn.keras", "kettle.transformer.keras"}
+    same = d[d["variant_id"].str.endswith("convert_only")]
+    assert (same["delta"].abs() < 0.02).all()  # a float conversion is float
+    ok = d.dropna(subset=["ci_low"])
+    assert (ok["distinguishable"] == ((ok["ci_low"] > 0) | (ok["ci_high"] < 0))).all()
+
+
+def test_baselines_are_variants_of_their_own_kind(smoke_store):
+    b = db.query_df(smoke_store, "SELECT * FROM variants WHERE kind = 'baseline'")
+    assert sorted(b["mode"]) == ["aggregate_threshold", "always_off", "mean_power"]
+    m = db.query_df(
+        smoke_store,
+        "SELECT variant_id, f1, mae FROM metrics_wide WHERE kind = 'baseline' AND split = 'test'",
+    )
+    off = m[m["variant_id"].str.endswith("always_off")].iloc[0]
+    assert off["f1"] == 0.0 and off["mae"] > 0
+    n = db.query_df(smoke_store, "SELECT count(*) FROM tradeoff WHERE arch = 'baseline'")
+    assert n.iloc[0, 0] == 0
+
+
+def test_models_record_how_much_training_they_got(smoke_store):
+    m = db.query_df(smoke_store, "SELECT * FROM models")
+    assert (m["steps"] > 0).all() and (m["windows_seen"] >= m["steps"]).all()
+    assert m["stop_reason"].isin(["epochs", "early_stopping", "time_budget"]).all()
+    assert m["under_trained"].notna().all() and m["schedule"].notna().all()
 
 
 def test_evaluated_file_is_the_profiled_file(smoke_store):
     df = db.query_df(
         smoke_store,
         """
-        SELECT DISTINCT v.variant_id FROM variants v JOIN latency l USING (variant_id)
-        JOIN traces t USING (variant_id) WHERE v.sha256 IS NOT NULL""",
+        SELECT v.variant_id, v.sha256, e.file_sha256 AS evaluated, t.file_sha256 AS traced,
+               l.file_sha256 AS measured
+        FROM variants v JOIN evaluations e USING (variant_id) JOIN traces t USING (variant_id)
+        JOIN latency l USING (variant_id) WHERE v.kind = 'model' AND v.mode <> 'keras'""",
     )
-    assert len(df) == 14
+    assert df["variant_id"].nunique() == 14
+    assert (df["sha256"] == df["evaluated"]).all() and (df["sha256"] == df["traced"]).all()
+    assert (df["sha256"] == df["measured"]).all()
+    runtimes = db.query_df(smoke_store, "SELECT DISTINCT runtime FROM evaluations")
+    assert set(runtimes["runtime"]) <= {"keras", "litert", "tf_lite", "baseline"}
 
 
 def test_debugger_stats_exist_for_int8_activation_variants_and_flag_suspects(smoke_store):
@@ -132,7 +196,8 @@ def test_sql_lists_f1_and_mae_next_to_the_float_model(smoke_store):
     assert len(rows) == 16 and all("float_f1" in r for r in rows)
 
 
-def test_rerun_with_nothing_changed_does_no_work(smoke_store):
+def test_rerun_with_nothing_changed_does_no_work(store_copy):
+    smoke_store = store_copy
     t0 = time.perf_counter()
     res = run_cli("all", "--profile", "smoke", "--appliance", "kettle", "--store", smoke_store)
     elapsed = time.perf_counter() - t0
@@ -140,16 +205,26 @@ def test_rerun_with_nothing_changed_does_no_work(smoke_store):
     for stage in ("data", "train", "convert", "evaluate", "profile"):
         assert f"{stage}: " in out and "unchanged, skipped" in out
     assert "epoch" not in out
-    skipped = db.query_df(smoke_store, "SELECT count(*) FROM stage_timings WHERE skipped").iloc[
-        0, 0
-    ]
-    assert skipped >= 5
+    last = db.query_df(smoke_store, "SELECT value FROM meta WHERE key = 'last_run_id'").iloc[0, 0]
+    skips = db.query_df(
+        smoke_store,
+        "SELECT stage, count(*) AS n FROM stage_timings WHERE skipped AND run_id = ? GROUP BY 1",
+        [last],
+    )
+    # data (1 appliance), train (2 models), convert (2), evaluate (1), profile (2)
+    assert dict(zip(skips["stage"], skips["n"], strict=True)) == {
+        "data": 1,
+        "train": 2,
+        "convert": 2,
+        "evaluate": 1,
+        "profile": 2,
+    }
     assert elapsed < 120  # generous: a bound on "did no work", not a benchmark
 
 
 def test_status_command_summarises_the_store(smoke_store):
     out = run_cli("status", "--store", smoke_store).stdout
-    assert "schema version 2" in out and "variants" in out and "kettle" in out
+    assert f"schema version {db.SCHEMA_VERSION}" in out and "variants" in out and "kettle" in out
 
 
 def test_bad_model_file_is_a_clear_error_and_store_untouched(store_copy):

@@ -1,0 +1,110 @@
+"""Evaluation pieces: baselines, the article's trace metrics, SQNR, the training stream."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import MIDPOINT, WINDOW
+from pipeline.convert import layer_stats, sqnr_db
+from pipeline.evaluate import baseline_predictions, trace_metrics
+from pipeline.train import scheduled_lr
+from pipeline.windows import SplitData, Windows
+from store.vocab import Appliance
+
+
+def _split(n=4000, houses=(1,), seed=0) -> SplitData:
+    rng = np.random.default_rng(seed)
+    agg = 300 + rng.normal(0, 5, n)
+    app = np.zeros(n)
+    for s in range(700, n - 700, 900):  # a 2,400 W kettle run every 900 samples
+        app[s : s + 20] = 2400
+    agg = agg + app
+    house = np.repeat(np.array(houses), -(-n // len(houses)))[:n]
+    return SplitData(
+        unix=1_400_000_000 + 8 * np.arange(n, dtype=np.int64),
+        aggregate_w=agg.astype(np.float32),
+        appliance_w=app.astype(np.float32),
+        status=(app >= 2000).astype(np.int8),
+        segment=house.astype(np.int32),
+        house=house.astype(np.int32),
+    )
+
+
+def test_baselines_on_known_windows():
+    split = _split()
+    w = Windows(split, 522, 814, 3100)
+    starts = np.array([700 - MIDPOINT, 710 - MIDPOINT, 100, 1500 - MIDPOINT])
+    power = {"mean": 12.0, "mean_on": 2400.0}
+    assert (baseline_predictions("always_off", w, starts, Appliance.KETTLE, power) == 0).all()
+    assert (baseline_predictions("mean_power", w, starts, Appliance.KETTLE, power) == 12).all()
+    rule = baseline_predictions("aggregate_threshold", w, starts, Appliance.KETTLE, power)
+    # the kettle runs at the first two midpoints: rise over the window's base load ~2,400 W
+    assert rule[0] == pytest.approx(2400, abs=40) and rule[1] == pytest.approx(2400, abs=40)
+    assert rule[2] == 0 and rule[3] == 0
+
+
+def test_article_trace_metrics_keep_the_article_energy_rule_under_its_own_name():
+    split = _split(3000)
+    starts = np.arange(0, 3000 - WINDOW)
+    truth = split.appliance_w[starts + MIDPOINT].astype(float)
+    out, pred_on = trace_metrics(split, starts, truth, Appliance.KETTLE, 8.0)
+    assert out["f1"][0] == pytest.approx(1.0)
+    assert "epd_error_pct" not in out and out["epd_article_error_pct"][0] == pytest.approx(0.0)
+    assert (pred_on == split.status[starts + MIDPOINT]).all()
+
+
+def test_sqnr_is_signal_power_over_error_power():
+    # hand computation: f = [3, 4] (mean square 12.5), error power 0.125 -> 20 dB
+    assert float(sqnr_db(12.5, 0.125)) == pytest.approx(20.0)
+    assert np.isnan(sqnr_db(0.0, 0.1)) and np.isnan(sqnr_db(1.0, 0.0))
+    df = pd.DataFrame(
+        {
+            "scale": [0.1, 0.2],
+            "mean_squared_error": [0.01, 0.04],
+            "signal_power": [1.0, 4.0],
+        }
+    )
+    out = layer_stats(df, 0.7)
+    assert out["sqnr_db"].tolist() == pytest.approx([20.0, 20.0])
+    assert out["rmse_scale"].tolist() == pytest.approx([1.0, 1.0])
+    assert out["suspect"].tolist() == [True, True]
+
+
+def test_learning_rate_schedule_warms_up_then_decays():
+    peak = 1e-3
+    assert scheduled_lr(0.0, peak, 0.1) == pytest.approx(peak * 0.02)
+    assert scheduled_lr(0.05, peak, 0.1) == pytest.approx(peak / 2)
+    assert scheduled_lr(0.1, peak, 0.1) == pytest.approx(peak)
+    assert scheduled_lr(1.0, peak, 0.1) == pytest.approx(peak * 0.02)
+    lrs = [scheduled_lr(p, peak, 0.1) for p in np.linspace(0.1, 1, 20)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
+
+
+def test_training_batches_mix_houses_in_proportion():
+    pytest.importorskip("tensorflow")
+    # three houses of very different sizes, stored one after the other (sorted starts)
+    sizes = {1: 30_000, 2: 10_000, 3: 5_000}
+    house = np.concatenate([np.full(n, h) for h, n in sizes.items()])
+    split = _split(len(house))
+    split.house = house.astype(np.int32)
+    split.segment = house.astype(np.int32)
+    w = Windows(split, 522, 814, 3100)
+    stream = w.start_stream(w.starts, seed=0).batch(256).take(40)
+    share = {h: [] for h in sizes}
+    for batch in stream.as_numpy_iterator():
+        hs = house[batch]
+        for h in sizes:
+            share[h].append(np.mean(hs == h))
+    expected = {h: np.mean(house[w.starts] == h) for h in sizes}
+    for h in sizes:
+        # every batch holds every house near its share (a sorted buffer would give one house)
+        assert abs(np.mean(share[h]) - expected[h]) < 0.02
+        assert min(share[h]) > expected[h] / 3
+
+
+def test_oversampling_on_windows_reaches_the_requested_share():
+    pytest.importorskip("tensorflow")
+    split = _split(20_000)
+    w = Windows(split, 522, 814, 3100)
+    starts = next(w.start_stream(w.starts, seed=1, on_fraction=0.3).batch(4000).as_numpy_iterator())
+    assert np.mean(split.status[starts + MIDPOINT]) == pytest.approx(0.3, abs=0.03)
