@@ -91,6 +91,7 @@ class RunContext:
     def start_run(self) -> None:
         cfg = self.config_json()
         with db.write_store(self.store) as con:
+            mark_crashed_runs(con, socket.gethostname())
             db.insert_records(
                 con,
                 "runs",
@@ -176,6 +177,27 @@ class RunContext:
 
     def read(self, sql: str, params: list | None = None):
         return db.query_df(self.store, sql, params)
+
+
+def mark_crashed_runs(con: duckdb.DuckDBPyConnection, host: str) -> int:
+    """Runs of this host still 'running' whose process is gone were killed: say so."""
+    rows = con.execute(
+        "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [host]
+    ).fetchall()
+    dead = [run_id for run_id, pid in rows if pid is None or not _alive(pid)]
+    if dead:
+        con.execute("UPDATE runs SET status = 'crashed' WHERE run_id IN (SELECT unnest(?))", [dead])
+    return len(dead)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Timer:

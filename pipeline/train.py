@@ -232,7 +232,15 @@ def _zero_prediction_loss(va: Windows, val_starts, params, article_bce: bool) ->
     return float(np.mean(np.asarray(loss(y_true, np.zeros((len(y), 1), np.float32)))))
 
 
-def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, val_split, seed: int):
+def train_one(
+    ctx: RunContext,
+    appliance: Appliance,
+    arch: Arch,
+    train_split,
+    val_split,
+    seed: int,
+    train_key: str = "default",
+):
     """Train and save one model; returns (model record dict, history rows)."""
     import keras
 
@@ -259,7 +267,11 @@ def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, va
     val_ds = va.tf_dataset(np.sort(val_starts), plan["batch"])
     final = ctx.path("models", f"{model_id}.keras")
     best = ctx.path("models", f".{model_id}.best.keras")
-    backup = ctx.path("checkpoints", model_id, "x").parent
+    # resume only a run of the same settings: checkpoints of other settings are stale
+    backup = ctx.path("checkpoints", model_id, train_key, "x").parent
+    for stale in backup.parent.iterdir():
+        if stale != backup:
+            shutil.rmtree(stale, ignore_errors=True)
     progress = ProgressCallback(
         f"{appliance.value}/{arch.value}", plan["steps_per_epoch"], plan["epochs"], ctx.console
     )
@@ -289,7 +301,7 @@ def train_one(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, va
     )
     seconds = time.perf_counter() - t0
     best.replace(final)
-    shutil.rmtree(backup, ignore_errors=True)
+    shutil.rmtree(backup.parent, ignore_errors=True)
     history, facts = _history_and_facts(model_id, hist, plan, progress.epoch_seconds)
     facts["stop_reason"] = (
         "time_budget"
@@ -420,7 +432,7 @@ def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> st
     )
 
 
-def _train_job(store, cfg, options, appliance, arch):
+def _train_job(store, cfg, options, appliance, arch, key):
     """One model in a worker process (tiny smoke models: TensorFlow overhead, not math, dominates)."""
     from pipeline.convert import quiet_tf
 
@@ -434,7 +446,7 @@ def _train_job(store, cfg, options, appliance, arch):
     )
     train_split, _ = load_split(ctx, appliance, Split.TRAIN)
     val_split, _ = load_split(ctx, appliance, Split.VAL)
-    return train_one(ctx, appliance, arch, train_split, val_split, ctx.cfg.seed)
+    return train_one(ctx, appliance, arch, train_split, val_split, ctx.cfg.seed, key)
 
 
 def die_with_parent() -> None:
@@ -493,7 +505,7 @@ def run_train(ctx: RunContext) -> None:
         ) as pool:
             futures = [
                 (
-                    pool.submit(_train_job, str(ctx.store), ctx.cfg, ctx.options, a, arch),
+                    pool.submit(_train_job, str(ctx.store), ctx.cfg, ctx.options, a, arch, key),
                     mid,
                     key,
                 )
@@ -511,7 +523,10 @@ def run_train(ctx: RunContext) -> None:
                     load_split(ctx, appliance, Split.VAL)[0],
                 )
             }
-        done(model_id, key, *train_one(ctx, appliance, arch, *splits[appliance], ctx.cfg.seed))
+        record, history = train_one(
+            ctx, appliance, arch, *splits[appliance], ctx.cfg.seed, train_key=key
+        )
+        done(model_id, key, record, history)
 
 
 def _write(con, record: dict, history: list) -> None:

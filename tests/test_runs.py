@@ -1,0 +1,42 @@
+"""Runs: a killed run is shown as crashed (not running forever) once the next run starts."""
+
+import socket
+import subprocess
+import sys
+
+from pipeline.config import profile_config
+from pipeline.context import RunContext
+from store import db
+from store.vocab import Appliance, Arch
+
+
+def _ctx(store, command="data"):
+    return RunContext(
+        store=store,
+        cfg=profile_config("smoke"),
+        appliances=[Appliance.KETTLE],
+        archs=list(Arch),
+        command=command,
+    )
+
+
+def test_a_killed_run_is_marked_crashed_by_the_next_start(store_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    first = _ctx(store_path)
+    first.start_run()
+    with db.write_store(store_path) as con:  # as if its process had been SIGKILLed
+        con.execute("UPDATE runs SET pid = ? WHERE run_id = ?", [dead.pid, first.run_id])
+    alive = _ctx(store_path, "train")
+    alive.start_run()  # this process is alive: its own run must stay 'running'
+    runs = db.query_df(store_path, "SELECT run_id, status, pid, host FROM runs").set_index("run_id")
+    assert runs.loc[first.run_id, "status"] == "crashed"
+    assert runs.loc[alive.run_id, "status"] == "running"
+    assert runs.loc[alive.run_id, "host"] == socket.gethostname()
+    alive.finish_run("finished")
+    assert (
+        db.query_df(store_path, "SELECT status FROM runs WHERE run_id = ?", [alive.run_id]).iloc[
+            0, 0
+        ]
+        == "finished"
+    )
