@@ -62,7 +62,7 @@ REASONS = {
     "precision": "no predicted activations (TP + FP = 0)",
     "recall": "no activations in ground truth (TP + FN = 0)",
     "f1": "no activations in ground truth or prediction",
-    "mcc": "a marginal count is zero (all samples in one class)",
+    "mcc": "every window of the span in one class (the appliance always or never on)",
     "sae": "no ground-truth energy",
     "nde": "no ground-truth power",
     "sae_masked": "no ground-truth energy",
@@ -112,6 +112,10 @@ def metrics_from_sums(S: np.ndarray) -> dict[str, np.ndarray]:
     marg = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
     with np.errstate(invalid="ignore"):
         mcc = _ratio(tp * tn - fp * fn, np.sqrt(np.maximum(marg, 0)))
+    # a constant prediction has no correlation with the truth: MCC 0 (undefined only when the
+    # truth itself is all one class, which is about the data)
+    truth_both = ((tp + fn) > 0) & ((tn + fp) > 0)
+    mcc = np.where(truth_both & ~(marg > 0), 0.0, mcc)
     epd_t = _ratio(g["t"], n) * 24.0
     epd_p = _ratio(g["p"], n) * 24.0
     return {
@@ -123,7 +127,7 @@ def metrics_from_sums(S: np.ndarray) -> dict[str, np.ndarray]:
         "precision": _ratio(tp, tp + fp),
         "recall": _ratio(tp, tp + fn),
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),
-        "mcc": np.where(marg > 0, mcc, np.nan),
+        "mcc": np.where(truth_both, mcc, np.nan),
         "mae": _ratio(g["abs_err"], n),
         "sae": _ratio(np.abs(g["p"] - g["t"]), g["t"]),
         "nde": _ratio(g["sq_err"], g["t_sq"]),

@@ -54,11 +54,17 @@ def f1(c: dict[str, int]) -> Result:
 
 
 def mcc(c: dict[str, int]) -> Result:
-    """MCC = (TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)); undefined if a factor is 0."""
+    """MCC = (TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)).
+
+    Undefined when the ground truth is all one class; 0 when only the prediction is constant
+    (it carries no information about the truth), as scikit-learn reports it.
+    """
     tp, tn, fp, fn = (float(c[k]) for k in ("tp", "tn", "fp", "fn"))
+    if tp + fn == 0 or tn + fp == 0:
+        return NAN, "the ground truth is all one class (the appliance always or never on)"
     d = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
     if d == 0:
-        return NAN, "a marginal count is zero (all samples in one class)"
+        return 0.0, None
     return (tp * tn - fp * fn) / math.sqrt(d), None
 
 

@@ -124,3 +124,12 @@ def test_block_resampling_keeps_hours_together():
     for u in range(5):
         assert (counts[:, unit == u] == counts[:, [u * 10]]).all()
     assert (counts.sum(axis=1) == 50).all()
+
+
+def test_constant_prediction_has_mcc_zero_and_one_class_truth_is_undefined():
+    t = np.r_[np.full(10, 2500.0), np.zeros(90)]
+    off = metrics_from_sums(window_features(t, np.zeros(100), t > 0, np.zeros(100)).sum(axis=0))
+    assert off["mcc"] == 0.0 and off["f1"] == 0.0
+    z = np.zeros(50)
+    never = metrics_from_sums(window_features(z, z, z, z).sum(axis=0))
+    assert np.isnan(never["mcc"]) and np.isnan(never["f1"])

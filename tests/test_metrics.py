@@ -66,6 +66,9 @@ def test_degenerate_cases_give_nan_with_a_reason_not_a_crash():
         assert math.isnan(value) and reason, name
     assert out["acc"][0] == 1.0
     assert out["mae"][0] == 0.0
+    # a constant prediction against a truth with both classes: no correlation, MCC 0
+    c = M.confusion(np.r_[np.ones(5), np.zeros(5)], np.zeros(10))
+    assert M.mcc(c) == (0.0, None)
     empty = M.all_metrics([], [], [], [], 8)
     assert math.isnan(empty["acc"][0]) and empty["acc"][1]
 
