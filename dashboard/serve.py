@@ -1,25 +1,110 @@
-"""`dashboard`: serve the Dash app over a store (127.0.0.1:8050 unless told otherwise)."""
+"""`dashboard`: serve the Dash app over a store with waitress, a production WSGI server.
+
+Waitress answers each request on one of a pool of threads, so one slow callback does not queue
+everyone; each callback opens its own short read-only connection, and SQL-page queries run in
+child processes (see store/safe_sql.py), so they never hold up or break the other pages.
+"""
 
 from __future__ import annotations
 
-import argparse
+from importlib import metadata
 from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperOption
 
 from store.db import DEFAULT_STORE
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="dashboard", description="Serve the nilm-edge dashboard.")
-    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="DuckDB store file")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8050)
-    parser.add_argument("--debug", action="store_true")
-    args = parser.parse_args(argv)
+def _flags_without_type() -> None:
+    """Typer 0.29 prints flags as `--debug <bool>`; a flag takes no value, so print no type
+    (the same fix as pipeline.cli's; the dashboard does not import the pipeline)."""
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_flags_plain", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._flags_plain = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_without_type()
+
+cli = typer.Typer(
+    help="Serve the nilm-edge dashboard over a store (http://127.0.0.1:8050/ unless told otherwise).",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            version = metadata.version("nilm-edge")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        typer.echo(f"dashboard (nilm-edge) {version}")
+        raise typer.Exit()
+
+
+@cli.command()
+def serve(
+    store: Annotated[
+        Path, typer.Option("--store", help="DuckDB store file written by `pipeline`.")
+    ] = DEFAULT_STORE,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to bind; 0.0.0.0 exposes it to the network."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8050,
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads",
+            "--workers",
+            min=1,
+            max=256,
+            help="Requests served at once (waitress worker threads in one process).",
+        ),
+    ] = 8,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Flask's development server with Dash's debug tools (not for sharing)."
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Serve the nilm-edge dashboard."""
+    from store.db import StoreError, connect_readonly
+
+    try:
+        connect_readonly(store).close()  # a mistyped --store is an error, not an empty dashboard
+    except StoreError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
     from dashboard.app import create_app
 
-    app = create_app(args.store)
-    print(f"nilm-edge dashboard on http://{args.host}:{args.port}/ (store {args.store})")
-    app.run(host=args.host, port=args.port, debug=args.debug)
+    app = create_app(store)
+    typer.echo(f"nilm-edge dashboard on http://{host}:{port}/ (store {store})")
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    waitress.serve(app.server, host=host, port=port, threads=threads, ident="nilm-edge")
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli(args=argv, prog_name="dashboard")
 
 
 if __name__ == "__main__":

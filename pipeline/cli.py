@@ -1,23 +1,48 @@
 """The `pipeline` command line. Heavy libraries (TensorFlow) are imported inside commands only,
-so `pipeline --help` stays fast."""
+so `pipeline --help` stays fast.
+
+Every error a person can act on (bad input, a missing or damaged store, a refused query) ends the
+command with exit code 1 and one line `error: <file or field>: <what was expected>`; argument
+checks run before a run is recorded, so a typo leaves no failed run behind.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperOption
 
 from store.db import DEFAULT_STORE
-
-os.environ.setdefault(
-    "TF_CPP_MIN_LOG_LEVEL", "2"
-)  # keep TensorFlow's C++ start-up chatter out of the output
 from store.vocab import Appliance, Arch, Profile
+
+# TensorFlow reads this once, at its import inside a command: keep its C++ start-up chatter out
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+WIDE_OUTPUT = 200  # columns for tables and progress written to a file or pipe (rich uses 80)
+
+
+def _flags_without_type() -> None:
+    """Typer 0.29 prints flags as `--force <bool>`; a flag takes no value, so print no type."""
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_flags_plain", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich._flags_plain = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_without_type()
 
 app = typer.Typer(
     help="Train, quantize, evaluate and profile seq2point NILM models; results go to one DuckDB store.",
@@ -26,23 +51,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-StoreOpt = Annotated[Path, typer.Option("--store", help="DuckDB store file.")]
-ProfileOpt = Annotated[
-    Profile,
-    typer.Option(
-        "--profile", help="smoke (tests), demo (default) or refit (the article's settings)."
-    ),
-]
-ApplianceOpt = Annotated[
-    list[Appliance] | None,
-    typer.Option("--appliance", "-a", help="Only these appliances (repeatable)."),
-]
-ArchOpt = Annotated[
-    list[Arch] | None, typer.Option("--arch", help="Only these architectures (repeatable).")
-]
-ForceOpt = Annotated[
-    bool, typer.Option("--force", help="Redo work even when its inputs and config are unchanged.")
-]
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            version = metadata.version("nilm-edge")
+        except metadata.PackageNotFoundError:
+            version = "unknown"
+        typer.echo(f"pipeline (nilm-edge) {version}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Train, quantize, evaluate and profile seq2point NILM models; results go to one DuckDB store."""
 
 
 class Source(StrEnum):
@@ -64,24 +93,165 @@ class OutFormat(StrEnum):
     parquet = "parquet"
 
 
-def _context(store, profile, appliance, arch, force, command, **options):
-    from pipeline.config import profile_config
+# -- options shared by several commands, defined once ------------------------------------------
+StoreOpt = Annotated[
+    Path, typer.Option("--store", help="DuckDB store file (created by the first run).")
+]
+ReadStoreOpt = Annotated[
+    Path, typer.Option("--store", help="DuckDB store file to read (must exist).")
+]
+ProfileOpt = Annotated[
+    Profile,
+    typer.Option(
+        "--profile", help="smoke (tests), demo (default) or refit (the article's settings)."
+    ),
+]
+ApplianceOpt = Annotated[
+    list[Appliance] | None,
+    typer.Option("--appliance", "-a", help="Only these appliances (repeatable)."),
+]
+ArchOpt = Annotated[
+    list[Arch] | None, typer.Option("--arch", help="Only these architectures (repeatable).")
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Redo work even when its inputs and config are unchanged.")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="TOML file of settings over the profile's (see `--set` for the keys)."
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="KEY=VALUE over the profile and --config, e.g. --set train.epochs=5 (repeatable; "
+        "an unknown key lists the valid ones).",
+    ),
+]
+SourceOpt = Annotated[
+    Source, typer.Option("--source", help="synthetic (embedded default), refit or csv.")
+]
+PathOpt = Annotated[
+    Path | None, typer.Option("--path", help="Folder (or file) of the raw data for refit/csv.")
+]
+TestHouseOpt = Annotated[str | None, typer.Option("--test-house", help="Test house for csv data.")]
+ValHouseOpt = Annotated[
+    str | None, typer.Option("--val-house", help="Validation house for csv data.")
+]
+HouseMapOpt = Annotated[
+    list[str] | None,
+    typer.Option("--house-map", help="FILE=HOUSE, for file names without a house number."),
+]
+KeepIssuesOpt = Annotated[
+    bool, typer.Option("--keep-issues", help="Keep REFIT rows flagged Issues=1.")
+]
+KeepZeroOpt = Annotated[
+    bool, typer.Option("--keep-zero-aggregate", help="Do not treat aggregate == 0 as a gap (csv).")
+]
+StrategyOpt = Annotated[
+    Strategy,
+    typer.Option(
+        "--strategy",
+        help="tf.distribute strategy: default (one device), mirrored (all local GPUs), multi-worker (TF_CONFIG).",
+    ),
+]
+ArticleLossOpt = Annotated[
+    bool,
+    typer.Option(
+        "--article-loss",
+        help="Use the article's hard-threshold BCE term (no gradient) instead of the differentiable one.",
+    ),
+]
+Int8IoOpt = Annotated[
+    bool,
+    typer.Option("--int8-io", help="int8 model inputs/outputs for integer modes (Edge TPU style)."),
+]
+ArticlePostprocessOpt = Annotated[
+    bool,
+    typer.Option(
+        "--article-postprocess",
+        help="Zero predictions below the on-threshold (the article's quantized-model protocol).",
+    ),
+]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _fail(message: str, code: int = 1):
+    text = " ".join(str(message).split()) if code == 1 else str(message)
+    typer.secho(f"error: {text}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def _console():
+    """stderr console; written to a file or pipe it does not wrap at rich's default 80 columns."""
+    from rich.console import Console
+
+    tty = sys.stderr.isatty()
+    return Console(stderr=True, width=None if tty else WIDE_OUTPUT, soft_wrap=not tty)
+
+
+def _resolve(profile, config, overrides):
+    from pipeline.config import resolve_config
+    from pipeline.errors import ConfigError
+
+    try:
+        return resolve_config(profile, config, list(overrides or []))
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _context(store, cfg, appliance, arch, force, command, **options):
     from pipeline.context import RunContext
 
+    _check_writable_store(store)
     return RunContext(
         store=Path(store),
-        cfg=profile_config(profile),
+        cfg=cfg,
         appliances=list(appliance) if appliance else list(Appliance),
         archs=list(arch) if arch else list(Arch),
         force=force,
         command=command,
         options={**options, "appliances_explicit": bool(appliance)},
+        console=_console(),
     )
 
 
-def _fail(message: str, code: int = 1):
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(code)
+def _check_writable_store(store: Path) -> None:
+    """A store that exists must be a DuckDB file; a missing one is created by the run."""
+    from store.db import StoreError, check_store_file
+
+    if Path(store).exists():
+        try:
+            check_store_file(store)
+        except StoreError as exc:
+            _fail(str(exc))
+
+
+def _check_readable_store(store: Path) -> None:
+    """Read commands never create a store: a mistyped --store is an error."""
+    from store.db import StoreError, connect_readonly
+
+    try:
+        connect_readonly(store).close()
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+def _guard(fn: Callable):
+    """Call fn; errors a person can act on become one line and exit code 1."""
+    import duckdb
+
+    from pipeline.errors import PipelineError
+    from store.db import StoreError
+
+    try:
+        return fn()
+    except (PipelineError, StoreError) as exc:
+        _fail(str(exc))
+    except duckdb.Error as exc:
+        _fail(f"store: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
 
 
 def _run(ctx, body) -> None:
@@ -110,6 +280,11 @@ def _run(ctx, body) -> None:
 def _data_options(source, path, test_house, val_house, house_map, keep_issues, keep_zero):
     from pipeline.data import DataOptions
 
+    if source is not Source.synthetic:
+        if path is None:
+            _fail(f"--source {source.value} needs --path (the folder or file of the raw data)")
+        if not Path(path).exists():
+            _fail(f"{path}: --path not found (expected the folder or file of the raw data)")
     mapping = None
     if house_map:
         mapping = {}
@@ -129,34 +304,15 @@ def _data_options(source, path, test_house, val_house, house_map, keep_issues, k
     )
 
 
-SourceOpt = Annotated[
-    Source, typer.Option("--source", help="synthetic (embedded default), refit or csv.")
-]
-PathOpt = Annotated[
-    Path | None, typer.Option("--path", help="Folder (or file) of the raw data for refit/csv.")
-]
-TestHouseOpt = Annotated[str | None, typer.Option("--test-house", help="Test house for csv data.")]
-ValHouseOpt = Annotated[
-    str | None, typer.Option("--val-house", help="Validation house for csv data.")
-]
-HouseMapOpt = Annotated[
-    list[str] | None,
-    typer.Option("--house-map", help="FILE=HOUSE, for file names without a house number."),
-]
-KeepIssuesOpt = Annotated[
-    bool, typer.Option("--keep-issues", help="Keep REFIT rows flagged Issues=1.")
-]
-KeepZeroOpt = Annotated[
-    bool, typer.Option("--keep-zero-aggregate", help="Do not treat aggregate == 0 as a gap (csv).")
-]
-
-
+# -- stages ------------------------------------------------------------------------------------
 @app.command()
 def data(
     store: StoreOpt = DEFAULT_STORE,
     profile: ProfileOpt = Profile.DEMO,
     appliance: ApplianceOpt = None,
     force: ForceOpt = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
     source: SourceOpt = Source.synthetic,
     path: PathOpt = None,
     test_house: TestHouseOpt = None,
@@ -173,7 +329,8 @@ def data(
     opts = _data_options(
         source, path, test_house, val_house, house_map, keep_issues, keep_zero_aggregate
     )
-    ctx = _context(store, profile, appliance, None, force, "data", data=opts.to_json())
+    cfg = _resolve(profile, config, set_)
+    ctx = _context(store, cfg, appliance, None, force, "data", data=opts.to_json())
 
     def body():
         from pipeline.data import run_data
@@ -195,25 +352,16 @@ def train(
     appliance: ApplianceOpt = None,
     arch: ArchOpt = None,
     force: ForceOpt = False,
-    strategy: Annotated[
-        Strategy,
-        typer.Option(
-            "--strategy",
-            help="tf.distribute strategy: default (one device), mirrored (all local GPUs), multi-worker (TF_CONFIG).",
-        ),
-    ] = Strategy.default,
-    article_loss: Annotated[
-        bool,
-        typer.Option(
-            "--article-loss",
-            help="Use the article's hard-threshold BCE term (no gradient) instead of the differentiable one.",
-        ),
-    ] = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    strategy: StrategyOpt = Strategy.default,
+    article_loss: ArticleLossOpt = False,
 ):
     """Train one seq2point model per appliance and architecture."""
+    cfg = _resolve(profile, config, set_)
     ctx = _context(
         store,
-        profile,
+        cfg,
         appliance,
         arch,
         force,
@@ -237,15 +385,13 @@ def convert(
     appliance: ApplianceOpt = None,
     arch: ArchOpt = None,
     force: ForceOpt = False,
-    int8_io: Annotated[
-        bool,
-        typer.Option(
-            "--int8-io", help="int8 model inputs/outputs for integer modes (Edge TPU style)."
-        ),
-    ] = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    int8_io: Int8IoOpt = False,
 ):
     """Convert every model to TFLite in every quantization mode and inspect per-layer error."""
-    ctx = _context(store, profile, appliance, arch, force, "convert", int8_io=int8_io)
+    cfg = _resolve(profile, config, set_)
+    ctx = _context(store, cfg, appliance, arch, force, "convert", int8_io=int8_io)
 
     def body():
         from pipeline.convert import run_convert
@@ -262,17 +408,14 @@ def evaluate(
     appliance: ApplianceOpt = None,
     arch: ArchOpt = None,
     force: ForceOpt = False,
-    article_postprocess: Annotated[
-        bool,
-        typer.Option(
-            "--article-postprocess",
-            help="Zero predictions below the on-threshold (the article's quantized-model protocol).",
-        ),
-    ] = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    article_postprocess: ArticlePostprocessOpt = False,
 ):
     """Run every variant on the test split; store metrics and predicted traces."""
+    cfg = _resolve(profile, config, set_)
     ctx = _context(
-        store, profile, appliance, arch, force, "evaluate", article_postprocess=article_postprocess
+        store, cfg, appliance, arch, force, "evaluate", article_postprocess=article_postprocess
     )
 
     def body():
@@ -290,9 +433,12 @@ def profile(
     appliance: ApplianceOpt = None,
     arch: ArchOpt = None,
     force: ForceOpt = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
 ):
     """Measure latency, per-op latency, throughput and RAM of every variant on this host."""
-    ctx = _context(store, profile, appliance, arch, force, "profile")
+    cfg = _resolve(profile, config, set_)
+    ctx = _context(store, cfg, appliance, arch, force, "profile")
 
     def body():
         from pipeline.profile import run_profile
@@ -309,26 +455,37 @@ def all_(
     appliance: ApplianceOpt = None,
     arch: ArchOpt = None,
     force: ForceOpt = False,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
     source: SourceOpt = Source.synthetic,
     path: PathOpt = None,
     test_house: TestHouseOpt = None,
     val_house: ValHouseOpt = None,
-    strategy: Annotated[Strategy, typer.Option("--strategy")] = Strategy.default,
+    house_map: HouseMapOpt = None,
+    keep_issues: KeepIssuesOpt = False,
+    keep_zero_aggregate: KeepZeroOpt = False,
+    strategy: StrategyOpt = Strategy.default,
+    article_loss: ArticleLossOpt = False,
+    int8_io: Int8IoOpt = False,
+    article_postprocess: ArticlePostprocessOpt = False,
 ):
-    """Run data -> train -> convert -> evaluate -> profile; skip whatever is already current."""
-    opts = _data_options(source, path, test_house, val_house, None, False, False)
+    """Run every stage in order (data, train, convert, evaluate, profile); skip what is current."""
+    opts = _data_options(
+        source, path, test_house, val_house, house_map, keep_issues, keep_zero_aggregate
+    )
+    cfg = _resolve(profile, config, set_)
     ctx = _context(
         store,
-        profile,
+        cfg,
         appliance,
         arch,
         force,
         "all",
         data=opts.to_json(),
         strategy=strategy.value,
-        article_loss=False,
-        int8_io=False,
-        article_postprocess=False,
+        article_loss=article_loss,
+        int8_io=int8_io,
+        article_postprocess=article_postprocess,
     )
 
     def body():
@@ -339,37 +496,64 @@ def all_(
     _run(ctx, body)
 
 
+# -- reading the store --------------------------------------------------------------------------
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="One SQL statement, run read-only.")],
-    store: StoreOpt = DEFAULT_STORE,
+    query: Annotated[
+        str,
+        typer.Argument(
+            help="One read statement (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN)."
+        ),
+    ],
+    store: ReadStoreOpt = DEFAULT_STORE,
     format: Annotated[
         OutFormat, typer.Option("--format", help="table, csv, json or parquet.")
     ] = OutFormat.table,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
-    max_rows: Annotated[int, typer.Option("--max-rows", help="Rows shown in table format.")] = 50,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=1, help="Rows shown in table format.")
+    ] = 50,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0.1, help="Stop the query after this many seconds."),
+    ] = 60.0,
+    allow_files: Annotated[
+        bool,
+        typer.Option(
+            "--allow-files",
+            help="Let the query read and write files (read_csv, COPY ... TO, EXPORT) for your own "
+            "exports; without it the query reaches no file and no network.",
+        ),
+    ] = False,
 ):
-    """Run a read-only SQL query against the store."""
-    import duckdb
+    """Run one read-only SQL statement against the store, sandboxed and time-limited.
 
-    from store.db import StoreError, connect_readonly, ensure_store
+    The rules are the dashboard SQL page's: one read statement, no file or network access
+    (unless --allow-files), a time limit. --format/--output write the result with no need for
+    --allow-files.
+    """
+    from store import safe_sql
 
+    def query_df():
+        try:
+            res = safe_sql.run_query(store, query, timeout_s=timeout, allow_files=allow_files)
+        except safe_sql.UnsafeQueryError as exc:
+            _fail(f"query: {exc}")
+        return res.to_df()
+
+    df = _guard(query_df)
+    if format is OutFormat.parquet and output is None:
+        _fail("--format parquet needs --output FILE")
     try:
-        ensure_store(store)
-        con = connect_readonly(store)
-    except StoreError as exc:
-        _fail(str(exc))
-    try:
-        df = con.execute(query).df()
-    except duckdb.Error as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
-    finally:
-        con.close()
+        _write_result(df, format, output, max_rows)
+    except OSError as exc:
+        _fail(f"{output}: cannot write ({exc.strerror})")
+
+
+def _write_result(df, format: OutFormat, output: Path | None, max_rows: int) -> None:
     if format is OutFormat.parquet:
-        if output is None:
-            _fail("--format parquet needs --output FILE")
         df.to_parquet(output, index=False)
         typer.echo(f"{len(df)} rows written to {output}")
         return
@@ -398,7 +582,7 @@ def _table(df, max_rows: int) -> str:
     for row in df.head(max_rows).itertuples(index=False):
         table.add_row(*[_cell(v) for v in row])
     buf = StringIO()
-    Console(file=buf, width=200).print(table)
+    Console(file=buf, width=WIDE_OUTPUT).print(table)
     more = (
         f"({len(df)} rows, first {max_rows} shown)\n"
         if len(df) > max_rows
@@ -414,28 +598,9 @@ def _cell(v) -> str:
 
 
 @app.command()
-def status(store: StoreOpt = DEFAULT_STORE):
+def status(store: ReadStoreOpt = DEFAULT_STORE):
     """Show what the store holds: runs, datasets, models, variants, when it was refreshed."""
-    from store.db import StoreError, connect_readonly, table_counts
-
-    try:
-        con = connect_readonly(store)
-    except StoreError as exc:
-        _fail(str(exc))
-    try:
-        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-        counts = table_counts(con)
-        runs = con.execute(
-            "SELECT run_id, command, profile, status, started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 5"
-        ).df()
-        variants = con.execute(
-            "SELECT appliance, arch, count(*) FILTER (WHERE status = 'ok') AS ok, count(*) FILTER (WHERE status <> 'ok') AS failed FROM variants GROUP BY ALL ORDER BY ALL"
-        ).df()
-        last_cfg = con.execute(
-            "SELECT config FROM runs ORDER BY started_at DESC LIMIT 1"
-        ).fetchall()
-    finally:
-        con.close()
+    meta, counts, runs, variants, last_cfg = _guard(lambda: _status_facts(store))
     typer.echo(f"store: {Path(store).resolve()}")
     typer.echo(
         f"schema version {meta.get('schema_version')}, refreshed {meta.get('refreshed_at', 'never')}"
@@ -453,6 +618,41 @@ def status(store: StoreOpt = DEFAULT_STORE):
         )
 
 
+def _status_facts(store: Path):
+    import duckdb
+
+    from store.db import StoreError, connect_readonly, table_counts
+
+    con = connect_readonly(store)
+    try:
+        meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        counts = table_counts(con)
+        runs = con.execute(
+            "SELECT run_id, command, profile, status, started_at, finished_at FROM runs ORDER BY started_at DESC LIMIT 5"
+        ).df()
+        variants = con.execute(
+            "SELECT appliance, arch, count(*) FILTER (WHERE status = 'ok') AS ok, count(*) FILTER (WHERE status <> 'ok') AS failed FROM variants GROUP BY ALL ORDER BY ALL"
+        ).df()
+        last_cfg = con.execute(
+            "SELECT config FROM runs ORDER BY started_at DESC LIMIT 1"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"{store}: damaged store, cannot read it ({str(exc).strip().splitlines()[0]})"
+        ) from exc
+    finally:
+        con.close()
+    return meta, counts, runs, variants, last_cfg
+
+
+# -- measurements from elsewhere, exports -------------------------------------------------------
+def _ingest_context(store: Path, command: str, **options):
+    """A recorded run for an ingest command (ingests use no profile settings; demo is recorded)."""
+    from pipeline.config import profile_config
+
+    return _context(store, profile_config(Profile.DEMO), None, None, False, command, **options)
+
+
 @app.command(name="ingest-benchmark")
 def ingest_benchmark(
     file: Annotated[
@@ -467,33 +667,46 @@ def ingest_benchmark(
     variant: Annotated[
         str, typer.Option("--variant", help="Variant id the model file was, e.g. kettle.cnn.w8_a8.")
     ],
-    threads: Annotated[int, typer.Option("--threads", help="--num_threads it ran with.")] = 1,
-    store: StoreOpt = DEFAULT_STORE,
+    threads: Annotated[
+        int, typer.Option("--threads", help="--num_threads it ran with (1..1024).")
+    ] = 1,
+    store: ReadStoreOpt = DEFAULT_STORE,
 ):
     """Store the C++ benchmark_model tool's latency and per-op profile for one variant and host."""
-    from pipeline.errors import PipelineError
-    from pipeline.ingest import ingest_benchmark as ingest
+    from pipeline import ingest
 
-    try:
-        n, avg = ingest(store, file, variant, host, threads)
-    except PipelineError as exc:
-        _fail(str(exc))
+    if not 1 <= threads <= ingest.MAX_THREADS:
+        _fail(f"--threads: expected a whole number in 1..{ingest.MAX_THREADS}, got {threads}")
+    res = _guard(lambda: ingest.load_benchmark(file))
+    _check_readable_store(store)
+    _guard(lambda: ingest.check_variant(store, file, variant))
+    ctx = _ingest_context(
+        store,
+        "ingest-benchmark",
+        file=str(file),
+        host=host,
+        variant=variant,
+        threads=threads,
+    )
+    _run(ctx, lambda: ingest.store_benchmark(store, res, variant, host, threads))
+    avg = res.timings_us.get("avg")
     typer.echo(
-        f"{variant} on {host}: {n} ops" + (f", {avg:.4f} ms average" if avg is not None else "")
+        f"{variant} on {host}: {len(res.ops)} ops"
+        + (f", {avg / 1000:.4f} ms average" if avg is not None else "")
     )
 
 
 @app.command(name="export-edge-kit")
 def export_edge_kit(
     out: Annotated[Path, typer.Argument(help="Folder to write the kit into.")],
-    store: StoreOpt = DEFAULT_STORE,
+    store: ReadStoreOpt = DEFAULT_STORE,
     appliance: ApplianceOpt = None,
     arch: ArchOpt = None,
 ):
     """Write the TFLite variants plus a self-contained measuring script for a device (needs only ai-edge-litert + numpy)."""
-    from pipeline.errors import PipelineError
     from pipeline.exports import export_edge_kit as export
 
+    _check_readable_store(store)
     clauses, params = [], []
     if appliance:
         clauses.append("appliance IN (SELECT unnest(?))")
@@ -501,10 +714,7 @@ def export_edge_kit(
     if arch:
         clauses.append("arch IN (SELECT unnest(?))")
         params.append([a.value for a in arch])
-    try:
-        n = export(store, out, " AND ".join(clauses), params)
-    except PipelineError as exc:
-        _fail(str(exc))
+    n = _guard(lambda: export(store, out, " AND ".join(clauses), params))
     typer.echo(
         f"{n} variants written to {out}; on the device: python3 run_kit.py --out results.json"
     )
@@ -517,17 +727,18 @@ def ingest_edge_kit(
         str | None,
         typer.Option("--host", help="Store under this host name instead of the device's own."),
     ] = None,
-    store: StoreOpt = DEFAULT_STORE,
+    store: ReadStoreOpt = DEFAULT_STORE,
 ):
     """Load an edge kit's results into the store under the device's host name."""
-    from pipeline.errors import PipelineError
-    from pipeline.ingest import ingest_edge_kit as ingest
+    from pipeline import ingest
 
-    try:
-        n = ingest(store, file, host)
-    except PipelineError as exc:
-        _fail(str(exc))
-    typer.echo(f"{n} latency measurements loaded from {file}")
+    kit = _guard(lambda: ingest.load_edge_kit(file, host))
+    _check_readable_store(store)
+    _guard(lambda: ingest.check_edge_kit_variants(store, kit))
+    ctx = _ingest_context(store, "ingest-edge-kit", file=str(file), host=kit.host)
+    counted = []
+    _run(ctx, lambda: counted.append(ingest.store_edge_kit(store, kit)))
+    typer.echo(f"{counted[0]} latency measurements loaded from {file}")
 
 
 @app.command(name="export-model-explorer")
@@ -536,17 +747,13 @@ def export_model_explorer(
     out: Annotated[Path, typer.Option("--out", help="Folder for the node-data JSON files.")] = Path(
         "model-explorer"
     ),
-    store: StoreOpt = DEFAULT_STORE,
+    store: ReadStoreOpt = DEFAULT_STORE,
 ):
     """Write per-tensor rmse/scale and per-op latency as Model Explorer node-data JSON."""
-    from pipeline.errors import PipelineError
     from pipeline.exports import model_explorer_node_data
 
-    try:
-        paths = model_explorer_node_data(store, variant, out)
-    except PipelineError as exc:
-        _fail(str(exc))
-    for p in paths:
+    _check_readable_store(store)
+    for p in _guard(lambda: model_explorer_node_data(store, variant, out)):
         typer.echo(f"wrote {p}")
 
 

@@ -8,6 +8,7 @@ with confidence raises `DataError` naming the file, the row or column, and what 
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,18 @@ import pandas as pd
 from pipeline.errors import DataError
 from store.vocab import Appliance, canonical_appliance
 
+# what a damaged file raises while pandas reads it: a truncated gzip (EOFError), a corrupt one
+# (zlib.error, gzip.BadGzipFile is an OSError), a corrupt Parquet (pyarrow's ArrowInvalid is a
+# ValueError)
+UNREADABLE = (
+    pd.errors.EmptyDataError,
+    pd.errors.ParserError,
+    UnicodeDecodeError,
+    EOFError,
+    zlib.error,
+    OSError,
+)
+TZ_SUFFIX = r"(?:Z|[+-]\d\d:?\d\d)$"
 MAX_PLAUSIBLE_W = 60_000.0  # no household feeder draws 60 kW: such a value is a unit or parse error
 CHUNK_ROWS = 250_000
 
@@ -53,6 +66,46 @@ def _numeric(chunk: pd.DataFrame, cols: list[str], path: Path, first_line: int) 
             )
         out[col] = num.to_numpy(dtype=np.float64)
     return pd.DataFrame(out)
+
+
+def _seconds(parsed: pd.Series) -> np.ndarray:
+    t = parsed.to_numpy().astype("datetime64[s]").astype(np.int64).astype(np.float64)
+    t[parsed.isna().to_numpy()] = np.nan
+    return t
+
+
+def parse_times(raw: pd.Series, path: Path, col: str, first_line: int) -> np.ndarray:
+    """Timestamps as Unix seconds (NaN where a cell is not a timestamp).
+
+    Times with a UTC offset are converted to UTC (a file may cross a daylight-saving change);
+    a column that mixes times with and without an offset is ambiguous and refused.
+    """
+    try:
+        parsed = pd.to_datetime(raw, errors="coerce")
+        if not isinstance(parsed.dtype, pd.DatetimeTZDtype) and not parsed.isna().any():
+            return _seconds(parsed)
+    except (ValueError, TypeError, OverflowError):
+        parsed = None
+    present = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
+    zoned = raw.astype(str).str.strip().str.contains(TZ_SUFFIX, regex=True).to_numpy() & present
+    if zoned.any() and not zoned[present].all():
+        rows = np.flatnonzero(present)
+        first = rows[0]
+        i = rows[np.flatnonzero(zoned[rows] != zoned[first])[0]]
+        has = "has a time zone" if zoned[i] else "has no time zone"
+        raise DataError(
+            f"{path}: line {first_line + i}, column '{col}': {str(raw.iloc[i])!r} {has}, unlike "
+            f"line {first_line + first}; expected every timestamp with a UTC offset or none"
+        )
+    if zoned.any() or parsed is None:
+        try:
+            parsed = pd.to_datetime(raw, errors="coerce", utc=True).dt.tz_localize(None)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise DataError(
+                f"{path}: column '{col}': cannot read the timestamps ({exc}); expected dates "
+                "like 2014-01-01 00:00:00 (optionally with one UTC offset) or Unix seconds"
+            ) from None
+    return _seconds(parsed)
 
 
 def _check_powers(df: pd.DataFrame, cols: list[str], path: Path, first_line: int, note) -> None:
@@ -132,8 +185,8 @@ def read_refit_house(
         raise DataError(f"{path}: empty file (expected a REFIT CSV with a header row)")
     try:
         header = pd.read_csv(path, nrows=0).columns.tolist()
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({exc})") from exc
+    except UNREADABLE as exc:
+        raise DataError(f"{path}: not a readable CSV ({_reason(exc)})") from exc
     needed = ["Aggregate"] + [f"Appliance{ch}" for ch in sorted(set(channels.values()))]
     time_col = "Unix" if "Unix" in header else ("Time" if "Time" in header else None)
     missing = [c for c in needed if c not in header]
@@ -177,6 +230,7 @@ def _read_refit_chunks(
     guess = max(1024, path.stat().st_size // 40)
     cols = {"t": _Column(np.int64, guess), "agg": _Column(np.float32, guess)}
     cols.update({a: _Column(np.float32, guess) for a in channels})
+    lines = _Column(np.int64, guess)  # file line of every kept row, for error messages
     line = 2  # line 1 is the header
     try:
         reader = pd.read_csv(path, usecols=usecols, dtype=dtype, chunksize=CHUNK_ROWS)
@@ -185,11 +239,13 @@ def _read_refit_chunks(
             if time_col == "Unix":
                 t = _numeric(chunk, ["Unix"], path, line)["Unix"].to_numpy()
             else:
-                t = pd.to_datetime(chunk["Time"], errors="coerce")
-                if t.isna().any():
-                    i = int(np.flatnonzero(t.isna().to_numpy())[0])
-                    raise DataError(f"{path}: line {line + i}, column 'Time': not a timestamp")
-                t = t.to_numpy().astype("datetime64[s]").astype(np.int64).astype(np.float64)
+                t = parse_times(chunk["Time"], path, "Time", line)
+                if np.isnan(t).any():
+                    i = int(np.flatnonzero(np.isnan(t))[0])
+                    raise DataError(
+                        f"{path}: line {line + i}, column 'Time': expected a timestamp, "
+                        f"got {str(chunk['Time'].iloc[i])!r}"
+                    )
             num = _numeric(chunk, needed + (["Issues"] if has_issues else []), path, line)
             _check_powers(num, needed, path, line, house.note)
             keep = ~np.isnan(t)
@@ -201,10 +257,13 @@ def _read_refit_chunks(
                 house.note("issues_flag_rows_dropped", int(flagged.sum()))
                 keep &= ~flagged
             cols["t"].append(t[keep])
+            lines.append(np.arange(line, line + n, dtype=np.int64)[keep])
             cols["agg"].append(num["Aggregate"].to_numpy()[keep])
             for a, ch in channels.items():
                 cols[a].append(num[f"Appliance{ch}"].to_numpy()[keep])
             line += n
+    except UNREADABLE as exc:
+        raise DataError(f"{path}: not a readable CSV ({_reason(exc)})") from exc
     except ValueError as exc:
         if isinstance(exc, DataError) or dtype is not str:
             raise
@@ -212,7 +271,14 @@ def _read_refit_chunks(
     house.unix = cols["t"].values()
     house.aggregate = cols["agg"].values()
     house.appliances = {a: cols[a].values() for a in channels}
-    return _finish(house, path, lambda i: f"data row {i + 1}")
+    kept_lines = lines.values()
+    return _finish(house, path, lambda i: f"line {kept_lines[i]}")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, EOFError | zlib.error):
+        return f"damaged or truncated compressed file: {exc}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 TIME_NAMES = ("time", "timestamp", "datetime", "date_time", "date", "unix", "localminute")
@@ -246,12 +312,15 @@ def match_columns(header: list[str], path: Path) -> tuple[str, str, dict[Applian
 def _read_table(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file (expected a header row and data)")
+    import pyarrow as pa
+
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(path)
         return pd.read_csv(path, dtype=str)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise DataError(f"{path}: not a readable table ({exc})") from exc
+    except (*UNREADABLE, pa.ArrowException) as exc:
+        kind = "Parquet file" if path.suffix == ".parquet" else "CSV table"
+        raise DataError(f"{path}: not a readable {kind} ({_reason(exc)})") from exc
 
 
 def read_wide_files(
@@ -263,8 +332,10 @@ def read_wide_files(
     exactly 0 are treated as missing (zero-filled gaps) unless ``mask_zero_aggregate`` is off.
     """
     units, aggs, apps_all = [], [], {}
+    origins, files = [], []  # file line and file of every kept row, for error messages
     data = HouseData(house, list(paths), None, None, {})
-    for path in sorted(paths):
+    ordered = sorted(paths)
+    for path in ordered:
         df = _read_table(path)
         if df.empty:
             raise DataError(f"{path}: no data rows (expected at least one reading)")
@@ -278,12 +349,13 @@ def read_wide_files(
         if _norm(time_col) == "unix":
             t = pd.to_numeric(raw_t, errors="coerce").to_numpy(dtype=np.float64)
         else:
-            parsed = pd.to_datetime(raw_t, errors="coerce")
-            t = parsed.to_numpy().astype("datetime64[s]").astype(np.float64)
-            t[parsed.isna().to_numpy()] = np.nan
+            t = parse_times(raw_t, path, time_col, 2)
         if np.isnan(t).any():
             i = int(np.flatnonzero(np.isnan(t))[0])
-            raise DataError(f"{path}: line {i + 2}, column '{time_col}': not a timestamp")
+            raise DataError(
+                f"{path}: line {i + 2}, column '{time_col}': expected a timestamp, "
+                f"got {str(raw_t.iloc[i])!r}"
+            )
         cols = [agg_col] + list(apps.values())
         num = _numeric(df.astype({c: str for c in cols}), cols, path, 2)
         _check_powers(num, cols, path, 2, data.note)
@@ -294,6 +366,8 @@ def read_wide_files(
             data.note("zero_aggregate_rows_masked_as_gaps", int(zero.sum()))
             keep &= ~zero
         units.append(t[keep].astype(np.int64))
+        origins.append(np.flatnonzero(keep) + 2)
+        files.append(np.full(int(keep.sum()), len(files), dtype=np.int32))
         aggs.append(num[agg_col].to_numpy()[keep].astype(np.float32))
         for a, c in apps.items():
             apps_all.setdefault(a, []).append(num[c].to_numpy()[keep].astype(np.float32))
@@ -306,15 +380,17 @@ def read_wide_files(
     data.unix = np.concatenate(units)
     data.aggregate = np.concatenate(aggs)
     data.appliances = {a: np.concatenate(v) for a, v in apps_all.items()}
+    line_no, file_no = np.concatenate(origins), np.concatenate(files)
     order = np.argsort(data.unix, kind="stable")
     if len(paths) > 1 and (np.diff(data.unix) < 0).any():
         data.unix, data.aggregate = data.unix[order], data.aggregate[order]
         data.appliances = {a: v[order] for a, v in data.appliances.items()}
-    _finish(
-        data,
-        paths[0] if len(paths) == 1 else Path(f"house {house} files"),
-        lambda i: f"data row {i + 1}",
-    )
+        line_no, file_no = line_no[order], file_no[order]
+
+    def line_of(i: int) -> str:
+        return f"line {line_no[i]}" + (f" of {ordered[file_no[i]]}" if len(paths) > 1 else "")
+
+    _finish(data, paths[0] if len(paths) == 1 else Path(f"house {house} files"), line_of)
     diffs = np.diff(data.unix)
     period = float(np.median(diffs)) if len(diffs) else 0.0
     if period <= 0:

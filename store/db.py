@@ -23,6 +23,9 @@ import duckdb
 
 SCHEMA_VERSION = "3"
 DEFAULT_STORE = Path("store/nilm.duckdb")
+# storage format of new store files: readable by DuckDB 1.0 and later (2.x writes 'v2.0.0',
+# which 1.x clients refuse with "Trying to read a database file with version number 999")
+STORAGE_COMPATIBILITY = "v1.0.0"
 
 
 class StoreError(RuntimeError):
@@ -95,16 +98,79 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in SUMMARY_TABLES}
 
 
-def connect_readonly(store_path: Path) -> duckdb.DuckDBPyConnection:
-    """A short-lived read-only connection; raises StoreError with a reason a person can act on."""
+DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
+HEADER_BYTES = 3 * 4096  # the file header and the two database headers before the first block
+
+
+def check_store_file(store_path: Path) -> None:
+    """StoreError unless the path is an existing, non-empty DuckDB file (never creates anything)."""
     store_path = Path(store_path)
     if not store_path.exists():
-        raise StoreError(f"{store_path}: no store here yet; run `pipeline all` to create it")
+        hint = (
+            f"the folder {store_path.parent} does not exist either; "
+            if not store_path.parent.exists()
+            else ""
+        )
+        raise StoreError(
+            f"{store_path}: no store here yet; {hint}check --store, or run `pipeline all` to create one"
+        )
+    if store_path.is_dir():
+        raise StoreError(f"{store_path}: is a folder; expected a DuckDB store file (--store FILE)")
     try:
+        with open(store_path, "rb") as fh:
+            head = fh.read(12)
+    except OSError as exc:
+        raise StoreError(f"{store_path}: cannot read the store ({exc.strerror})") from exc
+    if not head:
+        raise StoreError(f"{store_path}: empty file; expected a DuckDB store")
+    if head[8:12] != DUCKDB_MAGIC:
+        raise StoreError(f"{store_path}: not a DuckDB database file; expected a DuckDB store")
+
+
+def check_complete(con: duckdb.DuckDBPyConnection, store_path: Path, size: int) -> None:
+    """A store cut short (a partial copy, a full disk) is not headers plus whole blocks.
+
+    Only the shape is compared, not the header's block count: DuckDB trims free blocks off the
+    end of the file, and the path may already name a newer store than the connection's (a
+    publish renames a new file over it). A file cut on a block boundary is caught when a query
+    reads a missing block (a damaged-store error).
+    """
+    block_size = con.execute("SELECT block_size FROM pragma_database_size() LIMIT 1").fetchall()
+    block = int(block_size[0][0])
+    if size < HEADER_BYTES or (size - HEADER_BYTES) % block:
+        raise StoreError(
+            f"{store_path}: truncated store ({size} bytes is not a whole number of "
+            f"{block}-byte blocks); restore it from a copy or rebuild it with "
+            "`pipeline all --store NEW`"
+        )
+
+
+def connect_readonly(store_path: Path) -> duckdb.DuckDBPyConnection:
+    """A short-lived read-only connection; raises StoreError with a reason a person can act on.
+
+    A missing store is an error (a mistyped --store must not create anything), and so is a file
+    that is not a DuckDB store, an empty, truncated or damaged one, or one of another schema.
+    """
+    store_path = Path(store_path)
+    check_store_file(store_path)
+    try:
+        size = store_path.stat().st_size
         con = duckdb.connect(str(store_path), read_only=True)
+    except OSError as exc:
+        raise StoreError(f"{store_path}: cannot read the store ({exc.strerror})") from exc
     except duckdb.Error as exc:
-        raise StoreError(f"{store_path}: cannot open the store read-only: {exc}") from exc
-    version = schema_version(con)
+        raise StoreError(
+            f"{store_path}: cannot open the store read-only: {_first_line(exc)}"
+        ) from exc
+    try:
+        check_complete(con, store_path, size)
+        version = schema_version(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreError(f"{store_path}: damaged store ({_first_line(exc)})") from exc
+    except BaseException:
+        con.close()
+        raise
     if version != SCHEMA_VERSION:
         con.close()
         raise StoreError(
@@ -112,6 +178,10 @@ def connect_readonly(store_path: Path) -> duckdb.DuckDBPyConnection:
             "rebuild it with `pipeline all --force` (or point --store at a new file)"
         )
     return con
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _remove_quietly(*paths: Path) -> None:
@@ -138,29 +208,15 @@ def write_store(store_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
     On any exception (or SIGKILL) the published store is untouched and the copy is discarded.
     Writers are serialised with a lock file so two pipelines cannot lose each other's rows.
+    A store that cannot be opened, read or published raises StoreError; errors raised by the
+    caller's block pass through unchanged.
     """
     store_path = Path(store_path)
-    store_path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = store_path.with_name(store_path.name + ".lock")
     tmp = store_path.with_name(f".{store_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(lock_path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _writer_lock(store_path):
         try:
-            _remove_stale_copies(store_path)
-            fresh = not store_path.exists()
-            if not fresh:
-                shutil.copyfile(store_path, tmp)
-            con = duckdb.connect(str(tmp))
+            con = _open_private_copy(store_path, tmp)
             try:
-                if fresh:
-                    create_schema(con)
-                else:
-                    version = schema_version(con)
-                    if version != SCHEMA_VERSION:
-                        raise StoreError(
-                            f"{store_path}: schema version {version!r}, this code writes "
-                            f"{SCHEMA_VERSION!r}; move the old file away or use --store NEW"
-                        )
                 yield con
                 con.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('refreshed_at', ?)",
@@ -169,17 +225,93 @@ def write_store(store_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, store_path)
-            dir_fd = os.open(store_path.parent, os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            _publish(tmp, store_path)
         finally:
             _remove_quietly(tmp, Path(str(tmp) + ".wal"))
+
+
+def writer_lock(store_path: Path) -> contextlib.AbstractContextManager[None]:
+    """The lock every writer of the store holds while it publishes (for `pipeline gc`)."""
+    return _writer_lock(Path(store_path))
+
+
+@contextlib.contextmanager
+def _writer_lock(store_path: Path) -> Iterator[None]:
+    if store_path.is_dir():
+        raise StoreError(f"{store_path}: is a folder; expected a DuckDB store file (--store FILE)")
+    lock_path = store_path.with_name(store_path.name + ".lock")
+    try:
+        store_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path, "a")  # noqa: SIM115 (held for the whole write)
+    except OSError as exc:
+        raise StoreError(
+            f"{store_path}: cannot write beside the store ({exc.strerror}); expected a folder "
+            "you can write to"
+        ) from exc
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _open_private_copy(store_path: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
+    """The writer's copy of the published store (or a new store with the schema)."""
+    _remove_stale_copies(store_path)
+    fresh = not store_path.exists()
+    try:
+        if not fresh:
+            check_store_file(store_path)
+            shutil.copyfile(store_path, tmp)
+        # a new file gets the oldest storage format that holds the schema, so analysts can open
+        # it with DuckDB 1.x clients too; a copied file keeps the format it was created with
+        con = duckdb.connect(
+            str(tmp),
+            config={"storage_compatibility_version": STORAGE_COMPATIBILITY} if fresh else {},
+        )
+    except OSError as exc:
+        raise StoreError(
+            f"{store_path}: cannot copy the store to write it ({exc.strerror})"
+        ) from exc
+    except duckdb.Error as exc:
+        raise StoreError(
+            f"{store_path}: cannot open the store (damaged or truncated?): {_first_line(exc)}"
+        ) from exc
+    try:
+        if fresh:
+            create_schema(con)
+            return con
+        size = tmp.stat().st_size
+        check_complete(con, store_path, size)
+        version = schema_version(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise StoreError(f"{store_path}: damaged store ({_first_line(exc)})") from exc
+    except BaseException:
+        con.close()
+        raise
+    if version != SCHEMA_VERSION:
+        con.close()
+        raise StoreError(
+            f"{store_path}: schema version {version!r}, this code writes "
+            f"{SCHEMA_VERSION!r}; move the old file away or use --store NEW"
+        )
+    return con
+
+
+def _publish(tmp: Path, store_path: Path) -> None:
+    try:
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, store_path)
+        dir_fd = os.open(store_path.parent, os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise StoreError(f"{store_path}: cannot publish the new store ({exc.strerror})") from exc
 
 
 def ensure_store(store_path: Path) -> None:

@@ -11,6 +11,7 @@ from pipeline.errors import DataError
 from pipeline.ingest import parse_benchmark_output
 from store import db
 
+from .cli_support import VARIANT, invoke, tiny_store
 from .conftest import run_cli
 
 DATA = Path(__file__).with_name("data")
@@ -86,6 +87,49 @@ def test_ingest_benchmark_command_stores_latency_and_ops(store_copy):
         check=False,
     )
     assert res.returncode == 1 and "not in the store" in res.stderr
+
+
+def test_ingested_benchmark_reaches_the_tradeoff_view_and_records_a_run(tmp_path):
+    store = tiny_store(tmp_path / "nilm.duckdb")
+    args = [DATA / "benchmark_rpi4_w8.txt", "--host", "rpi4", "--variant", VARIANT]
+    res = invoke("ingest-benchmark", *args, "--threads", "4", "--store", store)
+    assert res.exit_code == 0, res.output
+    lat = db.query_df(store, "SELECT * FROM latency WHERE host = 'rpi4'").iloc[0]
+    # benchmark_model prints an average and no median: the average stands in for the median
+    assert lat["median_ms"] == pytest.approx(3.47593) == lat["mean_ms"]
+    t = db.query_df(store, "SELECT * FROM tradeoff WHERE host = 'rpi4'")
+    assert len(t) == 1 and t["latency_ms"].iloc[0] == pytest.approx(3.47593)
+    assert t["threads"].iloc[0] == 4
+    runs = db.query_df(store, "SELECT command, status, config FROM runs")
+    assert runs[["command", "status"]].values.tolist() == [["ingest-benchmark", "finished"]]
+    assert json.loads(runs["config"].iloc[0])["options"]["host"] == "rpi4"
+    # ingesting again replaces the numbers, it does not add a second row
+    assert invoke("ingest-benchmark", *args, "--threads", "4", "--store", store).exit_code == 0
+    assert len(db.query_df(store, "SELECT * FROM latency WHERE host = 'rpi4'")) == 1
+    assert db.query_df(store, "SELECT count(*) FROM op_profile").iloc[0, 0] == 4
+
+
+def test_benchmark_with_a_median_stores_it(tmp_path):
+    store = tiny_store(tmp_path / "nilm.duckdb")
+    text = (
+        (DATA / "benchmark_rpi4_w8.txt")
+        .read_text()
+        .replace("avg=3475.93", "median=3000 avg=3475.93")
+    )
+    (tmp_path / "b.txt").write_text(text)
+    res = invoke(
+        "ingest-benchmark",
+        tmp_path / "b.txt",
+        "--host",
+        "h",
+        "--variant",
+        VARIANT,
+        "--store",
+        store,
+    )
+    assert res.exit_code == 0, res.output
+    lat = db.query_df(store, "SELECT median_ms, mean_ms FROM latency").iloc[0]
+    assert lat["median_ms"] == pytest.approx(3.0) and lat["mean_ms"] == pytest.approx(3.47593)
 
 
 def test_edge_kit_round_trip(store_copy, tmp_path):

@@ -140,3 +140,16 @@ def test_copies_left_by_a_killed_writer_are_cleaned(store_path):
     with db.write_store(store_path):
         pass
     assert not stale.exists()
+
+
+def test_new_store_files_use_a_storage_format_duckdb_1x_reads(tmp_path):
+    import struct
+
+    store = tmp_path / "compat.duckdb"
+    db.ensure_store(store)
+    with db.write_store(store) as con:  # a later publish keeps the format
+        con.execute("INSERT INTO meta VALUES ('k', 'v')")
+    head = store.read_bytes()[:20]
+    assert head[8:12] == b"DUCK"
+    # storage version numbers 64-67 are what DuckDB 1.0-1.4 read; 2.x's own format is 999
+    assert 64 <= struct.unpack("<Q", head[12:20])[0] <= 67

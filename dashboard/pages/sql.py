@@ -1,20 +1,78 @@
+"""Ad-hoc read-only SQL over the store, with examples, a row/size/time limit and shareable links.
+
+The rules (one read statement, no file or network access, limits) are store.safe_sql's, the same
+as `pipeline sql`'s. A link `/sql?q=...` opens the page with that query and runs it.
+"""
+
 import dash
-from dash import Input, Output, State, dash_table, dcc, html
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, dcc, html, no_update
 
 from dashboard import queries
-from dashboard.app import guarded, link, notice, share_link
-
-dash.register_page(__name__, path="/sql", name="SQL")
-
-EXAMPLE = (
-    "SELECT appliance, arch, mode, f1, latency_ms, ram_mb, disk_mb FROM tradeoff ORDER BY f1 DESC"
+from dashboard.app import (
+    grid,
+    guarded,
+    link,
+    loading,
+    notice,
+    number_col,
+    page_title,
+    share_link,
+    text_col,
 )
 
+dash.register_page(__name__, path="/sql", name="SQL", title="nilm-edge · SQL")
 
-def layout(q=None, **_):
+# (label, query): questions people ask of the store, over its views
+EXAMPLES = [
+    (
+        "Accuracy beside cost, every variant (tradeoff)",
+        "SELECT appliance, arch, mode, host, threads, f1, mae_w, latency_ms, ram_mb, disk_mb\n"
+        "FROM tradeoff ORDER BY appliance, f1 DESC",
+    ),
+    (
+        "Best F1 per appliance under 5 ms and 10 MB",
+        "SELECT appliance, arg_max(variant_id, f1) AS variant_id, max(f1) AS f1\n"
+        "FROM tradeoff WHERE latency_ms <= 5 AND disk_mb <= 10\n"
+        "GROUP BY appliance ORDER BY appliance",
+    ),
+    (
+        "What quantization costs in F1 and MAE (metrics_wide, test split)",
+        "SELECT q.appliance, q.arch, q.mode, q.f1 - f.f1 AS f1_change, q.mae - f.mae AS mae_change_w\n"
+        "FROM metrics_wide q JOIN metrics_wide f\n"
+        "  ON f.appliance = q.appliance AND f.arch = q.arch AND f.split = q.split AND f.mode = 'keras'\n"
+        "WHERE q.split = 'test' AND q.mode <> 'keras' ORDER BY q.appliance, q.arch, q.mode",
+    ),
+    (
+        "Slowest op types of one variant (op_type_summary)",
+        "SELECT variant_id, host, op_type, xnnpack, nodes, total_ms, share\n"
+        "FROM op_type_summary WHERE variant_id = (SELECT min(variant_id) FROM op_profile)\n"
+        "ORDER BY total_ms DESC",
+    ),
+    (
+        "Ops XNNPACK did not take (op_profile)",
+        "SELECT variant_id, op_type, count(*) AS nodes, sum(latency_ms) AS ms\n"
+        "FROM op_profile WHERE NOT xnnpack GROUP BY ALL ORDER BY ms DESC",
+    ),
+    (
+        "The article's published latencies (reference_results)",
+        "SELECT appliance, arch, mode, host, value AS latency_ms, conditions\n"
+        "FROM reference_results WHERE metric = 'latency_ms' ORDER BY ALL",
+    ),
+    (
+        "Latest runs",
+        "SELECT run_id, command, profile, status, started_at, finished_at\nFROM runs ORDER BY started_at DESC LIMIT 20",
+    ),
+    ("Columns of the tradeoff view", "DESCRIBE tradeoff"),
+]
+DEFAULT_QUERY = EXAMPLES[0][1]
+
+
+def _schema_panel():
     schema, err = guarded(queries.schema)
     if err:
-        return html.Div([html.H2("SQL"), notice(err)])
+        return None, err
     tables = []
     for name, g in schema.groupby("table_name", sort=True):
         tables.append(
@@ -31,45 +89,70 @@ def layout(q=None, **_):
                 ]
             )
         )
+    return tables, None
+
+
+def layout(q=None, **_):
+    tables, err = _schema_panel()
+    if err:
+        return html.Div([page_title("SQL"), notice(err)])
+    limits = (
+        f"One read statement (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) at a time; at most "
+        f"{queries.SQL_ROW_LIMIT} rows, {queries.SQL_MAX_BYTES / 1e6:.0f} MB and "
+        f"{queries.SQL_TIME_LIMIT_S:.0f} s; no file or network access. For bigger exports: "
+        "`pipeline sql --format parquet -o FILE`."
+    )
+    editor = [
+        dcc.Dropdown(
+            id="sql-example",
+            options=[{"label": label, "value": i} for i, (label, _) in enumerate(EXAMPLES)],
+            placeholder="Example queries…",
+            clearable=True,
+            className="mb-2",
+        ),
+        dcc.Textarea(
+            id="sql-text",
+            value=q or DEFAULT_QUERY,
+            style={"width": "100%", "height": "140px", "fontFamily": "monospace"},
+        ),
+        # a shared link (?q=...) runs its query on load
+        dbc.Button("Run", id="sql-run", n_clicks=1 if q else 0, size="sm", className="me-2"),
+        share_link("sql-share"),
+        html.Div(limits, className="hint"),
+        loading(html.Div(id="sql-result")),
+    ]
+    schema = html.Div(
+        [html.H4("Schema"), *tables], style={"maxHeight": "80vh", "overflowY": "auto"}
+    )
     return html.Div(
         [
-            html.H2("SQL (read-only)"),
-            html.Div(
-                className="grid2",
-                children=[
-                    html.Div(
-                        [
-                            dcc.Textarea(
-                                id="sql-text",
-                                value=q or EXAMPLE,
-                                style={
-                                    "width": "100%",
-                                    "height": "140px",
-                                    "fontFamily": "monospace",
-                                },
-                            ),
-                            html.Button("Run", id="sql-run", n_clicks=0),
-                            share_link("sql-share"),
-                            html.Div(
-                                f"One SELECT at a time, at most {queries.SQL_ROW_LIMIT} rows and {queries.SQL_TIME_LIMIT_S:.0f} s; no file or network access.",
-                                className="hint",
-                            ),
-                            html.Div(id="sql-result"),
-                        ]
-                    ),
-                    html.Div(
-                        [html.H4("Schema"), *tables],
-                        style={"maxHeight": "80vh", "overflowY": "auto"},
-                    ),
-                ],
-            ),
+            page_title("SQL (read-only)"),
+            dbc.Row([dbc.Col(editor, lg=8), dbc.Col(schema, lg=4)]),
         ]
     )
+
+
+@dash.callback(
+    Output("sql-text", "value"), Input("sql-example", "value"), prevent_initial_call=True
+)
+def pick_example(i):
+    if i is None:
+        return no_update
+    return EXAMPLES[int(i)][1]
 
 
 @dash.callback(Output("sql-share", "href"), Input("sql-text", "value"))
 def share(text):
     return link("/sql", q=text)
+
+
+def rows_line(df) -> str:
+    if df.attrs.get("truncated"):
+        return (
+            f"{len(df)} rows shown: the result was cut at the row limit of "
+            f"{queries.SQL_ROW_LIMIT}; add a WHERE or LIMIT, or export with `pipeline sql`"
+        )
+    return f"{len(df)} rows"
 
 
 @dash.callback(
@@ -81,17 +164,34 @@ def run(n, text):
     df, err = guarded(queries.run_user_sql, text)
     if err:
         return html.Div(err, className="error", id="sql-error")
+    truncated = bool(df.attrs.get("truncated"))
+    rows, columns = result_grid(df)
     return html.Div(
         [
-            html.Div(f"{len(df)} rows", id="sql-rows"),
-            dash_table.DataTable(
-                id="sql-table",
-                data=df.astype(str).to_dict("records"),
-                columns=[{"name": c, "id": c} for c in df.columns],
-                page_size=25,
-                export_format="csv",
-                style_table={"overflowX": "auto"},
-                style_cell={"fontSize": 12},
-            ),
+            html.Div(rows_line(df), id="sql-rows", className="notice" if truncated else "hint"),
+            grid("sql-table", rows, columns),
         ]
     )
+
+
+def _text(v) -> str:
+    try:
+        missing = v is None or bool(pd.isna(v))
+    except (TypeError, ValueError):  # a list or struct cell
+        missing = False
+    return "" if missing else str(v)
+
+
+def result_grid(df: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
+    """Rows and column definitions for the grid: positional field names (a result may repeat a
+    column name, as in SELECT 1, 1); numbers stay numbers (sortable), anything else is text."""
+    out, columns = {}, []
+    for i, name in enumerate(df.columns):
+        col, field = df.iloc[:, i], f"c{i}"
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            out[field] = col.astype("float64").astype(object).where(col.notna(), None)
+            columns.append(number_col(field, str(name), digits=6))
+        else:
+            out[field] = col.astype(object).map(_text)
+            columns.append(text_col(field, str(name)))
+    return pd.DataFrame(out, index=df.index), columns

@@ -1,0 +1,453 @@
+"""Reliability under kills, concurrent readers and concurrent dashboard clients (issue 16).
+
+Three phases, each optional, all on loopback and in a scratch folder:
+
+1. kills: start `pipeline all --profile smoke`, SIGKILL it at a random moment (alternately its
+   whole process group and its main process only), then check that every store row's artifact
+   exists with its recorded sha256; the next start is the resume. A final resume runs to the
+   end and is checked too. Prints kills / inconsistent stores / workers left alive.
+2. readers: R reader processes open the store read-only in a loop while P publishes
+   (`pipeline ingest-benchmark`, three atomic swaps each) replace it. Prints reads / errors.
+3. clients: the dashboard under waitress, K concurrent clients for S seconds loading pages and
+   running SQL-page queries while the store is being republished. Prints requests / HTTP errors
+   / error notices / p50 / p95.
+
+    python bench/bench_reliability.py --kills 30 --clients 20 --seconds 60     # issue 16's targets
+    python bench/bench_reliability.py --kills 2 --clients 5 --seconds 10       # a quick look
+
+Targets (issue 16): 0 inconsistent stores in >= 30 kills, 0 reader errors, 0 errors or error
+notices under 20 clients with p95 <= 1 s on the 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from _common import ROOT, save
+
+PIPELINE = [sys.executable, "-m", "pipeline.cli"]
+BENCH_FILE = ROOT / "tests" / "data" / "benchmark_rpi4_w8.txt"
+NOTICE_MARKERS = (
+    "could not read the store",
+    "Connection Error",
+    "different configuration",
+    "Traceback",
+    "server is busy",
+    "stopped after",
+)
+
+
+# -- 1. kills ---------------------------------------------------------------------------------
+def _start_all(store: Path, log) -> subprocess.Popen:
+    args = [*PIPELINE, "all", "--profile", "smoke", "-a", "kettle", "--store", str(store)]
+    return subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def check_store(store: Path) -> list[str]:
+    """Every artifact a store row names exists and has the row's sha256."""
+    from pipeline.config import file_sha256
+    from store import db
+
+    if not store.exists():
+        return []
+    art = db.artifacts_dir(store)
+    problems = []
+    queries = {
+        "datasets": "SELECT artifact_path, sha256 FROM datasets",
+        "models": "SELECT artifact_path, sha256 FROM models",
+        "variants": "SELECT file_path, sha256 FROM variants WHERE file_path IS NOT NULL AND status = 'ok'",
+        "traces": "SELECT t.path, NULL FROM traces t",
+    }
+    for table, sql in queries.items():
+        try:
+            rows = db.query_df(store, sql).values.tolist()
+        except Exception as exc:  # an unreadable store is the worst inconsistency
+            return [f"store unreadable: {type(exc).__name__}: {exc}"]
+        for rel, sha in rows:
+            path = art / rel
+            if not path.exists():
+                problems.append(f"{table}: {rel} missing")
+            elif sha and file_sha256(path) != sha:
+                problems.append(f"{table}: {rel} sha256 differs from the store's")
+    return problems
+
+
+def phase_kills(work: Path, kills: int, max_wait: float, final_timeout: float) -> dict:
+    store = work / "nilm.duckdb"
+    log = open(work / "kills.log", "ab")  # noqa: SIM115 (kept for the whole phase)
+    inconsistent, orphans, details = 0, 0, []
+    for i in range(kills):
+        proc = _start_all(store, log)
+        wait = random.uniform(1.0, max_wait)
+        try:
+            proc.wait(timeout=wait)
+            finished_early = True
+        except subprocess.TimeoutExpired:
+            finished_early = False
+        mode = "group" if i % 2 == 0 else "main"
+        if not finished_early:
+            if mode == "group":
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        time.sleep(2.0)  # what a main-only kill leaves running shows up now
+        left = _group_alive(proc.pid)
+        orphans += int(left)
+        problems = check_store(store)
+        inconsistent += int(bool(problems))
+        details.append(
+            {
+                "kill": i + 1,
+                "mode": mode,
+                "after_s": round(wait, 1),
+                "finished_before_kill": finished_early,
+                "workers_left": left,
+                "problems": problems[:5],
+            }
+        )
+        print(
+            f"kill {i + 1}/{kills}: {mode} at {wait:.1f} s"
+            + (" (run had finished)" if finished_early else "")
+            + f", workers left alive: {left}, problems: {len(problems)}",
+            flush=True,
+        )
+        if left:
+            os.killpg(proc.pid, signal.SIGKILL)  # do not let them run into the next start
+    proc = _start_all(store, log)
+    try:
+        resumed = proc.wait(timeout=final_timeout) == 0
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        resumed = False
+    final = check_store(store)
+    running = _count_running(store)
+    print(
+        f"final resume: {'finished' if resumed else 'FAILED'}; problems: {len(final)}; "
+        f"runs still marked running: {running}",
+        flush=True,
+    )
+    log.close()
+    return {
+        "kills": kills,
+        "inconsistent_stores": inconsistent + int(bool(final)),
+        "workers_left_after_main_kill": orphans,
+        "final_resume_ok": resumed,
+        "runs_still_running": running,
+        "details": details,
+        "final_problems": final[:10],
+    }
+
+
+def _count_running(store: Path) -> int | None:
+    from store import db
+
+    try:
+        return int(
+            db.query_df(store, "SELECT count(*) FROM runs WHERE status = 'running'").iloc[0, 0]
+        )
+    except Exception:
+        return None
+
+
+# -- 2. readers during publishes ------------------------------------------------------------
+READER = """
+import json, os, sys, time
+sys.path.insert(0, sys.argv[3])
+from store import db
+store, stop = sys.argv[1], sys.argv[2]
+reads = errors = 0
+first = None
+while not os.path.exists(stop):
+    try:
+        con = db.connect_readonly(store)
+        try:
+            db.table_counts(con)
+            con.execute("SELECT count(*) FROM tradeoff").fetchall()
+            con.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 5").fetchall()
+        finally:
+            con.close()
+        reads += 1
+    except Exception as exc:
+        errors += 1
+        first = first or f"{type(exc).__name__}: {exc}"
+print(json.dumps({"reads": reads, "errors": errors, "first_error": first}))
+"""
+
+
+def _some_variant(store: Path) -> str | None:
+    from store import db
+
+    try:
+        ids = db.query_df(store, "SELECT variant_id FROM variants WHERE status = 'ok' LIMIT 1")
+    except Exception:
+        return None
+    return ids.iloc[0, 0] if len(ids) else None
+
+
+def _ensure_store_with_a_variant(work: Path) -> tuple[Path, str]:
+    store = work / "nilm.duckdb"
+    vid = _some_variant(store)
+    if vid:
+        return store, vid
+    sys.path.insert(0, str(ROOT))
+    from tests.cli_support import VARIANT, tiny_store
+
+    store = work / "tiny.duckdb"
+    if not store.exists():
+        tiny_store(store)
+    return store, VARIANT
+
+
+def _publish(store: Path, vid: str, host: str) -> bool:
+    args = [*PIPELINE, "ingest-benchmark", str(BENCH_FILE), "--host", host, "--variant", vid]
+    res = subprocess.run(
+        [*args, "--store", str(store)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    return res.returncode == 0
+
+
+def phase_readers(work: Path, readers: int, publishes: int) -> dict:
+    store, vid = _ensure_store_with_a_variant(work)
+    stop = work / "readers.stop"
+    stop.unlink(missing_ok=True)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", READER, str(store), str(stop), str(ROOT)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(readers)
+    ]
+    time.sleep(1.0)
+    ok = sum(_publish(store, vid, f"bench-{i % 3}") for i in range(publishes))
+    stop.write_text("stop")
+    results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    out = {
+        "readers": readers,
+        "publishes": publishes,
+        "publishes_ok": ok,
+        "reads": sum(r["reads"] for r in results),
+        "reader_errors": sum(r["errors"] for r in results),
+        "first_error": next((r["first_error"] for r in results if r["first_error"]), None),
+    }
+    print(
+        f"readers: {out['reads']} reads by {readers} processes during {ok}/{publishes} publishes "
+        f"(x3 swaps each), {out['reader_errors']} errors",
+        flush=True,
+    )
+    return out
+
+
+# -- 3. dashboard clients -----------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _page(path: str, search: str = "") -> dict:
+    return {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "_pages_location", "property": "pathname", "value": path},
+            {"id": "_pages_location", "property": "search", "value": search},
+        ],
+        "changedPropIds": ["_pages_location.pathname"],
+        "state": [],
+    }
+
+
+def _sql(text: str) -> dict:
+    return {
+        "output": "sql-result.children",
+        "outputs": {"id": "sql-result", "property": "children"},
+        "inputs": [{"id": "sql-run", "property": "n_clicks", "value": 1}],
+        "state": [{"id": "sql-text", "property": "value", "value": text}],
+        "changedPropIds": ["sql-run.n_clicks"],
+    }
+
+
+def _requests(vid: str) -> list[tuple[str, dict | None]]:
+    return [
+        ("GET /", None),
+        ("page /", _page("/")),
+        ("page /tradeoff", _page("/tradeoff")),
+        ("page /variant", _page("/variant", f"?id={vid}")),
+        ("page /quantization", _page("/quantization")),
+        ("page /sql", _page("/sql")),
+        ("sql tradeoff", _sql("SELECT * FROM tradeoff ORDER BY f1 DESC LIMIT 50")),
+        ("sql counts", _sql("SELECT count(*) FROM latency")),
+    ]
+
+
+def _client(base: str, vid: str, until: float, out: list, seed: int) -> None:
+    import requests
+
+    rng = random.Random(seed)
+    session = requests.Session()
+    mix = _requests(vid)
+    while time.time() < until:
+        name, body = rng.choice(mix)
+        t0 = time.perf_counter()
+        try:
+            if body is None:
+                r = session.get(base + "/", timeout=60)
+            else:
+                r = session.post(base + "/_dash-update-component", json=body, timeout=60)
+            status, text = r.status_code, r.text
+        except Exception as exc:
+            status, text = 0, f"{type(exc).__name__}: {exc}"
+        notice = any(m in text for m in NOTICE_MARKERS)
+        out.append((name, time.perf_counter() - t0, status, notice, text[:300] if notice else ""))
+
+
+def phase_clients(work: Path, clients: int, seconds: float, threads: int) -> dict:
+    import numpy as np
+
+    store, vid = _ensure_store_with_a_variant(work)
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dashboard.serve",
+            "--store",
+            str(store),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "server.log", "wb"),  # noqa: SIM115
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(base, server)
+        stop_refresh = threading.Event()
+        refreshes = []
+
+        def refresh():  # the store is republished while the clients read it
+            while not stop_refresh.is_set():
+                refreshes.append(_publish(store, vid, "bench-refresh"))
+
+        refresher = threading.Thread(target=refresh, daemon=True)
+        refresher.start()
+        until = time.time() + seconds
+        results: list = []
+        workers = [
+            threading.Thread(target=_client, args=(base, vid, until, results, i))
+            for i in range(clients)
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        stop_refresh.set()
+        refresher.join(timeout=300)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    lat = np.array([r[1] for r in results]) if results else np.array([0.0])
+    out = {
+        "clients": clients,
+        "seconds": seconds,
+        "server_threads": threads,
+        "requests": len(results),
+        "http_errors": sum(1 for r in results if r[2] != 200),
+        "error_notices": sum(1 for r in results if r[3]),
+        "p50_s": float(np.percentile(lat, 50)),
+        "p95_s": float(np.percentile(lat, 95)),
+        "refreshes": len(refreshes),
+        "per_request": {
+            name: float(np.percentile([r[1] for r in results if r[0] == name] or [0], 95))
+            for name, _ in _requests(vid)
+        },
+        "first_notice": next((r[4] for r in results if r[3]), None),
+    }
+    print(
+        f"clients: {out['requests']} requests from {clients} clients in {seconds:g} s during "
+        f"{len(refreshes)} refreshes; {out['http_errors']} HTTP errors, {out['error_notices']} "
+        f"error notices; p50 {out['p50_s'] * 1000:.0f} ms, p95 {out['p95_s'] * 1000:.0f} ms",
+        flush=True,
+    )
+    return out
+
+
+def _wait_for(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    import requests
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the dashboard exited; see server.log")
+        try:
+            if requests.get(base + "/", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.3)
+    raise RuntimeError("the dashboard did not answer in time")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--kills", type=int, default=3, help="SIGKILLs of `pipeline all` (0 = skip)")
+    p.add_argument(
+        "--max-wait", type=float, default=90.0, help="latest kill moment after a start (s)"
+    )
+    p.add_argument("--final-timeout", type=float, default=1800.0, help="final resume limit (s)")
+    p.add_argument("--readers", type=int, default=2, help="reader processes (0 = skip)")
+    p.add_argument("--publishes", type=int, default=5, help="ingests during the readers")
+    p.add_argument("--clients", type=int, default=5, help="dashboard clients (0 = skip)")
+    p.add_argument("--seconds", type=float, default=20.0, help="how long the clients run")
+    p.add_argument("--threads", type=int, default=8, help="the dashboard's waitress threads")
+    p.add_argument("--workdir", type=Path, help="scratch folder (default: a new temp folder)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    random.seed(args.seed)
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="nilm-reliability-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"scratch folder: {work}", flush=True)
+    result = {"args": {k: str(v) for k, v in vars(args).items()}}
+    if args.kills:
+        result["kills"] = phase_kills(work, args.kills, args.max_wait, args.final_timeout)
+    if args.readers:
+        result["readers"] = phase_readers(work, args.readers, args.publishes)
+    if args.clients:
+        result["clients"] = phase_clients(work, args.clients, args.seconds, args.threads)
+    save("reliability", result)
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+"""Ad-hoc SQL from a person, run safely: the one implementation behind `pipeline sql` and the
+dashboard's SQL page.
+
+The rules: exactly one read statement (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE,
+EXPLAIN), a read-only connection that can reach no file and no network (DuckDB's
+``enable_external_access = false``, locked so the query cannot turn it back on, extensions never
+installed or loaded), a time limit (the connection is interrupted from a timer thread), and
+optional limits on rows and bytes of the result. ``allow_files`` lifts the file rule (and admits
+COPY ... TO / EXPORT) for a person's own exports from the command line; nothing else changes.
+
+The dashboard runs each query in a child process (`run_query_isolated`): DuckDB refuses a second
+connection to one file with a different configuration inside one process, so a sandboxed user
+query in the server process would break every other page's reads while it runs; and a child can
+be killed, and its memory is returned, whatever the query does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+READ_STATEMENTS = {"SELECT", "EXPLAIN"}
+FILE_STATEMENTS = {"COPY", "EXPORT"}
+BATCH_ROWS = 2048
+EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s+(?:ANALYZE\s+|ANALYSE\s+|\([^)]*\)\s*)?", re.I)
+
+
+class UnsafeQueryError(ValueError):
+    """A query that is refused, fails or runs past a limit; the message is for the person."""
+
+
+@dataclass
+class QueryResult:
+    table: pa.Table
+    truncated: bool  # rows were cut at the row limit
+
+    def to_df(self):
+        df = self.table.to_pandas()
+        df.attrs["truncated"] = self.truncated
+        return df
+
+
+def sandbox_config(allow_files: bool = False) -> dict:
+    return {
+        "enable_external_access": bool(allow_files),
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "lock_configuration": True,
+    }
+
+
+def check_query(sql: str, allow_files: bool = False) -> str:
+    """The statement to run, or UnsafeQueryError saying why it is refused."""
+    text = (sql or "").strip()
+    if not text or not text.rstrip(";").strip():
+        raise UnsafeQueryError("empty query: expected one SELECT statement")
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error as exc:
+        raise UnsafeQueryError(f"syntax error: {_first_line(exc)}") from exc
+    if len(statements) != 1:
+        raise UnsafeQueryError(
+            f"one statement at a time, got {len(statements)} (comments can hide a second one)"
+        )
+    kind = statements[0].type.name
+    allowed = READ_STATEMENTS | (FILE_STATEMENTS if allow_files else set())
+    if kind not in allowed:
+        hint = "" if allow_files or kind not in FILE_STATEMENTS else " (pass --allow-files)"
+        raise UnsafeQueryError(
+            "only read queries (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are allowed "
+            f"here, not {kind}{hint}"
+        )
+    if kind == "EXPLAIN":
+        inner = EXPLAIN_PREFIX.sub("", text, count=1)
+        check_query(inner, allow_files)
+    return text.rstrip().rstrip(";")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def open_sandboxed(store: Path, allow_files: bool = False) -> duckdb.DuckDBPyConnection:
+    from store.db import StoreError, check_complete, check_store_file
+
+    store = Path(store)
+    check_store_file(store)
+    try:
+        size = store.stat().st_size
+        con = duckdb.connect(str(store), read_only=True, config=sandbox_config(allow_files))
+    except OSError as exc:
+        raise StoreError(f"{store}: cannot read the store ({exc.strerror})") from exc
+    except duckdb.Error as exc:
+        raise StoreError(f"{store}: cannot open the store read-only: {_first_line(exc)}") from exc
+    try:
+        check_complete(con, store, size)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def run_query(
+    store: Path,
+    sql: str,
+    *,
+    row_limit: int | None = None,
+    timeout_s: float = 30.0,
+    max_bytes: int | None = None,
+    allow_files: bool = False,
+) -> QueryResult:
+    """Run one checked statement in this process under the sandbox and the limits."""
+    text = check_query(sql, allow_files)
+    con = open_sandboxed(store, allow_files)
+    timer = threading.Timer(timeout_s, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        return _fetch(con, text, row_limit, max_bytes)
+    except duckdb.InterruptException as exc:
+        raise UnsafeQueryError(f"query stopped after its time limit of {timeout_s:g} s") from exc
+    except duckdb.Error as exc:
+        raise UnsafeQueryError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+    finally:
+        timer.cancel()
+        con.close()
+
+
+def _fetch(con, text: str, row_limit: int | None, max_bytes: int | None) -> QueryResult:
+    rel = con.sql(text)
+    if rel is None:  # COPY / EXPORT (only with allow_files): done, nothing to show
+        return QueryResult(pa.table({}), False)
+    reader = rel.to_arrow_reader(BATCH_ROWS)
+    batches, rows, size, truncated = [], 0, 0, False
+    for batch in reader:
+        if row_limit is not None and rows + batch.num_rows > row_limit:
+            batch = batch.slice(0, row_limit - rows)
+            truncated = True
+        rows += batch.num_rows
+        size += batch.nbytes
+        if max_bytes is not None and size > max_bytes:
+            raise UnsafeQueryError(
+                f"result larger than {_mb(max_bytes)} after {rows} rows; select fewer or "
+                "shorter columns, or export with `pipeline sql --format parquet`"
+            )
+        batches.append(batch)
+        if truncated:
+            break
+    return QueryResult(pa.Table.from_batches(batches, schema=reader.schema), truncated)
+
+
+# -- the dashboard's child process ----------------------------------------------------------
+_SLOTS = threading.BoundedSemaphore(max(2, os.cpu_count() or 1))
+CHILD_START_S = 10.0  # the child's own start-up (Python + DuckDB import) on a busy machine
+
+
+def run_query_isolated(
+    store: Path,
+    sql: str,
+    *,
+    row_limit: int,
+    timeout_s: float,
+    max_bytes: int,
+) -> QueryResult:
+    """`run_query` in a child process that is killed at the time limit; a few at a time."""
+    check_query(sql)  # refuse early, without a process
+    if not _SLOTS.acquire(timeout=timeout_s):
+        raise UnsafeQueryError("the server is busy with other SQL queries; try again in a moment")
+    try:
+        return _run_child(store, sql, row_limit, timeout_s, max_bytes)
+    finally:
+        _SLOTS.release()
+
+
+def _run_child(store, sql, row_limit, timeout_s, max_bytes) -> QueryResult:
+    request = json.dumps(
+        {
+            "store": str(store),
+            "sql": sql,
+            "row_limit": row_limit,
+            "timeout_s": timeout_s,
+            "max_bytes": max_bytes,
+        }
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "store.safe_sql"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        out, err = proc.communicate(request.encode(), timeout=timeout_s + CHILD_START_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise UnsafeQueryError(f"query stopped after its time limit of {timeout_s:g} s") from None
+    head, _, body = out.partition(b"\n")
+    try:
+        status = json.loads(head)
+    except ValueError:
+        last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise UnsafeQueryError(f"the query process failed: {last}") from None
+    if "error" in status:
+        kind = status.get("kind")
+        if kind == "store":
+            from store.db import StoreError
+
+            raise StoreError(status["error"])
+        raise UnsafeQueryError(status["error"])
+    table = pa.ipc.open_stream(body).read_all()
+    return QueryResult(table, bool(status["truncated"]))
+
+
+CHILD_MEMORY_BYTES = 3 << 30  # address space of one query process: a runaway query fails there
+
+
+def _child_main() -> None:
+    import resource
+
+    from store.db import StoreError
+
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
+    req = json.loads(sys.stdin.read())
+    try:
+        res = run_query(
+            req["store"],
+            req["sql"],
+            row_limit=req["row_limit"],
+            timeout_s=req["timeout_s"],
+            max_bytes=req["max_bytes"],
+        )
+    except StoreError as exc:
+        _child_write({"error": str(exc), "kind": "store"})
+        return
+    except UnsafeQueryError as exc:
+        _child_write({"error": str(exc)})
+        return
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, res.table.schema) as writer:
+        writer.write_table(res.table)
+    _child_write({"truncated": res.truncated, "rows": res.table.num_rows}, sink.getvalue())
+
+
+def _child_write(status: dict, body: bytes | pa.Buffer = b"") -> None:
+    out = sys.stdout.buffer
+    out.write(json.dumps(status).encode() + b"\n")
+    out.write(memoryview(body))
+    out.flush()
+
+
+if __name__ == "__main__":
+    _child_main()

@@ -1,0 +1,157 @@
+"""Ad-hoc SQL is sandboxed the same way in `pipeline sql` and on the dashboard's SQL page:
+one read statement, no file or network access, limits on time, rows and bytes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from dashboard import queries
+from store import safe_sql
+
+from .cli_support import assert_refused, invoke, tiny_store
+
+RECURSIVE = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r"
+
+REFUSED = {
+    "read a file": ("SELECT * FROM read_csv('/etc/passwd')", "Permission"),
+    "read the environment": ("SELECT * FROM read_text('/proc/self/environ')", "Permission"),
+    "list files": ("SELECT * FROM glob('/*')", "Permission"),
+    "network": ("SELECT * FROM 'https://example.com/x.csv'", "Permission"),
+    "write a file": ("COPY (SELECT 1) TO '{tmp}/out.csv'", "not COPY"),
+    "export": ("EXPORT DATABASE '{tmp}/dump'", "not EXPORT"),
+    "hidden second statement": (
+        "SELECT 1; -- harmless\n COPY (SELECT 1) TO '{tmp}/out.csv'",
+        "one statement",
+    ),
+    "two selects": ("SELECT 1; SELECT 2", "one statement"),
+    "attach": ("ATTACH '{tmp}/other.duckdb'", "not ATTACH"),
+    "install": ("INSTALL httpfs", "not LOAD"),
+    "load": ("LOAD httpfs", "not LOAD"),
+    "pragma": ("PRAGMA enable_profiling", "not PRAGMA"),
+    "set": ("SET enable_external_access = true", "not SET"),
+    "write a table": ("DELETE FROM variants", "not DELETE"),
+    "ddl": ("CREATE TABLE x AS SELECT 1", "not CREATE"),
+    "explain a write": ("EXPLAIN ANALYZE COPY (SELECT 1) TO '{tmp}/o.csv'", "not COPY"),
+    "empty": ("  ;  ", "empty"),
+}
+
+
+@pytest.fixture
+def store(tmp_path):
+    return tiny_store(tmp_path / "nilm.duckdb")
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_pipeline_sql_refuses(case, store, tmp_path):
+    sql, message = REFUSED[case]
+    res = invoke("sql", sql.format(tmp=tmp_path), "--store", store)
+    assert_refused(res, message)
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "dump").exists()
+
+
+@pytest.mark.parametrize("case", ["read a file", "write a file", "hidden second statement"])
+def test_the_sql_page_refuses_the_same(case, store, tmp_path):
+    sql, message = REFUSED[case]
+    with pytest.raises(queries.UserQueryError, match=message):
+        queries.run_user_sql(store, sql.format(tmp=tmp_path))
+
+
+def test_pipeline_sql_stops_at_its_time_limit(store):
+    t0 = time.perf_counter()
+    res = invoke("sql", RECURSIVE, "--store", store, "--timeout", "1")
+    assert_refused(res, "time limit of 1 s")
+    assert time.perf_counter() - t0 < 30
+
+
+def test_read_statements_of_every_kind_run(store):
+    for sql in (
+        "SELECT 1 AS one",
+        "WITH a AS (SELECT 2 AS two) SELECT * FROM a",
+        "FROM variants",
+        "DESCRIBE tradeoff",
+        "SHOW TABLES",
+        "SUMMARIZE variants",
+        "EXPLAIN SELECT 1",
+        "VALUES (1, 2)",
+    ):
+        res = invoke("sql", sql, "--store", store, "--format", "json")
+        assert res.exit_code == 0, (sql, res.output)
+        json.loads(res.stdout)
+
+
+def test_allow_files_lets_a_person_export_and_read_files(store, tmp_path):
+    out = tmp_path / "variants.csv"
+    res = invoke("sql", f"COPY variants TO '{out}'", "--store", store, "--allow-files")
+    assert res.exit_code == 0, res.output
+    assert "kettle.cnn.w8" in out.read_text()
+    res = invoke(
+        "sql", f"SELECT count(*) AS n FROM read_csv('{out}')", "--store", store, "--allow-files"
+    )
+    assert res.exit_code == 0 and "1" in res.stdout
+    # still one statement and no settings, even with files allowed
+    assert_refused(invoke("sql", "SET threads = 1", "--store", store, "--allow-files"), "SET")
+
+
+def test_output_formats_need_no_file_permission(store, tmp_path):
+    out = tmp_path / "v.parquet"
+    res = invoke(
+        "sql", "SELECT * FROM variants", "--store", store, "--format", "parquet", "-o", out
+    )
+    assert res.exit_code == 0 and out.stat().st_size > 0
+    res = invoke("sql", "SELECT * FROM variants", "--store", store, "--format", "csv")
+    assert res.stdout.splitlines()[1].startswith("kettle.cnn.w8")
+
+
+def test_sql_page_bounds_rows_and_says_so(store):
+    df = queries.run_user_sql(store, "SELECT * FROM range(100000)", limit=50)
+    assert len(df) == 50 and df.attrs["truncated"]
+    df = queries.run_user_sql(store, "SELECT * FROM range(10)", limit=50)
+    assert len(df) == 10 and not df.attrs["truncated"]
+
+
+def test_sql_page_refuses_a_huge_cell_by_size(store):
+    t0 = time.perf_counter()
+    with pytest.raises(queries.UserQueryError, match="larger than"):
+        queries.run_user_sql(store, "SELECT repeat('x', 200000000) AS s")
+    assert time.perf_counter() - t0 < queries.SQL_TIME_LIMIT_S + 10
+
+
+def test_sql_page_stops_at_its_time_limit(store):
+    with pytest.raises(queries.UserQueryError, match="time limit"):
+        queries.run_user_sql(store, RECURSIVE, timeout_s=1)
+
+
+def test_a_long_sql_page_query_does_not_break_other_pages(store):
+    """DuckDB refuses a second connection with another configuration to one file in one
+    process; the SQL page's query runs elsewhere, so the other pages keep reading."""
+    outcome = {}
+
+    def long_query():
+        try:
+            queries.run_user_sql(store, RECURSIVE, timeout_s=4)
+        except queries.UserQueryError as exc:
+            outcome["sql"] = str(exc)
+
+    worker = threading.Thread(target=long_query)
+    worker.start()
+    time.sleep(1.5)  # the user query is running now
+    reads = 0
+    while worker.is_alive():
+        queries.tradeoff(store)
+        queries.store_facts(store)
+        reads += 1
+    worker.join()
+    assert reads > 0 and "time limit" in outcome["sql"]
+
+
+def test_one_shared_rule_set():
+    """The CLI and the page use the same checks (store.safe_sql); the page adds a size bound."""
+    with pytest.raises(safe_sql.UnsafeQueryError, match="one statement"):
+        safe_sql.check_query("SELECT 1; SELECT 2")
+    assert safe_sql.check_query("EXPLAIN SELECT 1;") == "EXPLAIN SELECT 1"
+    assert safe_sql.sandbox_config()["enable_external_access"] is False
+    assert safe_sql.sandbox_config()["lock_configuration"] is True
