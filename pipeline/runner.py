@@ -7,9 +7,12 @@ import time
 from rich.table import Table
 
 from pipeline.context import RunContext
+from store import recommend
 
-# Default budgets for "best variant" in the summary: a small edge CPU
-BUDGETS = {"latency_ms": 50.0, "ram_mb": 100.0, "disk_mb": 50.0}
+# The summary's budgets: those of the device class of the machine it measured on (the same
+# presets the dashboard offers), and the same recommendation rule (store/recommend.py).
+BUDGETS = {k: v["budgets"] for k, v in recommend.DEVICE_CLASSES.items()}
+SUMMARY_RUNTIME, SUMMARY_THREADS = "litert", 1
 
 
 def run_all(ctx: RunContext, data_opts) -> None:
@@ -80,50 +83,75 @@ def previous_stage_times(ctx: RunContext) -> dict[str, float]:
     return dict(zip(df["stage"], df["seconds"], strict=True))
 
 
-def summary_table(ctx: RunContext) -> Table:
+def summary_device(ctx: RunContext) -> tuple[str, str, int, str | None] | None:
+    """The device the end-of-run summary speaks for: this machine, LiteRT, one thread."""
+    import socket
+
     df = ctx.read(
         """
-        WITH t AS (SELECT * FROM tradeoff WHERE threads = 1 AND runtime = 'litert'),
-        ok AS (SELECT * FROM t WHERE latency_ms <= ? AND ram_mb <= ? AND disk_mb <= ?),
-        best AS (SELECT * FROM ok QUALIFY row_number() OVER (PARTITION BY appliance ORDER BY f1 DESC NULLS LAST, latency_ms) = 1)
-        SELECT b.appliance, b.variant_id, b.f1, b.latency_ms, b.ram_mb, b.disk_mb,
-               k.f1 AS keras_f1, k.mae AS keras_mae, b.mae
-        FROM best b LEFT JOIN metrics_wide k
-          ON k.appliance = b.appliance AND k.arch = b.arch AND k.mode = 'keras' AND k.split = 'test'
-        ORDER BY b.appliance
+        SELECT DISTINCT t.host, h.machine FROM tradeoff t LEFT JOIN hosts h USING (host)
+        WHERE t.runtime = ? AND t.threads = ? ORDER BY (h.source = 'local') DESC NULLS LAST, t.host
         """,
-        [BUDGETS["latency_ms"], BUDGETS["ram_mb"], BUDGETS["disk_mb"]],
+        [SUMMARY_RUNTIME, SUMMARY_THREADS],
     )
+    if df.empty:
+        return None
+    here = df[df["host"] == socket.gethostname()]
+    row = (here if len(here) else df).iloc[0]
+    machine = row["machine"] if isinstance(row["machine"], str) else None
+    return row["host"], SUMMARY_RUNTIME, SUMMARY_THREADS, machine
+
+
+def summary_table(ctx: RunContext) -> Table:
+    """Per appliance, the variant the recommendation rule picks on this machine (the dashboard's
+    Overview shows the same rule for any device and budgets)."""
+    device = summary_device(ctx)
+    if device is None:
+        table = Table(title="No variant measured with LiteRT on one thread: nothing to recommend")
+        return table
+    host, runtime, threads, machine = device
+    preset = recommend.preset_for_machine(machine)
+    rule = recommend.Rule(cost="latency_ms", budgets=BUDGETS[preset])
+    candidates = ctx.read(recommend.CANDIDATES_SQL, [host, runtime, threads])
+    baselines = ctx.read(recommend.BASELINES_SQL)
+    rec = recommend.recommend(candidates, baselines, rule)
+    floats = ctx.read(
+        "SELECT appliance, arch, f1, mae FROM metrics_wide WHERE mode = 'keras' AND split = 'test'"
+    )
+    float_f1 = {(r.appliance, r.arch): (r.f1, r.mae) for r in floats.itertuples()}
     table = Table(
-        title=f"Best variant per appliance by F1 (latency <= {BUDGETS['latency_ms']:g} ms, "
-        f"RAM <= {BUDGETS['ram_mb']:g} MB, disk <= {BUDGETS['disk_mb']:g} MB, 1 thread)"
+        title=f"Recommended variant per appliance on {host} ({runtime}, {threads} thread; "
+        f"{recommend.DEVICE_CLASSES[preset]['label']} budgets)",
+        caption=rule.text(),
     )
     for col in (
         "appliance",
-        "variant",
-        "F1",
-        "MAE W",
+        "recommended",
+        "F1 [95 % CI]",
         "latency ms",
         "RAM MB",
         "disk MB",
         "float F1",
-        "float MAE W",
+        "runner-up: why it lost",
     ):
         table.add_column(col)
 
-    def f(v, nd=3):
-        return "-" if v is None or v != v else f"{v:.{nd}f}"
-
-    for r in df.itertuples():
+    f = recommend.fmt
+    for r in rec.itertuples():
+        ci = (
+            f"{f(r.f1, 3)} [{f(r.f1_lo, 3)}, {f(r.f1_hi, 3)}]"
+            if r.f1_lo == r.f1_lo and r.f1_lo is not None
+            else f"{f(r.f1, 3)} (no interval)"
+        )
+        fl = float_f1.get((r.appliance, r.arch), (None, None))[0]
         table.add_row(
             r.appliance,
-            r.variant_id,
-            f(r.f1),
-            f(r.mae, 1),
+            r.variant_id or f"none ({r.why})",
+            ci if r.variant_id else "-",
             f(r.latency_ms),
-            f(r.ram_mb, 1),
-            f(r.disk_mb, 2),
-            f(r.keras_f1),
-            f(r.keras_mae, 1),
+            f(r.ram_mb),
+            f(r.disk_mb),
+            f(fl, 3),
+            f"{r.runner_up_id}: {r.runner_up_why}" if r.runner_up_id else r.runner_up_why,
         )
     return table

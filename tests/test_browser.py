@@ -1,10 +1,16 @@
 """The dashboard in a real headless Chromium (dash_duo): every page, the click-through, zoom and SQL."""
 
+import hashlib
 import time
+import urllib.parse
+import urllib.request
 
 import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 
 from .conftest import chromedriver_available
+from .handmade_store import build
 
 pytestmark = [
     pytest.mark.browser,
@@ -12,20 +18,28 @@ pytestmark = [
 ]
 
 PAGES = [
-    ("overview", "/", "#leaderboard"),
+    ("overview", "/", "#recommendation .ag-row"),
     ("tradeoff", "/tradeoff", "#tradeoff-graph .main-svg"),
     ("variant", "/variant?id=kettle.cnn.w8_a8", "#qerr-a .main-svg"),
+    ("compare", "/compare?ids=kettle.cnn.w8,kettle.transformer.w8", "#cmp-f1 .main-svg"),
     ("traces", "/traces", "#trace-graph .main-svg"),
     ("quantization", "/quantization", "#qz-heatmap .main-svg"),
+    ("article", "/article?metric=mae_masked", "#art-graph .main-svg"),
     ("sql", "/sql", "#sql-text"),
 ]
+WIDTHS = (1400, 412)
+
+
+@pytest.fixture(scope="module")
+def hand_store(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("browser") / "nilm.duckdb")
 
 
 @pytest.fixture
-def app(smoke_store):
+def app(hand_store):
     from dashboard.app import create_app
 
-    return create_app(smoke_store)
+    return create_app(hand_store)
 
 
 @pytest.fixture
@@ -38,53 +52,124 @@ def _severe(logs):
     return [entry for entry in logs if entry.get("level") == "SEVERE"]
 
 
-def test_every_page_loads_without_console_errors(dash_duo, app, screenshot_dir):
-    dash_duo.start_server(app)
-    for name, path, selector in PAGES:
-        dash_duo.driver.get(dash_duo.server_url + path)
-        dash_duo.wait_for_element(selector, timeout=20)
-        time.sleep(0.5)
-        dash_duo.driver.save_screenshot(str(screenshot_dir / f"page-{name}.png"))
-        assert _severe(dash_duo.get_logs() or []) == [], name
-        assert "Traceback" not in dash_duo.driver.page_source
+def _wait(predicate, timeout=15.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_tradeoff_click_opens_the_variant(dash_duo, app):
+def _recommended(dash_duo, appliance):
+    return dash_duo.find_element(f"#open-rec-{appliance}").text.removeprefix("open ")
+
+
+def test_every_page_at_desktop_and_phone_width(dash_duo, app, screenshot_dir):
     dash_duo.start_server(app)
+    for width in WIDTHS:
+        dash_duo.driver.set_window_size(width, 900)
+        for name, path, selector in PAGES:
+            dash_duo.driver.get(dash_duo.server_url + path)
+            dash_duo.wait_for_element(selector, timeout=20)
+            time.sleep(0.6)
+            dash_duo.driver.save_screenshot(str(screenshot_dir / f"page-{name}-{width}.png"))
+            assert _severe(dash_duo.get_logs() or []) == [], (name, width)
+            assert "Traceback" not in dash_duo.driver.page_source
+            title = dash_duo.driver.title
+            assert title.startswith("nilm-edge") and (name == "sql" or "·" in title), title
+            # no sideways scrolling of the page itself (wide tables scroll inside their grid)
+            overflow = dash_duo.driver.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 1, (name, width, overflow)
+    dash_duo.driver.set_window_size(1400, 900)
     dash_duo.driver.get(dash_duo.server_url + "/tradeoff")
+    dash_duo.wait_for_element("#tradeoff-graph .main-svg", timeout=20)
+    active = dash_duo.find_element("#nav-tradeoff")
+    assert "active" in active.get_attribute("class")
+
+
+def test_decision_flow_device_budgets_variant_download_and_shared_url(
+    dash_duo, app, hand_store, screenshot_dir
+):
+    dash_duo.start_server(app)
+    dash_duo.driver.get(dash_duo.server_url + "/")
+    dash_duo.wait_for_element("#open-rec-kettle", timeout=20)
+    assert _recommended(dash_duo, "kettle") == "kettle.cnn.convert_only"
+    assert "devbox" in dash_duo.find_element("#ov-device-line").text
+
+    # 1. choose the device: on the Pi the w8 CNN wins
+    dash_duo.select_dcc_dropdown("#ov-device", value="pi4 (aarch64) · edge_kit · 4 threads")
+    _wait(lambda: "pi4" in dash_duo.find_element("#ov-device-line").text, what="device line")
+    _wait(lambda: _recommended(dash_duo, "kettle") == "kettle.cnn.w8", what="Pi recommendation")
+
+    # 2. change a budget: at most 5 ms leaves only the int8 CNN
+    box = dash_duo.find_element("#ov-latency_ms-in")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
+    box.send_keys("5" + Keys.ENTER)
+    _wait(lambda: _recommended(dash_duo, "kettle") == "kettle.cnn.w8_a8", what="new recommendation")
+    assert "5 ms" in dash_duo.find_element("#ov-rule").text
+    _wait(
+        lambda: "lat=5" in dash_duo.driver.current_url and "pi4" in dash_duo.driver.current_url,
+        what="state in the address bar",
+    )
+    url = dash_duo.driver.current_url
+    dash_duo.driver.save_screenshot(str(screenshot_dir / "flow-1-recommendation.png"))
+
+    # 3. open the recommended variant, download its file, check its sha256
+    dash_duo.find_element("#open-rec-kettle").click()
+    dash_duo.wait_for_text_to_equal("#var-title", "kettle.cnn.w8_a8", timeout=20)
+    sha_shown = dash_duo.find_element("#sha-tflite").text
+    href = dash_duo.find_element("#dl-tflite").get_attribute("href")
+    body = urllib.request.urlopen(href).read()
+    assert hashlib.sha256(body).hexdigest() == sha_shown
+    kernels = dash_duo.find_element("#var-kernels").text
+    assert "XNNPACK" in kernels and "litert" in kernels
+    dash_duo.driver.save_screenshot(str(screenshot_dir / "flow-2-variant.png"))
+
+    # 4. share the URL: the same view comes back
+    dash_duo.driver.get(url)
+    dash_duo.wait_for_element("#open-rec-kettle", timeout=20)
+    assert _recommended(dash_duo, "kettle") == "kettle.cnn.w8_a8"
+    assert "pi4" in dash_duo.find_element("#ov-device-line").text
+    assert dash_duo.find_element("#ov-latency_ms-in").get_attribute("value") == "5"
+
+
+def test_tradeoff_state_is_in_the_url_and_a_click_opens_the_variant(dash_duo, app):
+    dash_duo.start_server(app)
+    dash_duo.driver.get(
+        dash_duo.server_url + "/tradeoff?metric=mae_masked_w&x=disk_mb&appliance=kettle&ram=30"
+    )
+    dash_duo.wait_for_element("#tradeoff-graph .main-svg", timeout=20)
+    _wait(
+        lambda: (
+            "metric=mae_masked_w"
+            in (dash_duo.find_element("#to-share").get_attribute("href") or "")
+        ),
+        what="share link",
+    )
+    href = dash_duo.find_element("#to-share").get_attribute("href")
+    assert "x=disk_mb" in href and "appliance=kettle" in href and "ram=30" in href
+    assert "disk" in dash_duo.find_element("#tradeoff-graph .xtitle").text
+    assert "ram=30" in dash_duo.driver.current_url
+    dash_duo.driver.get(dash_duo.server_url + "/tradeoff?appliance=kettle")
     dash_duo.wait_for_element("#tradeoff-graph .scatterlayer .point", timeout=20)
     point = dash_duo.find_elements("#tradeoff-graph .scatterlayer .point")[0]
-    from selenium.webdriver.common.action_chains import ActionChains
-
     ActionChains(dash_duo.driver).move_to_element(point).click().perform()
-    deadline = time.time() + 15
-    while "/variant" not in dash_duo.driver.current_url and time.time() < deadline:
-        time.sleep(0.2)
+    _wait(lambda: "/variant" in dash_duo.driver.current_url, what="navigation")
     assert "/variant?id=kettle." in dash_duo.driver.current_url
-    dash_duo.wait_for_element("#var-body h3", timeout=20)
-    vid = dash_duo.driver.current_url.split("id=")[1]
-    assert dash_duo.find_element("#var-body h3").text == vid
-
-
-def test_share_link_carries_the_selection(dash_duo, app):
-    dash_duo.start_server(app)
-    dash_duo.driver.get(dash_duo.server_url + "/tradeoff?metric=mae&x=disk_mb&appliance=kettle")
-    dash_duo.wait_for_element("#tradeoff-graph .main-svg", timeout=20)
-    deadline = time.time() + 15
-    href = ""
-    while time.time() < deadline and "metric=mae" not in href:
-        href = dash_duo.find_element("#to-share").get_attribute("href") or ""
-        time.sleep(0.2)
-    assert "metric=mae" in href and "x=disk_mb" in href and "appliance=kettle" in href
-    assert "disk" in dash_duo.find_element("#tradeoff-graph .xtitle").text
+    dash_duo.wait_for_element("#var-title", timeout=20)
+    vid = urllib.parse.unquote(dash_duo.driver.current_url.split("id=")[1])
+    assert dash_duo.find_element("#var-title").text == vid
 
 
 def test_trace_zoom_requeries_the_visible_range(dash_duo, app, screenshot_dir):
     dash_duo.start_server(app)
     dash_duo.driver.get(dash_duo.server_url + "/traces")
     dash_duo.wait_for_contains_text("#trace-points", "whole trace", timeout=20)
-    from selenium.webdriver.common.action_chains import ActionChains
-
     drag = dash_duo.wait_for_element("#trace-graph .nsewdrag", timeout=20)
     width = drag.size["width"]
     chain = ActionChains(dash_duo.driver).move_to_element(drag).move_by_offset(-width // 6, 0)

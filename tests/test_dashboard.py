@@ -1,11 +1,29 @@
-"""Dashboard layers: queries (SQL -> DataFrame) and figures (DataFrame -> figure) as plain functions."""
+"""Dashboard layers: queries (SQL -> DataFrame), figures (DataFrame -> figure) and every page's
+layout and callbacks as plain functions, on hand-made stores (with and without intervals)."""
+
+import json
+import sys
 
 import numpy as np
-import pandas as pd
+import plotly
 import pytest
 
 from dashboard import figures, queries
-from store import db
+from store import db, recommend
+
+from .handmade_store import LOCAL, build
+
+DEVICE = (LOCAL, "litert", 1)
+
+
+@pytest.fixture(scope="module")
+def hand_store(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("hand") / "nilm.duckdb")
+
+
+@pytest.fixture(scope="module")
+def old_store(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("old") / "nilm.duckdb", intervals=False, baselines=False)
 
 
 def test_pareto_front_keeps_only_undominated_points():
@@ -16,64 +34,203 @@ def test_pareto_front_keeps_only_undominated_points():
     assert figures.pareto_front(np.array([1.0, np.nan]), np.array([1.0, 2.0]), True).tolist() == [0]
 
 
-def test_tradeoff_figure_greys_over_budget_points_and_draws_the_front(smoke_store):
-    df = queries.tradeoff(smoke_store)
-    fig = figures.tradeoff(
-        df, "mae", "latency_ms", {"latency_ms": float(df["latency_ms"].median())}
+def test_tradeoff_has_a_panel_per_appliance_with_intervals_baselines_and_fronts(hand_store):
+    df = queries.tradeoff(hand_store, device=DEVICE)
+    assert set(df["host"]) == {LOCAL} and "mae_w" in df and "mae" not in df
+    baselines = queries.baselines(hand_store)
+    fig = figures.tradeoff(df, "f1", "latency_ms", {"latency_ms": 2.5}, None, baselines)
+    titles = [a.text for a in fig.layout.annotations]
+    assert "kettle" in titles and "fridge" in titles
+    assert sum(t.name == "Pareto front" for t in fig.data) == 2  # its own front per panel
+    markers = [t for t in fig.data if t.mode == "markers"]
+    assert all(t.error_y.visible for t in markers)
+    assert any(figures.OVER_BUDGET in t.marker.color for t in markers)
+    hover = markers[0].hovertemplate
+    assert "appliance" in hover and "arch" in hover and "device" in hover
+    custom = markers[0].customdata[0]
+    assert "[" in custom[5] and LOCAL in custom[4]  # the interval and the device
+    assert any("baseline aggregate_threshold" in a.text for a in fig.layout.annotations)
+    assert all(fig.layout[k].type == "log" for k in fig.layout if k.startswith("xaxis"))
+    # the x range covers the data's real range (down to 0.5 ms here)
+    assert 10 ** fig.layout.xaxis.range[0] <= 0.5
+    # a star on the recommended variant
+    decided = recommend.classify(
+        *queries.recommendation_inputs(hand_store, *DEVICE), recommend.Rule()
     )
-    colors = [c for t in fig.data if t.mode == "markers" for c in t.marker.color]
-    assert "#cccccc" in colors
-    assert any(t.name == "Pareto front" for t in fig.data)
-    ref = queries.reference_points(smoke_store, "f1")
-    assert not ref.empty and {"latency_ms", "metric_value"} <= set(ref.columns)
-    with_ref = figures.tradeoff(df, "f1", "latency_ms", {}, ref)
-    assert any(t.name == "article (published)" for t in with_ref.data)
+    fig = figures.tradeoff(df, "f1", "latency_ms", {}, None, baselines, decided)
+    assert any(t.name == "recommended" for t in fig.data)
 
 
-def test_variant_queries(smoke_store):
+def test_tradeoff_without_intervals_says_so(old_store):
+    df = queries.tradeoff(old_store, device=DEVICE)
+    fig = figures.tradeoff(df, "f1", "ram_mb", {})
+    custom = [t for t in fig.data if t.mode == "markers"][0].customdata[0]
+    assert "no interval" in custom[5]
+
+
+def test_reference_points_are_like_for_like(hand_store):
+    assert queries.reference_points(hand_store, "mae_w").empty  # the article has no plain MAE
+    ref = queries.reference_points(hand_store, "mae_masked_w")
+    assert not ref.empty and ref["conditions"].str.contains("432,000").any()
+    # errata are not plotted: kettle cnn w8_a8's published row is the fallback evaluation
+    f1 = queries.reference_points(hand_store, "f1")
+    kettle_w8a8 = f1[(f1.appliance == "kettle") & (f1.arch == "cnn") & (f1["mode"] == "w8_a8")]
+    assert kettle_w8a8.empty
+    tr = f1[f1.arch == "transformer"]
+    assert not tr["latency_conditions"].str.contains("XNNPACK delegate").any()
+    assert tr["latency_conditions"].str.contains("nothing delegated").all()
+
+
+def test_reference_file_marks_the_errata_and_uses_decimal_mb(hand_store):
+    ref = queries.q(hand_store, "SELECT * FROM reference_results")
+    noted = ref[ref["note"].notna()]
+    key = set(zip(noted.appliance, noted.arch, noted["mode"], noted.metric, strict=True))
+    assert ("kettle", "transformer", "convert_only", "f1") in key
+    assert ("washing_machine", "transformer", "w8", "f1") in key
+    assert ("washing_machine", "transformer", "keras", "nde_masked") in key
+    assert ("microwave", "cnn", "convert_only", "epd_article_error_pct") in key
+    assert ("kettle", "cnn", "w8_a8", "mae_masked") in key
+    disk = ref[(ref.metric == "disk_mb") & (ref.arch == "cnn") & (ref["mode"] == "convert_only")]
+    assert disk["value"].iloc[0] == pytest.approx(42.485044) and (disk["unit"] == "MB").all()
+    acc = ref[ref["host"].isna() & (ref.metric == "f1")]
+    assert acc["conditions"].str.contains("432,000|whole test house").all()
+
+
+def test_article_comparison_plots_masked_against_masked(hand_store):
+    df = queries.article_comparison(hand_store, "mae_masked")
+    ours = df[df["our_value"].notna()]
+    assert not ours.empty and ours["our_protocol"].str.contains("stratified").all()
+    fig = figures.article_comparison(df, "mae_masked")
+    plotted = sum(len(t.x) for t in fig.data if t.mode == "markers")
+    assert plotted == len(ours[ours["note"].isna()])
+    assert "article's mae_masked" in fig.layout.xaxis.title.text
+    assert queries.article_comparison(hand_store, "mae").empty  # plain MAE: not comparable
+
+
+def test_leaderboard_puts_baselines_beside_the_models(hand_store, old_store):
+    board = queries.leaderboard(hand_store, DEVICE)
+    assert {"model", "baseline"} == set(board["kind"])
+    assert board[board.kind == "baseline"]["latency_ms"].isna().all()
+    assert set(board[board.kind == "model"]["host"]) == {LOCAL}
+    assert not queries.leaderboard(old_store, DEVICE).empty
+
+
+def test_variant_queries_downloads_and_kernels(hand_store):
     vid = "kettle.cnn.w8_a8"
-    v = queries.variant(smoke_store, vid)
-    assert v["mode"] == "w8_a8" and v["parameters"] > 0
-    m = queries.metrics_vs_float(smoke_store, vid)
-    assert {"f1", "mae", "mae_masked"} <= set(m["metric"])
-    assert figures.layer_error(queries.layer_stats(smoke_store, vid)).data
-    assert figures.op_profile_by_type(queries.op_profile(smoke_store, vid)).data
-    assert figures.memory_phases(queries.memory(smoke_store, vid)).data
-    assert not queries.census(smoke_store, vid).empty
+    v = queries.variant(hand_store, vid)
+    assert v["mode"] == "w8_a8" and v["keras_path"].endswith(".keras")
+    m = queries.metrics_vs_float(hand_store, vid).set_index("metric")
+    assert m.loc["f1", "delta"] == pytest.approx(-0.07) and m.loc["f1", "delta_lo"] < 0
+    assert m.loc["mae", "delta_lo"] != m.loc["mae", "delta_lo"]  # no stored paired interval: NaN
+    path, sha = queries.download_path(hand_store, vid, "tflite")
+    import hashlib
+
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha == v["sha256"]
+    assert queries.download_path(hand_store, vid, "keras")[0].suffix == ".keras"
+    assert queries.download_path(hand_store, "kettle.baseline.always_off", "tflite") is None
+    assert queries.download_path(hand_store, vid, "parquet") is None
+    k = queries.kernels(hand_store, vid)
+    assert k["evaluation"]["runtime"] == "litert" and k["ops"]["xnnpack_ops"] == 3
+    assert queries.suspect_threshold(hand_store) == 0.5  # from runs.config, not a literal
 
 
-def test_trace_window_downsamples_and_filters_by_time(smoke_store):
-    paths = dict(queries.trace_variants(smoke_store, "kettle")[["variant_id", "path"]].values[:2])
-    full = queries.trace_window(smoke_store, paths, points=100000)
-    small = queries.trace_window(smoke_store, paths, points=200)
-    assert len(small) < len(full)
-    t = pd.to_datetime(full["time"])
-    mid = t.iloc[len(t) // 2]
-    part = queries.trace_window(smoke_store, paths, start=mid, end=t.iloc[-1], points=100000)
-    assert pd.to_datetime(part["time"]).min() >= mid
-    # min/max buckets keep the extremes of the prediction
-    vid = next(iter(paths))
-    assert small[vid].max() == pytest.approx(full[vid].max())
+def test_download_refuses_paths_outside_the_artifacts(hand_store, tmp_path):
+    import shutil
+
+    import duckdb
+
+    store = tmp_path / "evil.duckdb"
+    shutil.copyfile(hand_store, store)
+    shutil.copytree(db.artifacts_dir(hand_store), db.artifacts_dir(store))
+    con = duckdb.connect(str(store))
+    con.execute(
+        "UPDATE variants SET file_path = '../../../etc/passwd' WHERE variant_id = 'kettle.cnn.w8'"
+    )
+    con.close()
+    assert queries.download_path(store, "kettle.cnn.w8", "tflite") is None
+
+
+def test_mode_deltas_carry_paired_intervals(hand_store, old_store):
+    d = queries.mode_deltas(hand_store)
+    f1 = d[d.metric == "f1"].set_index("variant_id")
+    assert bool(f1.loc["kettle.transformer.w8", "distinguishable"]) is False  # -0.01 +- 0.02
+    fig = figures.mode_deltas(d, "f1")
+    assert any("not distinguishable from float" in t for tr in fig.data for t in tr.text)
+    old = queries.mode_deltas(old_store)
+    assert old["ci_low"].isna().all() and figures.mode_deltas(old, "f1").data
+
+
+def test_layer_error_threshold_comes_from_the_argument(hand_store):
+    stats = queries.layer_stats(hand_store, "kettle.cnn.w8_a8")
+    fig = figures.layer_error(stats, 0.5)
+    assert any("0.5" in (a.text or "") for a in fig.layout.annotations)
+    assert not any(
+        "suspect" in (a.text or "") for a in figures.layer_error(stats).layout.annotations
+    )
+
+
+def _pages(store):
+    import dash
+
+    from dashboard.app import create_app
+
+    app = create_app(store)
+    mods = {p["name"]: sys.modules[p["module"]] for p in dash.page_registry.values()}
+    return app, mods
+
+
+def _json(x):
+    return json.dumps(x, cls=plotly.utils.PlotlyJSONEncoder)
+
+
+@pytest.mark.parametrize("which", ["hand_store", "old_store"])
+def test_every_page_renders_and_its_callbacks_run(which, request):
+    store = request.getfixturevalue(which)
+    app, mods = _pages(store)
+    key = f"{LOCAL}|litert|1"
+    with app.server.test_request_context():
+        for name, m in mods.items():
+            if name != "SQL":
+                assert "Traceback" not in _json(m.layout())
+        line, rule, rec, board = mods["Overview"].update(key, "latency_ms", 0.02, 100, 200, 50)
+        text = _json([line, rule, rec])
+        assert "kettle." in text and "lowest-latency" in text and LOCAL in text
+        fig, line, _ = mods["Tradeoff"].update(
+            key, "latency_ms", 0.02, "mae_masked_w", "disk_mb", "", ["ref"], 100, None, None
+        )
+        assert fig.data and LOCAL in _json(line)
+        assert "kettle.cnn.w8_a8" in _json(mods["Variant"].show("kettle.cnn.w8_a8"))
+        body, _ = mods["Compare"].show(["kettle.cnn.w8", "kettle.transformer.w8"], key)
+        assert "float model (added)" in _json(body)
+        fig, table = mods["Article"].update("f1", "test")
+        assert "erratum" in _json(table)
+        fig, info = mods["Traces"].draw(["kettle.cnn.w8"], None, "kettle")
+        assert "points drawn" in _json(info)
+        assert mods["Traces"].energy(["kettle.cnn.w8"], "kettle").data
+        assert mods["Quantization"].deltas("f1").data
+
+
+def test_http_download_route_serves_only_store_files(hand_store):
+    app, _ = _pages(hand_store)
+    client = app.server.test_client()
+    r = client.get("/download/tflite/kettle.cnn.w8")
+    assert r.status_code == 200 and r.headers["X-Content-SHA256"]
+    assert "attachment" in r.headers["Content-Disposition"]
+    assert client.get("/download/tflite/..%2F..%2Fetc%2Fpasswd").status_code == 404
+    assert client.get("/download/keras/nope").status_code == 404
 
 
 @pytest.mark.parametrize(
     "sql, message",
     [
         ("DELETE FROM variants", "only read queries"),
-        ("CREATE TABLE x AS SELECT 1", "only read queries"),
-        ("SELECT * FROM read_csv('/etc/passwd')", "Permission"),
         ("SELECT 1; SELECT 2", "one statement"),
         ("", "empty"),
     ],
 )
-def test_user_sql_is_read_only_and_safe(smoke_store, sql, message):
+def test_user_sql_is_read_only(hand_store, sql, message):
     with pytest.raises(queries.UserQueryError, match=message):
-        queries.run_user_sql(smoke_store, sql)
-
-
-def test_user_sql_has_a_row_limit(smoke_store):
-    df = queries.run_user_sql(smoke_store, "SELECT * FROM range(100000)", limit=50)
-    assert len(df) == 50
+        queries.run_user_sql(hand_store, sql)
 
 
 def test_missing_store_is_a_store_error(tmp_path):

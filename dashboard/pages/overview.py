@@ -1,134 +1,191 @@
+"""Overview: choose a device and its budgets, read the recommendation per appliance and the
+leaderboard of everything measured on that device beside the baselines."""
+
 import dash
-from dash import Input, Output, dash_table, dcc, html
+from dash import Input, Output, dcc, html
 
 from dashboard import queries
-from dashboard.app import guarded, notice
+from dashboard.app import (
+    decide,
+    device_controls,
+    device_line,
+    device_params,
+    device_state,
+    grid,
+    guarded,
+    interval_col,
+    loading,
+    notice,
+    number_col,
+    one_connection,
+    page_title,
+    register_budget_sync,
+    share_link,
+    slider_range,
+    text_col,
+    url_state,
+)
+from store.recommend import COSTS, DEVICE_CLASSES, STATUS_TEXT
 
-dash.register_page(__name__, path="/", name="Overview")
+dash.register_page(
+    __name__, path="/", name="Overview", title="nilm-edge · which variant to ship", order=0
+)
 
-COLUMNS = [
-    "appliance",
-    "arch",
-    "mode",
-    "host",
-    "runtime",
-    "threads",
-    "f1",
-    "mcc",
-    "mae_w",
-    "sae",
-    "nde",
-    "epd_error_pct",
-    "latency_ms",
-    "ram_mb",
-    "disk_mb",
-    "xnnpack_partitions",
-]
+P = "ov"
 
 
-def layout(**_):
+@one_connection
+def layout(**params):
     facts, err = guarded(queries.store_facts)
     if err:
-        return html.Div([html.H2("Overview"), notice(err)])
-    board, err = guarded(queries.leaderboard)
+        return html.Div([page_title("Which variant to ship"), notice(err)])
+    devices, err = guarded(queries.devices)
+    if err:
+        return html.Div([page_title("Which variant to ship"), notice(err)])
     last = facts.get("last_run")
     head = html.Div(
         [
             html.Span(f"refreshed {facts.get('refreshed_at', 'never')}"),
             html.Span(f"last run: {last[0]} ({last[1]}, {last[2]})" if last else "no run yet"),
             html.Span(
-                f"{facts['n_models']} models, {facts['n_variants']} variants, {facts['n_latency']} latency rows"
+                f"{facts['n_models']} models, {facts['n_variants']} variants, "
+                f"{facts['n_latency']} latency rows"
             ),
         ],
         className="facts",
         id="overview-facts",
     )
-    if err or board is None or board.empty:
+    if devices is None or devices.empty:
         return html.Div(
             [
-                html.H2("Overview"),
+                page_title("Which variant to ship"),
                 head,
-                notice(err or "The store has no measured variants yet: run `pipeline all`."),
+                notice(
+                    "The store has no variant measured on any device yet: run `pipeline all` "
+                    "(or ingest a device's numbers with `pipeline ingest-benchmark`)."
+                ),
             ]
         )
+    state = device_state(params, devices)
+    ranges_raw, _ = guarded(queries.cost_ranges)
+    presets = [v["budgets"] for v in DEVICE_CLASSES.values()]
+    ranges = {
+        c: slider_range((ranges_raw or {}).get(c, ()), [p[c] for p in presets]) for c in COSTS
+    }
     return html.Div(
         [
-            html.H2("Overview"),
-            head,
-            html.H3("Best variant per appliance within budgets"),
+            page_title("Which variant to ship", None),
             html.Div(
-                className="controls",
-                children=[
-                    html.Div(
-                        [
-                            html.Label("max latency (ms)"),
-                            dcc.Input(id="ov-lat", type="number", value=50),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("max RAM (MB)"),
-                            dcc.Input(id="ov-ram", type="number", value=100),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("max disk (MB)"),
-                            dcc.Input(id="ov-disk", type="number", value=50),
-                        ]
-                    ),
-                ],
+                device_line(devices, state["device"]), id="ov-device-line", className="device-line"
             ),
-            html.Div(id="ov-best"),
-            html.H3("Leaderboard"),
-            dash_table.DataTable(
-                id="leaderboard",
-                data=board.to_dict("records"),
-                columns=[{"name": c, "id": c, "hideable": True} for c in COLUMNS],
-                sort_action="native",
-                filter_action="native",
-                page_size=25,
-                export_format="csv",
-                style_table={"overflowX": "auto"},
-                style_cell={"fontSize": 13, "padding": "3px 6px"},
+            head,
+            device_controls(P, state, devices, ranges),
+            share_link("ov-share"),
+            html.Div(id="ov-rule", className="rule"),
+            html.H4("Recommendation per appliance"),
+            loading(html.Div(id="ov-recommendation")),
+            html.H4("Leaderboard on this device, with the baselines"),
+            html.Div(
+                "Baselines are scored on the same windows as the models; they have no latency. "
+                "The status column applies the rule above to each variant.",
+                className="hint",
             ),
+            loading(html.Div(id="ov-leaderboard")),
         ]
     )
 
 
+register_budget_sync(P)
+url_state("/", "ov-share", device_params(P))
+
+
+REC_COLUMNS = [
+    text_col("appliance", "appliance", pinned="left", minWidth=110),
+    text_col("variant", "recommended", cellRenderer="markdown", minWidth=220),
+    interval_col("f1", "F1 [95 % CI]", "f1_lo", "f1_hi"),
+    number_col("latency_ms", "latency", 3, "ms"),
+    number_col("ram_mb", "RAM", 1, "MB"),
+    number_col("disk_mb", "disk", 2, "MB"),
+    text_col("runner_up_id", "runner-up", minWidth=200),
+    text_col(
+        "runner_up_why", "why the runner-up lost", minWidth=260, wrapText=True, autoHeight=True
+    ),
+    number_col("baseline_f1", "best baseline F1", 3),
+    text_col("excluded", "never recommended", minWidth=200, wrapText=True, autoHeight=True),
+    text_col("why", "why", minWidth=300, wrapText=True, autoHeight=True),
+]
+
+BOARD_COLUMNS = [
+    text_col("appliance", "appliance", pinned="left", minWidth=110),
+    text_col("variant", "variant", cellRenderer="markdown", minWidth=210),
+    text_col("kind", "kind"),
+    text_col("arch", "arch"),
+    text_col("mode", "mode"),
+    text_col("status", "status under the rule", minWidth=200),
+    interval_col("f1", "F1 [95 % CI]", "f1_lo", "f1_hi"),
+    interval_col("mcc", "MCC [95 % CI]", "mcc_lo", "mcc_hi"),
+    interval_col("mae_w", "MAE W [95 % CI]", "mae_lo_w", "mae_hi_w", 1),
+    number_col("sae", "SAE", 3),
+    number_col("nde", "NDE", 3),
+    number_col("epd_error_pct", "EpD error", 1, "%"),
+    number_col("latency_ms", "latency", 3, "ms"),
+    number_col("ram_mb", "RAM", 1, "MB"),
+    number_col("disk_mb", "disk", 2, "MB"),
+    number_col("xnnpack_partitions", "XNNPACK partitions", 0),
+    text_col("under_trained", "under-trained"),
+]
+
+
+def _variant_link(vid) -> str:
+    return f"[{vid}](/variant?id={vid})" if isinstance(vid, str) else "–"
+
+
 @dash.callback(
-    Output("ov-best", "children"),
-    Input("ov-lat", "value"),
-    Input("ov-ram", "value"),
-    Input("ov-disk", "value"),
+    Output("ov-device-line", "children"),
+    Output("ov-rule", "children"),
+    Output("ov-recommendation", "children"),
+    Output("ov-leaderboard", "children"),
+    Input(f"{P}-device", "value"),
+    Input(f"{P}-cost", "value"),
+    Input(f"{P}-tol", "value"),
+    [Input(f"{P}-{c}-in", "value") for c in COSTS],
 )
-def best(lat, ram, disk):
-    board, err = guarded(queries.leaderboard)
+@one_connection
+def update(device_key, cost, tol, *budget_values):
+    devices, _ = guarded(queries.devices)
+    line = device_line(devices, device_key)
+    rec, decided, rule = decide(device_key, cost, tol, budget_values)
+    if rec is None:
+        return line, "", notice(rule), ""
+    open_links = [
+        dcc.Link(
+            f"open {r.variant_id}",
+            href=f"/variant?id={r.variant_id}",
+            id=f"open-rec-{r.appliance}",
+            className="me-3",
+        )
+        for r in rec.itertuples()
+        if isinstance(r.variant_id, str)
+    ]
+    rec_table = grid(
+        "recommendation",
+        rec.assign(variant=[_variant_link(v) for v in rec["variant_id"]]),
+        REC_COLUMNS,
+    )
+    board, err = guarded(queries.leaderboard, queries.parse_device(device_key))
     if err:
-        return notice(err)
-    ok = board[(board["threads"] == 1)]
-    for col, limit in (("latency_ms", lat), ("ram_mb", ram), ("disk_mb", disk)):
-        if limit is not None:
-            ok = ok[ok[col] <= limit]
-    if ok.empty:
-        return notice("no variant fits these budgets")
-    top = ok.sort_values(["f1", "latency_ms"], ascending=[False, True]).groupby("appliance").head(1)
-    return dash_table.DataTable(
-        id="best-table",
-        data=top.to_dict("records"),
-        columns=[
-            {"name": c, "id": c}
-            for c in [
-                "appliance",
-                "arch",
-                "mode",
-                "runtime",
-                "f1",
-                "mae_w",
-                "latency_ms",
-                "ram_mb",
-                "disk_mb",
-            ]
+        return line, rule.text(), [rec_table, *open_links], notice(err)
+    status = dict(zip(decided["variant_id"], decided["status"], strict=True))
+    board = board.assign(
+        status=[
+            STATUS_TEXT.get(status.get(v), "baseline" if k == "baseline" else "")
+            for v, k in zip(board["variant_id"], board["kind"], strict=True)
         ],
-        style_cell={"fontSize": 13},
+        variant=[_variant_link(v) for v in board["variant_id"]],
+    )
+    return (
+        line,
+        rule.text(),
+        html.Div([rec_table, html.Div(open_links, className="mb-2")]),
+        grid("leaderboard-grid", board, BOARD_COLUMNS, height=520),
     )

@@ -2,42 +2,67 @@ import dash
 from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import guarded, link, notice, share_link
+from dashboard.app import (
+    guarded,
+    loading,
+    notice,
+    one_connection,
+    page_title,
+    share_link,
+    url_state,
+)
 
-dash.register_page(__name__, path="/quantization", name="Quantization")
+dash.register_page(
+    __name__,
+    path="/quantization",
+    name="Quantization",
+    title="nilm-edge · quantization error",
+    order=5,
+)
 
 
+@one_connection
 def layout(metric="f1", **_):
     summary, err = guarded(queries.layer_error_summary)
+    threshold, _ = guarded(queries.suspect_threshold)
     if err:
-        return html.Div([html.H2("Quantization"), notice(err)])
+        return html.Div([page_title("Quantization"), notice(err)])
     return html.Div(
         [
-            html.H2("Which layers quantize badly"),
+            page_title("Which layers quantize badly"),
             html.P(
-                "Mean rmse/scale per op type (0.289 is the ideal uniform rounding error; the suspect threshold is 0.7)."
+                "Mean rmse/scale per op type (0.289 is the ideal uniform rounding error; "
+                + (
+                    f"the run's recorded suspect threshold is {threshold:g})."
+                    if threshold is not None
+                    else "the run recorded no suspect threshold)."
+                )
             ),
             dcc.Graph(id="qz-heatmap", figure=figures.layer_error_heatmap(summary)),
-            html.H2("How each mode moves each metric against the float model"),
+            html.H3("How each mode moves each metric against the float model"),
+            html.Div(
+                "Paired differences on the windows both saw, with 95 % intervals; hollow markers "
+                "are not distinguishable from float.",
+                className="hint",
+            ),
             dcc.Dropdown(
                 ["f1", "mcc", "mae", "sae", "nde", "epd_error_pct"],
                 metric,
                 id="qz-metric",
                 clearable=False,
-                style={"width": "240px"},
+                style={"maxWidth": "240px"},
             ),
             share_link("qz-share"),
-            dcc.Graph(id="qz-deltas"),
+            loading(dcc.Graph(id="qz-deltas")),
         ]
     )
 
 
-@dash.callback(Output("qz-share", "href"), Input("qz-metric", "value"))
-def share(metric):
-    return link("/quantization", metric=metric)
+url_state("/quantization", "qz-share", [("metric", "qz-metric", "value")])
 
 
 @dash.callback(Output("qz-deltas", "figure"), Input("qz-metric", "value"))
+@one_connection
 def deltas(metric):
     df, err = guarded(queries.mode_deltas)
     return figures.empty(err) if err else figures.mode_deltas(df, metric)

@@ -1,46 +1,68 @@
 import dash
+import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import guarded, link, notice, share_link
+from dashboard.app import (
+    guarded,
+    loading,
+    notice,
+    one_connection,
+    page_title,
+    share_link,
+    url_state,
+)
 
-dash.register_page(__name__, path="/traces", name="Traces")
+dash.register_page(
+    __name__, path="/traces", name="Traces", title="nilm-edge · disaggregation traces", order=4
+)
 
 
+@one_connection
 def layout(appliance=None, variants=None, **_):
     apps, err = guarded(queries.appliances)
     if err:
-        return html.Div([html.H2("Traces"), notice(err)])
+        return html.Div([page_title("Disaggregation traces"), notice(err)])
     if not apps:
-        return html.Div([html.H2("Traces"), notice("no traces yet: run `pipeline all`")])
+        return html.Div(
+            [page_title("Disaggregation traces"), notice("no traces yet: run `pipeline all`")]
+        )
     app = appliance if appliance in apps else apps[0]
     return html.Div(
         [
-            html.H2("Disaggregation traces"),
+            page_title("Disaggregation traces"),
             html.Div(
-                className="controls",
-                children=[
-                    html.Div(
+                "A contiguous stretch of the test house (split test_trace). Zoomed out, each "
+                "bucket shows its minimum and maximum at the times they happened.",
+                className="hint",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
                         [
-                            html.Label("appliance"),
+                            html.Label("appliance", htmlFor="tr-app"),
                             dcc.Dropdown(apps, app, id="tr-app", clearable=False),
-                        ]
+                        ],
+                        xs=12,
+                        md=4,
                     ),
-                    html.Div(
+                    dbc.Col(
                         [
-                            html.Label("variants"),
+                            html.Label("variants", htmlFor="tr-variants"),
                             dcc.Dropdown([], [], id="tr-variants", multi=True),
                         ],
-                        style={"width": "60%"},
+                        xs=12,
+                        md=8,
                     ),
                 ],
+                className="g-2 controls",
             ),
             dcc.Store(id="tr-initial", data=variants.split(",") if variants else None),
             share_link("tr-share"),
-            dcc.Graph(id="trace-graph"),
+            loading(dcc.Graph(id="trace-graph")),
             html.Div(id="trace-info"),
-            html.H4("Energy per day"),
-            dcc.Graph(id="energy-graph"),
+            html.H4("Unmasked energy per calendar day (hatched: partial day)"),
+            loading(dcc.Graph(id="energy-graph")),
         ]
     )
 
@@ -61,9 +83,11 @@ def variants(appliance, initial):
     return ids, default
 
 
-@dash.callback(Output("tr-share", "href"), Input("tr-app", "value"), Input("tr-variants", "value"))
-def share(appliance, chosen):
-    return link("/traces", appliance=appliance, variants=",".join(chosen or []))
+url_state(
+    "/traces",
+    "tr-share",
+    [("appliance", "tr-app", "value"), ("variants", "tr-variants", "value")],
+)
 
 
 def _paths(appliance, chosen):
@@ -101,5 +125,5 @@ def draw(chosen, relayout, appliance):
 )
 def energy(chosen, appliance):
     paths = _paths(appliance, chosen)
-    df, err = guarded(queries.daily_energy, paths)
+    df, err = guarded(queries.daily_energy_unmasked, paths)
     return figures.empty(err) if err else figures.daily_energy(df)

@@ -1,72 +1,172 @@
+"""One variant: its files (with sha256), the kernels it runs on, its metrics with intervals and
+its paired difference from the float model, latency, per-op profile, quantization error."""
+
 import json
+import math
 
 import dash
-from dash import Input, Output, dash_table, dcc, html
+import dash_bootstrap_components as dbc
+from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import guarded, link, notice, share_link
+from dashboard.app import (
+    download_href,
+    grid,
+    guarded,
+    interval_col,
+    link,
+    loading,
+    notice,
+    number_col,
+    one_connection,
+    page_title,
+    share_link,
+    text_col,
+    url_state,
+)
 
-dash.register_page(__name__, path="/variant", name="Variant")
+dash.register_page(__name__, path="/variant", name="Variant", title="nilm-edge · variant", order=2)
 
 
-def layout(id=None, compare=None, **_):
-    ids, err = guarded(queries.variant_ids)
+@one_connection
+def layout(id=None, **_):
+    opts, err = guarded(queries.variant_options)
     if err:
-        return html.Div([html.H2("Variant"), notice(err)])
-    if not ids:
-        return html.Div([html.H2("Variant"), notice("no variants yet: run `pipeline all`")])
+        return html.Div([page_title("Variant"), notice(err)])
+    if opts is None or opts.empty:
+        return html.Div([page_title("Variant"), notice("no variants yet: run `pipeline all`")])
+    ids = opts["variant_id"].tolist()
     vid = id if id in ids else ids[0]
     return html.Div(
         [
-            html.H2("Variant"),
-            html.Div(
+            page_title("Variant"),
+            dbc.Row(
+                dbc.Col(
+                    [
+                        html.Label("variant", htmlFor="var-id"),
+                        dcc.Dropdown(
+                            [
+                                {"label": f"{r.variant_id} ({r.kind})", "value": r.variant_id}
+                                for r in opts.itertuples()
+                            ],
+                            vid,
+                            id="var-id",
+                            clearable=False,
+                        ),
+                    ],
+                    xs=12,
+                    md=8,
+                    lg=6,
+                ),
                 className="controls",
-                children=[
-                    html.Div(
-                        [
-                            html.Label("variant"),
-                            dcc.Dropdown(ids, vid, id="var-id", clearable=False),
-                        ],
-                        style={"width": "40%"},
-                    ),
-                    html.Div(
-                        [
-                            html.Label("compare with"),
-                            dcc.Dropdown(
-                                ids, compare if compare in ids else None, id="var-compare"
-                            ),
-                        ],
-                        style={"width": "40%"},
-                    ),
-                ],
             ),
             share_link("var-share"),
-            html.Div(id="var-body"),
+            loading(html.Div(id="var-body")),
         ]
     )
 
 
-def _table(df, tid):
-    if df is None or df.empty:
-        return notice("nothing recorded")
-    return dash_table.DataTable(
-        id=tid,
-        data=df.round(6).to_dict("records"),
-        columns=[{"name": c, "id": c} for c in df.columns],
-        style_cell={"fontSize": 12},
-        page_size=20,
-        sort_action="native",
-    )
+url_state("/variant", "var-share", [("id", "var-id", "value")])
+
+METRIC_COLUMNS = [
+    text_col("metric", "metric", pinned="left", minWidth=120),
+    interval_col("value", "value [95 % CI]", "ci_low", "ci_high", 4),
+    number_col("n_windows", "windows", 0),
+    number_col("float_value", "float model", 4),
+    interval_col("delta", "minus float [paired 95 % CI]", "delta_lo", "delta_hi", 4),
+    text_col("verdict", "versus float", minWidth=220),
+    text_col("reason", "why undefined"),
+]
 
 
-def section(vid: str, suffix: str):
+def _isnan(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def verdict(row) -> str:
+    if _isnan(row["delta"]):
+        return ""
+    if _isnan(row["delta_lo"]) or _isnan(row["delta_hi"]):
+        return "no interval"
+    if row["delta_lo"] <= 0 <= row["delta_hi"]:
+        return "not distinguishable from float"
+    return "differs from float (interval excludes 0)"
+
+
+def kernel_facts(v: dict, k: dict) -> list:
+    """Which kernels the variant runs on, from the conversion, the profile and the evaluation."""
+    items = []
+    parts = v.get("xnnpack_partitions")
+    if v.get("mode") == "keras":
+        items.append("Keras float model (TensorFlow kernels)")
+    elif _isnan(parts):
+        items.append("XNNPACK delegation not recorded")
+    elif parts == 0:
+        items.append("XNNPACK takes none of the graph: builtin (or reference) kernels only")
+    else:
+        items.append(f"XNNPACK delegate: {int(parts)} partition(s) of the graph")
+    ops = k.get("ops") or {}
+    if ops and (ops.get("xnnpack_ops") or ops.get("builtin_ops")):
+        items.append(
+            f"profiled ops on {ops.get('host')}: {int(ops['xnnpack_ops'])} on XNNPACK, "
+            f"{int(ops['builtin_ops'])} on builtin kernels"
+        )
+    ev = k.get("evaluation")
+    if ev:
+        items.append(
+            f"metrics computed with {ev['runtime']}, XNNPACK {'on' if ev['xnnpack'] else 'off'} "
+            f"({ev['subset']} sample, {int(ev['n_windows']):,} windows)"
+        )
+        if v.get("sha256") and ev.get("file_sha256") and ev["file_sha256"] != v["sha256"]:
+            items.append("warning: the evaluated file's sha256 differs from this file's")
+    else:
+        items.append("evaluation interpreter not recorded")
+    return [html.Li(i) for i in items]
+
+
+def downloads(v: dict) -> list:
+    rows = []
+    if isinstance(v.get("file_path"), str):
+        rows.append(
+            html.Li(
+                [
+                    html.A(
+                        f"download {v['variant_id']}.tflite",
+                        href=download_href(v["variant_id"], "tflite"),
+                        id="dl-tflite",
+                    ),
+                    f" ({(v.get('file_bytes') or 0) / 1e6:.3f} MB) sha256 ",
+                    html.Span(v.get("sha256") or "not recorded", className="sha", id="sha-tflite"),
+                ]
+            )
+        )
+    if isinstance(v.get("keras_path"), str):
+        rows.append(
+            html.Li(
+                [
+                    html.A(
+                        f"download the float model {v['model_id']}.keras",
+                        href=download_href(v["variant_id"], "keras"),
+                        id="dl-keras",
+                    ),
+                    " sha256 ",
+                    html.Span(v.get("keras_sha256") or "not recorded", className="sha"),
+                ]
+            )
+        )
+    return rows or [html.Li("no file (a baseline is a rule, not a model)")]
+
+
+def section(vid: str):
     v, err = guarded(queries.variant, vid)
     if err or v is None:
         return notice(err or f"unknown variant {vid}")
     metrics, _ = guarded(queries.metrics_vs_float, vid)
+    k, _ = guarded(queries.kernels, vid)
     ops, _ = guarded(queries.op_profile, vid)
     totals, _ = guarded(queries.op_totals, vid)
     stats, _ = guarded(queries.layer_stats, vid)
+    threshold, _ = guarded(queries.suspect_threshold)
     mem, _ = guarded(queries.memory, vid)
     census, _ = guarded(queries.census, vid)
     lat, _ = guarded(queries.latency, vid)
@@ -74,39 +174,97 @@ def section(vid: str, suffix: str):
     faithful = ""
     if totals is not None and not totals.empty:
         t = totals.iloc[0]
-        faithful = f"sum of isolated op times {t['sum_ops_ms']:.4f} ms vs whole model {t['whole_model_ms']:.4f} ms (ratio {t['ratio']:.2f})"
+        faithful = (
+            f"sum of isolated op times {t['sum_ops_ms']:.4f} ms vs whole model "
+            f"{t['whole_model_ms']:.4f} ms (ratio {t['ratio']:.2f})"
+        )
+    if metrics is not None and not metrics.empty:
+        metrics = metrics.assign(verdict=[verdict(r) for _, r in metrics.iterrows()])
     settings = v.get("converter_settings") or "{}"
+    under = v.get("under_trained")
+    params = v.get("parameters")
     return html.Div(
         [
-            html.H3(vid),
+            html.H3(vid, id="var-title"),
             html.Div(
                 [
+                    html.Span(f"kind {v['kind']}"),
                     html.Span(f"mode {v['mode']}"),
-                    html.Span(f"{v['parameters']:,} parameters"),
-                    html.Span(f"disk {((v['file_bytes'] or 0) / 1e6):.3f} MB"),
-                    html.Span(f"XNNPACK partitions {v['xnnpack_partitions']}"),
-                    html.Span(f"float compute ops {v['float_compute_ops']}"),
+                    html.Span(f"{int(params):,} parameters" if not _isnan(params) else ""),
+                    html.Span(f"disk {((v['file_bytes'] or 0) / 1e6):.3f} MB")
+                    if not _isnan(v.get("file_bytes"))
+                    else "",
+                    html.Span(f"float compute ops {v['float_compute_ops']}")
+                    if not _isnan(v.get("float_compute_ops"))
+                    else "",
+                    html.Span(
+                        "model flagged UNDER-TRAINED: never recommended", className="text-danger"
+                    )
+                    if under is True
+                    else "",
+                    dcc.Link(
+                        "compare with its float model",
+                        href=link("/compare", ids=vid),
+                        id="var-compare-link",
+                    ),
                 ],
                 className="facts",
             ),
-            html.H4("Metrics against the float model"),
-            _table(metrics, f"metrics-{suffix}"),
-            html.H4("Latency"),
-            _table(lat, f"latency-{suffix}"),
-            html.H4(
-                "Per-op profile (isolated per-op latency; green = XNNPACK, red = builtin kernel)"
-            ),
-            html.Div(faithful),
-            dcc.Graph(id=f"ops-type-{suffix}", figure=figures.op_profile_by_type(ops)),
-            dcc.Graph(id=f"ops-node-{suffix}", figure=figures.op_profile_by_node(ops)),
+            html.H4("Files"),
+            html.Ul(downloads(v)),
+            html.H4("Kernels"),
+            html.Ul(kernel_facts(v, k or {}), id="var-kernels"),
+            html.H4("Metrics (test split) against the float model"),
+            grid("var-metrics", metrics, METRIC_COLUMNS)
+            if metrics is not None and not metrics.empty
+            else notice("no metrics recorded"),
+            html.H4("Latency (every device it was measured on)"),
+            grid(
+                "var-latency",
+                lat,
+                [
+                    text_col("host", "host", pinned="left"),
+                    text_col("runtime", "runtime"),
+                    number_col("threads", "threads", 0),
+                    text_col("xnnpack", "XNNPACK"),
+                    number_col("batch", "batch", 0),
+                    number_col("median_ms", "median", 4, "ms"),
+                    number_col("p90_ms", "p90", 4, "ms"),
+                    number_col("runs", "runs", 0),
+                    text_col("error", "error"),
+                ],
+            )
+            if lat is not None and not lat.empty
+            else notice("no latency measured"),
+            html.H4("Per-op profile (isolated per-op latency; blue = XNNPACK, orange = builtin)"),
+            html.Div(faithful, className="hint"),
+            dcc.Graph(id="ops-type-a", figure=figures.op_profile_by_type(ops)),
+            dcc.Graph(id="ops-node-a", figure=figures.op_profile_by_node(ops)),
             html.H4("Per-tensor quantization error"),
-            dcc.Graph(id=f"qerr-{suffix}", figure=figures.layer_error(stats)),
+            html.Div(
+                f"suspect threshold {threshold:g} as recorded in the run's configuration"
+                if threshold is not None
+                else "the run did not record a suspect threshold",
+                className="hint",
+            ),
+            dcc.Graph(id="qerr-a", figure=figures.layer_error(stats, threshold)),
             html.H4("Memory by phase"),
-            dcc.Graph(id=f"mem-{suffix}", figure=figures.memory_phases(mem)),
+            dcc.Graph(id="mem-a", figure=figures.memory_phases(mem)),
             html.H4("Op census"),
-            _table(census, f"census-{suffix}"),
+            grid(
+                "var-census",
+                census,
+                [
+                    text_col("op_type", "op type", pinned="left"),
+                    text_col("input_dtypes", "inputs"),
+                    text_col("output_dtypes", "outputs"),
+                    number_col("count", "count", 0),
+                ],
+            )
+            if census is not None and not census.empty
+            else notice("no op census"),
             html.H4("Training curve"),
-            dcc.Graph(id=f"hist-{suffix}", figure=figures.training_curve(hist)),
+            dcc.Graph(id="hist-a", figure=figures.training_curve(hist)),
             html.H4("Converter settings and provenance"),
             html.Pre(
                 json.dumps(
@@ -115,31 +273,25 @@ def section(vid: str, suffix: str):
                         "file": v["file_path"],
                         "sha256": v["sha256"],
                         "model": v["model_id"],
-                        "profile": v["profile"],
-                        "loss": v["loss_variant"],
-                        "train_config": json.loads(v["train_config"] or "{}"),
+                        "profile": v.get("profile"),
+                        "loss": v.get("loss_variant"),
+                        "train_config": json.loads(v.get("train_config") or "{}"),
+                        "stop_reason": v.get("stop_reason"),
                         "status": v["status"],
                         "error": v["error"],
                     },
                     indent=1,
+                    default=str,
                 )
             ),
         ],
-        className="card",
+        className="card-variant",
     )
 
 
-@dash.callback(Output("var-share", "href"), Input("var-id", "value"), Input("var-compare", "value"))
-def share(vid, compare):
-    return link("/variant", id=vid, compare=compare)
-
-
-@dash.callback(
-    Output("var-body", "children"), Input("var-id", "value"), Input("var-compare", "value")
-)
-def show(vid, compare):
+@dash.callback(Output("var-body", "children"), Input("var-id", "value"))
+@one_connection
+def show(vid):
     if not vid:
         return notice("choose a variant")
-    if compare:
-        return html.Div([section(vid, "a"), section(compare, "b")], className="grid2")
-    return section(vid, "a")
+    return section(vid)

@@ -1,0 +1,380 @@
+"""A small hand-made store (schema 3) for the dashboard and recommendation tests.
+
+Two appliances, two architectures, four modes each, three baselines per appliance, two devices,
+real files to download and a trace with known spikes. Numbers are chosen so the recommendation
+rule has something to decide (see the comments beside them). `intervals=False, baselines=False`
+gives a store as the previous pipeline wrote it: no intervals, no baselines, no deltas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from store import db
+
+NOW = pd.Timestamp("2026-01-01 12:00:00")
+LOCAL, PI = "devbox", "pi4"
+
+# (appliance, arch, mode): f1, half-width of its interval, latency ms on devbox, RAM MB, disk MB
+VARIANTS = {
+    # kettle: the float transformer is best; the float CNN is within its interval and 10x faster
+    ("kettle", "cnn", "keras"): (0.81, 0.04, None, None, 36.0),
+    ("kettle", "cnn", "convert_only"): (0.80, 0.04, 2.0, 60.0, 12.0),
+    ("kettle", "cnn", "w8"): (0.79, 0.04, 3.0, 20.0, 3.1),
+    ("kettle", "cnn", "w8_a8"): (0.74, 0.04, 0.5, 25.0, 3.2),
+    ("kettle", "transformer", "keras"): (0.83, 0.04, None, None, 6.5),
+    ("kettle", "transformer", "convert_only"): (0.83, 0.04, 20.0, 40.0, 6.3),
+    ("kettle", "transformer", "w8"): (0.82, 0.04, 25.0, 30.0, 2.0),
+    ("kettle", "transformer", "w8_a8"): (0.40, 0.05, 8.0, 15.0, 1.7),
+    # fridge: the transformer is best but under-trained; the int8 CNN does not beat the baseline
+    ("fridge", "cnn", "keras"): (0.71, 0.04, None, None, 36.0),
+    ("fridge", "cnn", "convert_only"): (0.70, 0.04, 2.1, 60.0, 12.0),
+    ("fridge", "cnn", "w8"): (0.71, 0.04, 3.1, 20.0, 3.1),
+    ("fridge", "cnn", "w8_a8"): (0.69, 0.06, 0.6, 25.0, 3.2),
+    ("fridge", "transformer", "keras"): (0.76, 0.04, None, None, 6.5),
+    ("fridge", "transformer", "convert_only"): (0.75, 0.04, 26.0, 40.0, 6.3),
+    ("fridge", "transformer", "w8"): (0.75, 0.04, 30.0, 30.0, 2.0),
+    ("fridge", "transformer", "w8_a8"): (0.30, 0.05, 9.0, 15.0, 1.7),
+}
+BASELINES = {
+    ("kettle", "always_off"): 0.0,
+    ("kettle", "mean_power"): 0.05,
+    ("kettle", "aggregate_threshold"): 0.55,
+    ("fridge", "always_off"): 0.0,
+    ("fridge", "mean_power"): 0.64,
+    ("fridge", "aggregate_threshold"): 0.50,
+}
+UNDER_TRAINED = {"fridge.transformer"}
+# the Pi runs the int8 CNN fastest and the transformers much slower
+PI_FACTOR = {"convert_only": 12.0, "w8": 4.0, "w8_a8": 6.0}
+TRACE_START = pd.Timestamp("2014-03-01")
+TRACE_PERIOD_S = 8
+TRACE_ROWS = 2 * 86400 // TRACE_PERIOD_S  # two days
+SPIKES = {1000: 2400.0, 7777: 2600.0, 15000: 2500.0}  # row -> kettle power
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def trace_frame() -> pd.DataFrame:
+    t = TRACE_START + pd.to_timedelta(np.arange(TRACE_ROWS) * TRACE_PERIOD_S, unit="s")
+    truth = np.zeros(TRACE_ROWS, np.float32)
+    for row, w in SPIKES.items():
+        truth[row : row + 30] = w  # 4-minute runs
+    return pd.DataFrame(
+        {
+            "time": t,
+            "aggregate_w": truth + 300.0,
+            "truth_w": truth,
+            "pred_w": truth * 0.9,
+            "truth_on": (truth > 0).astype(np.int8),
+            "pred_on": (truth > 0).astype(np.int8),
+        }
+    )
+
+
+def build(path: Path, *, intervals: bool = True, baselines: bool = True) -> Path:
+    path = Path(path)
+    art = db.artifacts_dir(path)
+    for sub in ("models", "variants", "traces", "eval"):
+        (art / sub).mkdir(parents=True, exist_ok=True)
+    models, variants, metrics, deltas, latency, memory, ops, evals, traces = ([] for _ in range(9))
+    trace = trace_frame()
+    for (app, arch, mode), (f1, half, lat, ram, disk) in VARIANTS.items():
+        mid = f"{app}.{arch}"
+        vid = f"{mid}.{mode}"
+        if mode == "keras":
+            f = art / "models" / f"{mid}.keras"
+            f.write_bytes(b"PK keras " + mid.encode() * 200)
+            models.append(
+                {
+                    "model_id": mid,
+                    "appliance": app,
+                    "arch": arch,
+                    "profile": "smoke",
+                    "parameters": 123456,
+                    "train_config": json.dumps({"batch": 256}),
+                    "loss_variant": "soft_bce",
+                    "strategy": "default",
+                    "replicas": 1,
+                    "epochs_run": 3,
+                    "best_epoch": 3,
+                    "best_val_loss": 0.1,
+                    "train_seconds": 10.0,
+                    "artifact_path": f"models/{mid}.keras",
+                    "sha256": _sha(f),
+                    "created_at": NOW,
+                    "under_trained": mid in UNDER_TRAINED,
+                    "still_improving": mid in UNDER_TRAINED,
+                    "stop_reason": "epochs",
+                }
+            )
+            rel, sha, nbytes = None, None, None
+        else:
+            f = art / "variants" / f"{vid}.tflite"
+            f.write_bytes(b"TFL3" + vid.encode() * 100)
+            rel, sha, nbytes = f"variants/{vid}.tflite", _sha(f), int(disk * 1e6)
+        variants.append(
+            {
+                "variant_id": vid,
+                "model_id": mid,
+                "appliance": app,
+                "arch": arch,
+                "mode": mode,
+                "status": "ok",
+                "converter_settings": json.dumps({"mode": mode}),
+                "file_path": rel,
+                "file_bytes": nbytes,
+                "sha256": sha,
+                "xnnpack_partitions": None if mode == "keras" else (0 if mode == "w8" else 1),
+                "n_ops": 12,
+                "float_compute_ops": 0 if mode == "w8_a8" else 8,
+                "kind": "model",
+            }
+        )
+        for metric, value in (("f1", f1), ("mcc", f1 - 0.02), ("mae_masked", 20 - 10 * f1)):
+            metrics.append(
+                {
+                    "variant_id": vid,
+                    "split": "test",
+                    "metric": metric,
+                    "value": value,
+                    "ci_low": value - half if intervals else None,
+                    "ci_high": value + half if intervals else None,
+                    "n_windows": 5000,
+                }
+            )
+        metrics.append(
+            {
+                "variant_id": vid,
+                "split": "test",
+                "metric": "mae",
+                "value": 40 - 10 * f1,
+                "ci_low": 38 - 10 * f1 if intervals else None,
+                "ci_high": 42 - 10 * f1 if intervals else None,
+                "n_windows": 5000,
+            }
+        )
+        if mode != "keras" and intervals:
+            float_f1 = VARIANTS[(app, arch, "keras")][0]
+            d = f1 - float_f1
+            deltas.append(
+                {
+                    "variant_id": vid,
+                    "reference_id": f"{mid}.keras",
+                    "split": "test",
+                    "metric": "f1",
+                    "delta": d,
+                    "ci_low": d - 0.02,
+                    "ci_high": d + 0.02,
+                    "n_windows": 5000,
+                    "distinguishable": not (d - 0.02 <= 0 <= d + 0.02),
+                }
+            )
+        evals.append(
+            {
+                "variant_id": vid,
+                "split": "test",
+                "runtime": "keras"
+                if mode == "keras"
+                else ("tf_lite" if mode == "w8" else "litert"),
+                "xnnpack": mode not in ("keras", "w8"),
+                "file_sha256": sha,
+                "subset": "full",
+                "n_windows": 5000,
+                "seconds": 1.0,
+            }
+        )
+        if lat is None:
+            continue
+        for host, runtime, threads, factor in (
+            (LOCAL, "litert", 1, 1.0),
+            (PI, "edge_kit", 4, PI_FACTOR[mode] * (3 if arch == "transformer" else 1)),
+        ):
+            latency.append(
+                {
+                    "variant_id": vid,
+                    "host": host,
+                    "runtime": runtime,
+                    "threads": threads,
+                    "xnnpack": True,
+                    "batch": 1,
+                    "runs": 50,
+                    "mean_ms": lat * factor,
+                    "median_ms": lat * factor,
+                    "p90_ms": lat * factor * 1.1,
+                    "measured_at": NOW,
+                    "file_sha256": sha,
+                }
+            )
+            memory.append(
+                {
+                    "variant_id": vid,
+                    "host": host,
+                    "runtime": runtime,
+                    "xnnpack": True,
+                    "phase": "peak",
+                    "rss_mb": ram + 40,
+                    "delta_mb": ram,
+                }
+            )
+        for n, op in enumerate(["CONV_2D", "CONV_2D", "FULLY_CONNECTED", "RESHAPE"]):
+            ops.append(
+                {
+                    "variant_id": vid,
+                    "host": LOCAL,
+                    "runtime": "litert",
+                    "threads": 1,
+                    "node_index": n,
+                    "node_name": f"n{n}",
+                    "op_type": op,
+                    "latency_ms": lat / 4,
+                    "share": 0.25,
+                    "xnnpack": mode != "w8" and op != "RESHAPE",
+                    "times_called": 1,
+                    "source": "isolated_op",
+                }
+            )
+        traces.append(
+            {
+                "variant_id": vid,
+                "appliance": app,
+                "split": "test_trace",
+                "path": "traces/trace.parquet",
+                "rows": TRACE_ROWS,
+                "file_sha256": sha,
+            }
+        )
+    if baselines:
+        for (app, mode), f1 in BASELINES.items():
+            vid = f"{app}.baseline.{mode}"
+            variants.append(
+                {
+                    "variant_id": vid,
+                    "model_id": f"{app}.baseline",
+                    "appliance": app,
+                    "arch": "baseline",
+                    "mode": mode,
+                    "status": "ok",
+                    "converter_settings": None,
+                    "file_path": None,
+                    "file_bytes": None,
+                    "sha256": None,
+                    "xnnpack_partitions": None,
+                    "n_ops": None,
+                    "float_compute_ops": None,
+                    "kind": "baseline",
+                }
+            )
+            metrics.append(
+                {
+                    "variant_id": vid,
+                    "split": "test",
+                    "metric": "f1",
+                    "value": f1,
+                    "ci_low": max(f1 - 0.03, 0) if intervals else None,
+                    "ci_high": f1 + 0.03 if intervals else None,
+                    "n_windows": 5000,
+                }
+            )
+            metrics.append(
+                {
+                    "variant_id": vid,
+                    "split": "test",
+                    "metric": "mae",
+                    "value": 35.0,
+                    "ci_low": None,
+                    "ci_high": None,
+                    "n_windows": 5000,
+                }
+            )
+    trace.to_parquet(art / "traces" / "trace.parquet", index=False)
+    stats = [
+        {
+            "variant_id": "kettle.cnn.w8_a8",
+            "layer_index": i,
+            "op_name": op,
+            "tensor_idx": i,
+            "tensor_name": f"t{i}",
+            "num_elements": 100,
+            "rmse_scale": r,
+            "suspect": r > 0.5,
+        }
+        for i, (op, r) in enumerate([("CONV_2D", 0.3), ("FULLY_CONNECTED", 0.6), ("ADD", 0.2)])
+    ]
+    with db.write_store(path) as con:
+        db.insert_records(
+            con,
+            "runs",
+            [
+                {
+                    "run_id": "r1",
+                    "command": "all",
+                    "profile": "smoke",
+                    "config": json.dumps({"name": "smoke", "suspect_threshold": 0.5}),
+                    "config_hash": "abc",
+                    "host": LOCAL,
+                    "started_at": NOW,
+                    "finished_at": NOW,
+                    "status": "finished",
+                }
+            ],
+        )
+        db.insert_records(
+            con,
+            "hosts",
+            [
+                {
+                    "host": LOCAL,
+                    "cpu_model": "Test x86",
+                    "cores": 2,
+                    "machine": "x86_64",
+                    "source": "local",
+                },
+                {
+                    "host": PI,
+                    "cpu_model": "Cortex-A72",
+                    "cores": 4,
+                    "machine": "aarch64",
+                    "source": "edge_kit",
+                },
+            ],
+        )
+        db.insert_records(
+            con,
+            "eval_windows",
+            [
+                {
+                    "appliance": app,
+                    "split": "test",
+                    "n_windows": 5000,
+                    "windows_hash": "h",
+                    "postprocess": "clip_negative",
+                    "protocol": "stratified",
+                    "population_windows": 200000,
+                    "test_houses": "2",
+                    "seed": 1,
+                }
+                for app in ("kettle", "fridge")
+            ],
+        )
+        for table, rows in (
+            ("models", models),
+            ("variants", variants),
+            ("metrics", metrics),
+            ("metric_deltas", deltas),
+            ("evaluations", evals),
+            ("latency", latency),
+            ("memory", memory),
+            ("op_profile", ops),
+            ("traces", traces),
+            ("quant_layer_stats", stats),
+        ):
+            db.insert_records(con, table, rows)
+    return path
