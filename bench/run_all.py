@@ -12,6 +12,7 @@ SCRIPTS = [
     "bench_data_reading.py",
     "bench_dashboard.py",
     "bench_end_to_end.py",
+    "bench_reliability.py",
 ]
 
 failed = []

@@ -109,8 +109,8 @@ class ProfileConfig:
     # first N windows in time order: the article's protocol) or "busiest" (the busiest block)
     eval_protocol: str = "stratified"
     eval_windows: int | None = None  # sample size (first/busiest: the N windows)
-    eval_core_windows: int = 200  # stratified sub-sample for slow variants
-    eval_slow_ms: float = 30.0  # a variant slower than this per window sees the core sample
+    eval_core_windows: int = 400  # nested sub-sample for the transformer and the CNN's 16x8
+    eval_min_windows: int = 120  # nested sub-sample for the transformer's 16x8 file
     eval_trace_hours: float = (
         24.0  # contiguous stretch kept as traces (and scored the article's way)
     )
@@ -155,7 +155,8 @@ def profile_config(name: Profile | str) -> ProfileConfig:
             calibration_windows=32,
             debug_windows=16,
             eval_windows=600,
-            eval_core_windows=150,
+            eval_core_windows=200,
+            eval_min_windows=80,
             eval_trace_hours=2.0,
             eval_bootstrap=200,
             threads=(1,),
@@ -188,8 +189,9 @@ def profile_config(name: Profile | str) -> ProfileConfig:
             val_windows=256,
             calibration_windows=64,
             debug_windows=16,
-            eval_windows=1000,
-            eval_core_windows=160,
+            eval_windows=2000,
+            eval_core_windows=400,
+            eval_min_windows=120,
             eval_trace_hours=1.0,
             eval_bootstrap=400,
             threads=_all_cores(),
@@ -246,8 +248,8 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "convert.modes": ("modes", "quantization modes to produce"),
     "evaluate.protocol": ("eval_protocol", "stratified, first or busiest"),
     "evaluate.windows": ("eval_windows", "evaluation sample size"),
-    "evaluate.core_windows": ("eval_core_windows", "sub-sample for slow variants"),
-    "evaluate.slow_ms": ("eval_slow_ms", "ms per window above which a variant sees the core"),
+    "evaluate.core_windows": ("eval_core_windows", "sub-sample for the transformer and CNN 16x8"),
+    "evaluate.min_windows": ("eval_min_windows", "sub-sample for the transformer's 16x8 file"),
     "evaluate.trace_hours": ("eval_trace_hours", "hours of contiguous trace kept"),
     "evaluate.bootstrap": ("eval_bootstrap", "bootstrap resamples for intervals"),
     "evaluate.batch": ("eval_batch", "Keras prediction batch"),

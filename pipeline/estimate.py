@@ -218,22 +218,41 @@ def paired_delta(a: Estimate, ref: Estimate, metric: str) -> tuple[float, float,
 
 
 @dataclass
-class StratifiedSample:
-    """Window starts drawn per stratum in random order; the first ``core`` of each stratum's
-    draws form a smaller stratified sample for slow variants (nested, so comparisons pair)."""
+class Sample:
+    """Evaluation windows and how they were drawn, with nested sub-samples.
+
+    Per stratum the draws are in random order (``rank``); the sub-sample of size m keeps, in
+    every stratum, its first round(n_h m / n) draws, so it is itself a stratified random sample
+    (weights N_h / m_h) and is contained in every larger one: a slow variant scored on a
+    sub-sample pairs with any faster one on exactly the windows both saw. A contiguous block
+    (the article's protocol) is one stratum whose sub-samples are its first m windows and whose
+    resampling units are hours.
+    """
 
     starts: np.ndarray
     stratum: np.ndarray
-    weight: np.ndarray
-    core: np.ndarray  # bool
-    core_weight: np.ndarray
+    rank: np.ndarray
+    population: np.ndarray  # per stratum
     strata: list[dict]
-    population: int
+    unit: np.ndarray | None = None  # resampling unit per window (None: each window)
 
-    def design(self, core: bool = False) -> Design:
-        if core:
-            return Design(self.core_weight[self.core], self.stratum[self.core])
-        return Design(self.weight, self.stratum)
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def subset(self, m: int | None) -> tuple[np.ndarray, Design]:
+        """(mask over the sample, design of that sub-sample) for at most m windows."""
+        n = len(self)
+        sizes = np.bincount(self.stratum, minlength=len(self.population))
+        if m is None or m >= n:
+            keep = sizes
+        else:
+            keep = np.where(sizes > 0, np.maximum(1, np.round(sizes * m / n)), 0).astype(int)
+            keep = np.minimum(keep, sizes)
+        mask = self.rank < keep[self.stratum]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(keep > 0, self.population / np.maximum(keep, 1), 0.0)
+        unit = None if self.unit is None else self.unit[mask]
+        return mask, Design(w[self.stratum[mask]], self.stratum[mask], unit)
 
 
 def allocate(population: list[int], shares: list[float], n: int) -> list[int]:
@@ -259,34 +278,37 @@ def stratified_sample(
     names: list[str],
     shares: list[float],
     n: int,
-    core_n: int,
     seed: int,
-) -> StratifiedSample:
+) -> Sample:
     """Draw n of ``starts`` without replacement, stratified by ``labels`` (0..len(names)-1)."""
     rng = np.random.default_rng(seed)
     population = [int(np.sum(labels == h)) for h in range(len(names))]
     sizes = allocate(population, shares, n)
-    total = max(1, sum(sizes))
-    parts, strata = [], []
+    picked, stratum, rank, strata = [], [], [], []
     for h, (name, N, k) in enumerate(zip(names, population, sizes, strict=True)):
-        if k == 0:
-            strata.append({"name": name, "population": N, "sample": 0, "core": 0, "weight": None})
-            continue
-        chosen = rng.choice(starts[labels == h], size=k, replace=False)
-        c = min(k, max(1, int(round(k * core_n / total))))
-        parts.append((chosen, h, N / k, c, N / c))
-        strata.append({"name": name, "population": N, "sample": k, "core": c, "weight": N / k})
-    s = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    stratum = np.concatenate([np.full(len(p[0]), p[1], np.int8) for p in parts]) if parts else s
-    weight = np.concatenate([np.full(len(p[0]), p[2]) for p in parts]) if parts else s
-    core = (
-        np.concatenate([np.arange(len(p[0])) < p[3] for p in parts]) if parts else np.zeros(0, bool)
+        chosen = rng.choice(starts[labels == h], size=k, replace=False) if k else starts[:0]
+        picked.append(chosen)
+        stratum.append(np.full(k, h, np.int8))
+        rank.append(np.arange(k))
+        strata.append({"name": name, "population": N, "sample": k, "weight": N / k if k else None})
+    return Sample(
+        np.concatenate(picked).astype(np.int64),
+        np.concatenate(stratum),
+        np.concatenate(rank),
+        np.array(population, float),
+        strata,
     )
-    core_weight = (
-        np.concatenate([np.where(np.arange(len(p[0])) < p[3], p[4], 0.0) for p in parts])
-        if parts
-        else s
-    )
-    return StratifiedSample(
-        s.astype(np.int64), stratum, weight, core, core_weight, strata, sum(population)
+
+
+def block_sample(block: np.ndarray, windows_per_unit: int) -> Sample:
+    """A contiguous block of windows scored as it is (weight 1), resampled by whole units."""
+    n = len(block)
+    unit = (block - block[0]) // max(1, windows_per_unit) if n else block
+    return Sample(
+        block.astype(np.int64),
+        np.zeros(n, np.int8),
+        np.arange(n),
+        np.array([float(n)]),
+        [{"name": "block", "population": n, "sample": n, "weight": 1.0}],
+        unit,
     )

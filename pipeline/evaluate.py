@@ -3,7 +3,8 @@
 Protocol ``stratified`` (default): a random sample across the whole test span, stratified by
 ground-truth status and aggregate activity, weighted so metrics estimate the whole span, with
 95 % bootstrap intervals and paired differences from the float model (see pipeline/estimate.py).
-Variants whose integer kernels are slow (16x8) see the nested core sub-sample. A contiguous
+A variant sees the whole sample or a nested sub-sample by its cost (``sample_level``): the
+transformer's per-window cost is ~10x the CNN's and 16x8 kernels another ~20x. A contiguous
 stretch (the busiest ``eval_trace_hours``) is also predicted by every variant: it feeds the
 trace viewer and the article-style metrics (split ``test_trace``, status with the duration
 rules, the article's energy per day). Protocols ``first`` / ``busiest`` score one contiguous
@@ -32,6 +33,8 @@ from pipeline.estimate import (
     SAMPLE_METRICS,
     Design,
     Estimate,
+    Sample,
+    block_sample,
     estimate,
     paired_delta,
     stratified_sample,
@@ -41,18 +44,16 @@ from pipeline.metrics import all_metrics, energy_per_day, epd_error_pct
 from pipeline.status import duration_samples, status_by_segment
 from pipeline.windows import SplitData, Windows
 from store import db
-from store.vocab import Appliance, Mode, Split
+from store.vocab import Appliance, Arch, Mode, Split
 
 TRACE_ROW_GROUP = 100_000
-EVAL_CODE_VERSION = "e2"
+EVAL_CODE_VERSION = "e3"
 TRACE_SPLIT = "test_trace"
-# strata of the sample: midpoint on; off while the aggregate is active (where false positives
-# come from); off and quiet. Shares of the sample each stratum gets (what one cannot take goes
-# to the others).
-STRATA = ("on", "off_active", "off_quiet")
-STRATA_SHARES = (0.5, 0.3, 0.2)
-# modes that run on reference integer kernels (10-100x slower): they see the core sub-sample
-CORE_MODES = (Mode.W8_A16,)
+# strata of the sample: the midpoint is on; off but the aggregate rises above the window's base
+# load by the appliance's on threshold (look-alikes: where false positives come from); off and
+# quiet. Shares of the sample each stratum gets (what one cannot take goes to the others).
+STRATA = ("on", "off_lookalike", "off_quiet")
+STRATA_SHARES = (0.4, 0.4, 0.2)
 DELTA_METRICS = ("f1", "mcc", "precision", "recall", "mae", "sae", "nde", "epd_error_pct")
 BASELINES = ("always_off", "mean_power", "aggregate_threshold")
 
@@ -87,27 +88,43 @@ def evaluation_runtime(path) -> tuple[str, bool]:
 # -- the windows ---------------------------------------------------------------------------
 
 
+def sample_level(arch: str, mode: str) -> str:
+    """Which nested sample a variant is scored on, by a fixed rule of its cost per window:
+    the CNN's files run in ~0.3-5 ms (full sample), the transformer's in ~5-20 ms and the
+    CNN's 16x8 file on reference kernels (core), the transformer's 16x8 file in ~150-450 ms
+    (min)."""
+    if mode == Mode.W8_A16.value:
+        return "min" if arch == Arch.TRANSFORMER.value else "core"
+    return "core" if arch == Arch.TRANSFORMER.value else "full"
+
+
 @dataclass
 class EvalPlan:
-    """Which windows are evaluated: the sample (with its design) and the trace stretch."""
+    """Which windows are evaluated: the sample (and its nested levels) and the trace stretch."""
 
     protocol: str
-    sample: np.ndarray  # window starts
-    design: Design
-    core: np.ndarray  # bool mask over sample
-    core_design: Design
+    sample: Sample
+    levels: dict[str, int]  # level -> windows
     trace: np.ndarray  # contiguous window starts
-    strata: list[dict]
-    population: int
+
+    def trace_for(self, level: str) -> np.ndarray:
+        return self.trace[: max(1, min(len(self.trace), self.levels[level]))]
+
+
+def window_rise(w: Windows, starts: np.ndarray, chunk: int = 50_000) -> np.ndarray:
+    """Aggregate at each window's midpoint minus the window's minimum (its base load), in W."""
+    view = np.lib.stride_tricks.sliding_window_view(w.split.aggregate_w, WINDOW)
+    out = np.empty(len(starts))
+    for lo in range(0, len(starts), chunk):
+        s = starts[lo : lo + chunk]
+        out[lo : lo + chunk] = w.split.aggregate_w[s + MIDPOINT] - view[s].min(axis=1)
+    return out
 
 
 def _strata_labels(w: Windows, starts: np.ndarray, threshold_w: float) -> np.ndarray:
-    mid = starts + MIDPOINT
-    on = w.split.status[mid] > 0.5
-    # "active": the aggregate is above its own daily-ish base by at least the appliance threshold
-    agg = w.split.aggregate_w[mid]
-    active = agg >= np.percentile(w.split.aggregate_w, 25) + threshold_w
-    return np.where(on, 0, np.where(active, 1, 2)).astype(np.int8)
+    on = w.split.status[starts + MIDPOINT] > 0.5
+    lookalike = window_rise(w, starts) >= threshold_w
+    return np.where(on, 0, np.where(lookalike, 1, 2)).astype(np.int8)
 
 
 def plan_windows(ctx: RunContext, w: Windows, appliance: Appliance, period: float) -> EvalPlan:
@@ -115,38 +132,32 @@ def plan_windows(ctx: RunContext, w: Windows, appliance: Appliance, period: floa
     if len(w.starts) == 0:
         raise NotReadyError(f"the test split of {appliance.value} has no complete window")
     trace_n = max(1, int(cfg.eval_trace_hours * 3600 / period))
-    hour = max(1, int(3600 / period))
     if cfg.eval_protocol == "stratified":
         labels = _strata_labels(w, w.starts, APPLIANCES[appliance].on_threshold_w)
-        s = stratified_sample(
+        sample = stratified_sample(
             w.starts,
             labels,
             list(STRATA),
             list(STRATA_SHARES),
             cfg.eval_windows or len(w.starts),
-            cfg.eval_core_windows,
             cfg.seed,
         )
-        return EvalPlan(
-            "stratified",
-            s.starts,
-            s.design(),
-            s.core,
-            s.design(core=True),
-            w.busiest(trace_n),
-            s.strata,
-            s.population,
+        trace = w.busiest(trace_n)
+    else:
+        block = (
+            w.first(cfg.eval_windows)
+            if cfg.eval_protocol == "first"
+            else w.busiest(cfg.eval_windows)
         )
-    block = (
-        w.first(cfg.eval_windows) if cfg.eval_protocol == "first" else w.busiest(cfg.eval_windows)
-    )
-    n = len(block)
-    unit = (block - block[0]) // hour
-    design = Design(np.ones(n), np.zeros(n, np.int8), unit)
-    core = np.arange(n) < min(n, cfg.eval_core_windows)
-    core_design = Design(np.ones(int(core.sum())), np.zeros(int(core.sum()), np.int8), unit[core])
-    strata = [{"name": "block", "population": n, "sample": n, "core": int(core.sum()), "weight": 1}]
-    return EvalPlan(cfg.eval_protocol, block, design, core, core_design, block, strata, n)
+        sample = block_sample(block, max(1, int(3600 / period)))
+        trace = block
+    n = len(sample)
+    levels = {
+        "full": n,
+        "core": min(n, cfg.eval_core_windows),
+        "min": min(n, cfg.eval_min_windows),
+    }
+    return EvalPlan(cfg.eval_protocol, sample, levels, trace)
 
 
 # -- predictions -----------------------------------------------------------------------------
@@ -206,14 +217,11 @@ def baseline_predictions(
     the aggregate's rise above the window's minimum (its base load); when the rise reaches the
     appliance's on threshold, the appliance is said to draw min(rise, its mean on-power).
     """
-    mid = starts + MIDPOINT
     if name == "always_off":
         return np.zeros(len(starts))
     if name == "mean_power":
         return np.full(len(starts), train_power["mean"])
-    agg = w.split.aggregate_w
-    base = np.array([agg[s : s + WINDOW].min() for s in starts]) if len(starts) else np.zeros(0)
-    rise = agg[mid] - base
+    rise = window_rise(w, starts)
     on = rise >= APPLIANCES[appliance].on_threshold_w
     return np.where(on, np.minimum(rise, train_power["mean_on"]), 0.0)
 
@@ -341,76 +349,86 @@ def split_appliance(vid: str) -> str:
     return vid.split(".")[0]
 
 
+class Scorer:
+    """Scores predictions made on (part of) the sample, with one set of resamples per level so
+    that any two variants scored on the same level are paired window by window."""
+
+    def __init__(self, plan: EvalPlan, truth, truth_on, appliance, B: int, seed: int):
+        self.plan, self.truth, self.truth_on, self.appliance = plan, truth, truth_on, appliance
+        self.B, self.seed = B, seed
+        self._subsets: dict[int, tuple] = {}
+
+    def subset(self, m: int):
+        if m not in self._subsets:
+            mask, design = self.plan.sample.subset(m)
+            self._subsets[m] = (mask, design, design.resample_counts(self.B, self.seed + m))
+        return self._subsets[m]
+
+    def score(self, pred_on_sample: np.ndarray, m: int) -> Estimate:
+        """pred_on_sample: predictions for the sample's windows (NaN where not evaluated)."""
+        mask, design, counts = self.subset(m)
+        return score_sample(
+            pred_on_sample[mask],
+            self.truth[mask],
+            self.truth_on[mask],
+            design,
+            counts,
+            self.appliance,
+        )
+
+
 def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dict], article: bool):
     split, row = load_split(ctx, appliance, Split.TEST)
     params = APPLIANCES[appliance]
     w = Windows(split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
     period = float(row["sample_period_s"])
     plan = plan_windows(ctx, w, appliance, period)
-    core_trace = plan.trace[: max(1, min(len(plan.trace), ctx.cfg.eval_core_windows))]
-    is_core = {v["variant_id"]: v["mode"] in [m.value for m in CORE_MODES] for v in variants}
+    level = {v["variant_id"]: sample_level(v["arch"], v["mode"]) for v in variants}
+    masks = {lv: plan.sample.subset(m)[0] for lv, m in plan.levels.items()}
     needs = {
-        vid: np.concatenate(
-            [plan.sample[plan.core], core_trace] if core else [plan.sample, plan.trace]
-        )
-        for vid, core in is_core.items()
+        vid: np.concatenate([plan.sample.starts[masks[lv]], plan.trace_for(lv)])
+        for vid, lv in level.items()
     }
     raw = predict_all(ctx, variants, needs, w)
-    counts = plan.design.resample_counts(ctx.cfg.eval_bootstrap, ctx.cfg.seed)
-    core_counts = plan.core_design.resample_counts(ctx.cfg.eval_bootstrap, ctx.cfg.seed + 1)
-    mid = plan.sample + MIDPOINT
+    mid = plan.sample.starts + MIDPOINT
     truth, truth_on = split.appliance_w[mid].astype(np.float64), split.status[mid]
+    scorer = Scorer(plan, truth, truth_on, appliance, ctx.cfg.eval_bootstrap, ctx.cfg.seed)
     rows = Rows([], [], [], [], [], {})
-    est_full, est_core = {}, {}
-
-    def score(vid, pred_sample, core: bool):
-        """Metrics of one set of predictions on the sample (or its core)."""
-        if core:
-            return score_sample(
-                pred_sample,
-                truth[plan.core],
-                truth_on[plan.core],
-                plan.core_design,
-                core_counts,
-                appliance,
-            )
-        return score_sample(pred_sample, truth, truth_on, plan.design, counts, appliance)
-
+    on_sample: dict[str, np.ndarray] = {}
     for v in variants:
-        vid = v["variant_id"]
+        vid, lv = v["variant_id"], level[v["variant_id"]]
         pred_norm, seconds, runtime, xnn = raw[vid]
         pred = postprocess(pred_norm, appliance, article)
-        core = is_core[vid]
-        k = int(plan.core.sum()) if core else len(plan.sample)
-        pred_sample, pred_trace = pred[:k], pred[k:]
-        est = score(vid, pred_sample, core)
-        (est_core if core else est_full)[vid] = est
-        if not core:  # every full-sample variant is also scored on the core, for pairing
-            est_core[vid] = score(vid, pred_sample[plan.core], True)
+        k = int(masks[lv].sum())
+        full = np.full(len(plan.sample), np.nan)
+        full[masks[lv]] = pred[:k]
+        on_sample[vid] = full
+        est = scorer.score(full, plan.levels[lv])
         rows.metrics += _metric_rows(vid, est, k)
-        trace_starts = core_trace if core else plan.trace
-        tm, pred_on = trace_metrics(split, trace_starts, pred_trace, appliance, period)
+        trace_starts = plan.trace_for(lv)
+        tm, pred_on = trace_metrics(split, trace_starts, pred[k:], appliance, period)
         rows.metrics += _trace_metric_rows(vid, tm, len(trace_starts))
-        sha = v["sha256"]
-        rows.traces.append(_write_trace(ctx, vid, split, trace_starts, pred_trace, pred_on, sha))
+        rows.traces.append(
+            _write_trace(ctx, vid, split, trace_starts, pred[k:], pred_on, v["sha256"])
+        )
         rows.evaluations.append(
             {
                 "variant_id": vid,
                 "split": Split.TEST.value,
                 "runtime": runtime,
                 "xnnpack": xnn,
-                "file_sha256": sha,
-                "subset": "core" if core else "full",
+                "file_sha256": v["sha256"],
+                "subset": lv,
                 "n_windows": len(needs[vid]),
                 "seconds": seconds,
             }
         )
         ctx.console.print(
             f"evaluate: {vid}: F1 {_fmt(est, 'f1')} MAE {_fmt(est, 'mae', 1)} W on {k:,} "
-            f"{'core ' if core else ''}windows ({seconds:.1f} s with {runtime})"
+            f"sampled windows ({seconds:.1f} s with {runtime})"
         )
-    rows.deltas = _deltas(variants, est_full, est_core, is_core, plan)
-    _score_baselines(ctx, appliance, w, plan, truth, truth_on, counts, rows)
+    rows.deltas = _deltas(variants, on_sample, level, plan, scorer)
+    _score_baselines(ctx, appliance, w, plan, scorer, rows)
     rows.window_info = _window_info(appliance, split, row, plan, article, ctx)
     return rows
 
@@ -440,26 +458,26 @@ def _trace_metric_rows(vid: str, tm: dict, n: int) -> list[dict]:
     ]
 
 
-def _deltas(variants, est_full, est_core, is_core, plan) -> list[dict]:
-    """Each TFLite variant minus its Keras float model, paired on the windows both saw."""
+def _deltas(variants, on_sample, level, plan: EvalPlan, scorer: Scorer) -> list[dict]:
+    """Each TFLite variant minus its Keras float model, paired on the windows both saw (the
+    smaller of their two nested samples), with the same resamples for both."""
     keras = {v["model_id"]: v["variant_id"] for v in variants if v["mode"] == Mode.KERAS.value}
     rows = []
     for v in variants:
-        ref = keras.get(v["model_id"])
+        vid, ref = v["variant_id"], keras.get(v["model_id"])
         if v["mode"] == Mode.KERAS.value or ref is None:
             continue
-        core = is_core[v["variant_id"]]
-        a = (est_core if core else est_full)[v["variant_id"]]
-        b = (est_core if core else est_full)[ref]
-        n = int(plan.core.sum()) if core else len(plan.sample)
-        for m in DELTA_METRICS:
-            d, lo, hi = paired_delta(a, b, m)
+        m = min(plan.levels[level[vid]], plan.levels[level[ref]])
+        a, b = scorer.score(on_sample[vid], m), scorer.score(on_sample[ref], m)
+        n = int(scorer.subset(m)[0].sum())
+        for metric in DELTA_METRICS:
+            d, lo, hi = paired_delta(a, b, metric)
             rows.append(
                 {
-                    "variant_id": v["variant_id"],
+                    "variant_id": vid,
                     "reference_id": ref,
                     "split": Split.TEST.value,
-                    "metric": m,
+                    "metric": metric,
                     "delta": _num(d),
                     "ci_low": _num(lo),
                     "ci_high": _num(hi),
@@ -472,13 +490,14 @@ def _deltas(variants, est_full, est_core, is_core, plan) -> list[dict]:
     return rows
 
 
-def _score_baselines(ctx, appliance, w, plan, truth, truth_on, counts, rows: Rows) -> None:
+def _score_baselines(ctx, appliance, w, plan: EvalPlan, scorer: Scorer, rows: Rows) -> None:
     power = training_power(ctx, appliance)
+    n = plan.levels["full"]
     for name in BASELINES:
         vid = f"{appliance.value}.baseline.{name}"
-        pred = baseline_predictions(name, w, plan.sample, appliance, power)
-        est = score_sample(pred, truth, truth_on, plan.design, counts, appliance)
-        rows.metrics += _metric_rows(vid, est, len(plan.sample))
+        pred = baseline_predictions(name, w, plan.sample.starts, appliance, power)
+        est = scorer.score(pred, n)
+        rows.metrics += _metric_rows(vid, est, n)
         rows.evaluations.append(
             {
                 "variant_id": vid,
@@ -486,8 +505,8 @@ def _score_baselines(ctx, appliance, w, plan, truth, truth_on, counts, rows: Row
                 "runtime": "baseline",
                 "xnnpack": False,
                 "file_sha256": None,
-                "subset": "none",
-                "n_windows": len(plan.sample),
+                "subset": "full",
+                "n_windows": n,
                 "seconds": 0.0,
             }
         )
@@ -507,16 +526,21 @@ def _score_baselines(ctx, appliance, w, plan, truth, truth_on, counts, rows: Row
 
 
 def _window_info(appliance, split, row, plan: EvalPlan, article: bool, ctx) -> dict:
-    mid = plan.sample + MIDPOINT
+    sample = plan.sample
+    mid = sample.starts + MIDPOINT
     tmid = plan.trace + MIDPOINT
     sample_path = ctx.path("eval", f"{appliance.value}.sample.parquet")
+    _, design = sample.subset(None)
+    level_of = np.full(len(sample), "full", dtype=object)
+    for lv in ("core", "min"):  # nested: the smaller level overwrites
+        level_of[sample.subset(plan.levels[lv])[0]] = lv
     table = pa.table(
         {
-            "start": plan.sample,
+            "start": sample.starts,
             "midpoint_time": pa.array(split.unix[mid].astype("datetime64[s]")),
-            "stratum": plan.design.stratum,
-            "weight": plan.design.weight,
-            "core": plan.core,
+            "stratum": [sample.strata[h]["name"] for h in sample.stratum],
+            "weight": design.weight,
+            "smallest_level": level_of.astype(str),
         }
     )
     tmp = sample_path.with_suffix(".tmp")
@@ -527,13 +551,13 @@ def _window_info(appliance, split, row, plan: EvalPlan, article: bool, ctx) -> d
         "split": Split.TEST.value,
         "first_time": _ts(split.unix[mid].min()) if len(mid) else None,
         "last_time": _ts(split.unix[mid].max()) if len(mid) else None,
-        "n_windows": int(len(plan.sample)),
-        "windows_hash": hashlib.sha256(plan.sample.astype(np.int64).tobytes()).hexdigest()[:16],
+        "n_windows": int(len(sample)),
+        "windows_hash": hashlib.sha256(sample.starts.tobytes()).hexdigest()[:16],
         "postprocess": "article_threshold" if article else "clip_negative",
         "protocol": plan.protocol,
-        "population_windows": int(plan.population),
-        "core_windows": int(plan.core.sum()),
-        "strata": json.dumps(plan.strata),
+        "population_windows": int(sample.population.sum()),
+        "core_windows": int(plan.levels["core"]),
+        "strata": json.dumps({"strata": sample.strata, "levels": plan.levels}),
         "sample_path": ctx.rel(sample_path),
         "test_houses": str(row["houses"]),
         "trace_first_time": _ts(split.unix[tmid[0]]),
@@ -608,6 +632,7 @@ def run_evaluate(ctx: RunContext) -> None:
                 cfg.eval_protocol,
                 cfg.eval_windows,
                 cfg.eval_core_windows,
+                cfg.eval_min_windows,
                 cfg.eval_trace_hours,
                 cfg.eval_bootstrap,
                 cfg.seed,

@@ -6,6 +6,7 @@ appliance power (and status) at the midpoint.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +35,14 @@ class SplitData:
         return pa.table({c: getattr(self, c) for c in SPLIT_COLUMNS})
 
     def write(self, path: Path) -> None:
-        tmp = Path(str(path) + ".tmp")
-        pq.write_table(self.to_table(), tmp, row_group_size=1 << 20)
-        tmp.replace(path)
+        """Write beside the target under a name private to this process, then rename: a reader
+        never sees a partial file and a failed write leaves nothing behind."""
+        tmp = Path(f"{path}.{os.getpid()}.tmp")
+        try:
+            pq.write_table(self.to_table(), tmp, row_group_size=1 << 20)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @classmethod
     def read(cls, path: Path) -> SplitData:

@@ -59,10 +59,8 @@ def test_stratified_estimate_interval_covers_the_whole_series_value():
     covered = {"f1": 0, "mae": 0, "mcc": 0, "epd_error_pct": 0}
     reps = 30
     for seed in range(reps):
-        s = stratified_sample(
-            starts, labels, ["on", "act", "quiet"], [0.5, 0.3, 0.2], 800, 160, seed
-        )
-        d = s.design()
+        s = stratified_sample(starts, labels, ["on", "act", "quiet"], [0.5, 0.3, 0.2], 800, seed)
+        d = s.subset(None)[1]
         e = estimate(feats[s.starts], d, d.resample_counts(300, seed))
         for k in covered:
             covered[k] += e.low[k] <= exact[k] <= e.high[k]
@@ -74,9 +72,9 @@ def test_weights_make_the_oversampled_stratum_count_for_what_it_stands_for():
     t, p, st, sp, active = _series(50_000, seed=3)
     feats = window_features(t, p, st, sp)
     labels = np.where(st, 0, 1)
-    s = stratified_sample(np.arange(len(t)), labels, ["on", "off"], [0.5, 0.5], 2000, 200, 1)
+    s = stratified_sample(np.arange(len(t)), labels, ["on", "off"], [0.5, 0.5], 2000, 1)
     assert sum(x["population"] for x in s.strata) == len(t)
-    e = estimate(feats[s.starts], s.design(), None)
+    e = estimate(feats[s.starts], s.subset(None)[1], None)
     # half the sample is 'on' but the estimate of on-windows is ~3 % of the span
     assert (e.value["tp"] + e.value["fn"]) / len(t) == pytest.approx(st.mean(), rel=0.02)
     naive = metrics_from_sums(feats[s.starts].sum(axis=0))
@@ -85,14 +83,17 @@ def test_weights_make_the_oversampled_stratum_count_for_what_it_stands_for():
     )
 
 
-def test_core_is_a_nested_stratified_subsample():
+def test_sub_samples_are_nested_and_stratified():
     labels = np.r_[np.zeros(100, int), np.ones(10_000, int)]
-    s = stratified_sample(np.arange(len(labels)), labels, ["on", "off"], [0.5, 0.5], 400, 80, 0)
-    assert s.core.sum() == pytest.approx(80, abs=2)
-    core_d = s.design(core=True)
-    # core weights still add up to the population of every stratum
-    for h, N in enumerate((100, 10_000)):
-        assert core_d.weight[core_d.stratum == h].sum() == pytest.approx(N)
+    s = stratified_sample(np.arange(len(labels)), labels, ["on", "off"], [0.5, 0.5], 400, 0)
+    big, big_d = s.subset(200)
+    small, small_d = s.subset(80)
+    assert small.sum() == pytest.approx(80, abs=2) and big.sum() == pytest.approx(200, abs=2)
+    assert not (small & ~big).any()  # every window of the smaller is in the larger
+    # each sub-sample's weights still add up to the population of every stratum
+    for d in (big_d, small_d):
+        for h, N in enumerate((100, 10_000)):
+            assert d.weight[d.stratum == h].sum() == pytest.approx(N)
 
 
 def test_allocation_hands_what_a_small_stratum_cannot_take_to_the_others():
@@ -105,8 +106,8 @@ def test_paired_difference_is_zero_for_identical_predictions_and_clear_for_a_wor
     rng = np.random.default_rng(9)
     worse = np.where(rng.random(len(p)) < 0.3, 0.0, p)  # drops 30 % of predictions
     labels = np.where(st, 0, 1)
-    s = stratified_sample(np.arange(len(t)), labels, ["on", "off"], [0.5, 0.5], 1000, 200, 2)
-    d = s.design()
+    s = stratified_sample(np.arange(len(t)), labels, ["on", "off"], [0.5, 0.5], 1000, 2)
+    d = s.subset(None)[1]
     counts = d.resample_counts(300, 0)
     ref = estimate(window_features(t, p, st, sp)[s.starts], d, counts)
     same = estimate(window_features(t, p, st, sp)[s.starts], d, counts)

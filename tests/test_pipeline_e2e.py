@@ -10,6 +10,17 @@ from store import db
 
 from .conftest import run_cli
 
+MODES = (
+    "keras",
+    "convert_only",
+    "w8",
+    "w8_a8_fallback",
+    "w8_a8",
+    "w8_a16",
+    "f16",
+    "w8_a8_selective",
+)
+
 
 def test_every_table_is_filled(smoke_store):
     counts = {
@@ -34,7 +45,7 @@ def test_every_table_is_filled(smoke_store):
         )
     }
     assert all(n > 0 for n in counts.values()), counts
-    v = db.query_df(smoke_store, "SELECT mode, status FROM variants")
+    v = db.query_df(smoke_store, "SELECT mode, status FROM variants WHERE kind = 'model'")
     assert set(v["mode"]) == {
         "keras",
         "convert_only",
@@ -51,7 +62,8 @@ def test_every_table_is_filled(smoke_store):
 def test_tradeoff_view_has_a_row_per_measured_variant(smoke_store):
     df = db.query_df(smoke_store, "SELECT * FROM tradeoff")
     ok = db.query_df(
-        smoke_store, "SELECT count(*) FROM variants WHERE status = 'ok' AND mode <> 'keras'"
+        smoke_store,
+        "SELECT count(*) FROM variants WHERE status = 'ok' AND mode <> 'keras' AND kind = 'model'",
     ).iloc[0, 0]
     assert len(df) == ok
     assert df["latency_ms"].gt(0).all() and df["disk_mb"].gt(0).all() and df["ram_mb"].notna().all()
@@ -72,10 +84,15 @@ def test_all_variants_and_baselines_of_an_appliance_share_the_evaluation_windows
         "SELECT variant_id, max(n_windows) AS n FROM metrics WHERE split = 'test' GROUP BY 1",
     )
     assert len(n) == 16 + 3  # 16 variants and 3 baselines
-    core = set(ev.loc[ev["subset"] == "core", "variant_id"])
-    assert core == {"kettle.cnn.w8_a16", "kettle.transformer.w8_a16"}
-    assert set(n.loc[~n["variant_id"].isin(core), "n"]) == {w["n_windows"]}
-    assert set(n.loc[n["variant_id"].isin(core), "n"]) == {w["core_windows"]}
+    levels = json.loads(w["strata"])["levels"]
+    level = dict(zip(ev["variant_id"], ev["subset"], strict=True))
+    assert {v for v, lv in level.items() if lv == "min"} == {"kettle.transformer.w8_a16"}
+    assert {v for v, lv in level.items() if lv == "core"} == {
+        "kettle.cnn.w8_a16",
+        *(f"kettle.transformer.{m}" for m in MODES if m != "w8_a16"),
+    }
+    for vid, got in zip(n["variant_id"], n["n"], strict=True):
+        assert got == levels[level[vid]], vid
 
 
 def test_every_metric_has_a_value_and_an_interval_or_a_reason_about_the_data(smoke_store):
@@ -190,7 +207,8 @@ def test_sql_lists_f1_and_mae_next_to_the_float_model(smoke_store):
         "--format",
         "json",
         "SELECT v.variant_id, w.f1, w.mae, f.f1 AS float_f1, f.mae AS float_mae FROM metrics_wide w "
-        "JOIN variants v USING (variant_id) JOIN metrics_wide f ON f.variant_id = v.model_id || '.keras'",
+        "JOIN variants v USING (variant_id) JOIN metrics_wide f ON f.variant_id = v.model_id || '.keras' "
+        "AND f.split = 'test' WHERE w.split = 'test'",
     )
     rows = json.loads(res.stdout)
     assert len(rows) == 16 and all("float_f1" in r for r in rows)
