@@ -7,8 +7,9 @@ The rule, per appliance, on one device (host x runtime x threads):
    best baseline of its appliance (its F1 interval's low end, or its F1 when it has no interval,
    must be above that baseline's F1). Variants over a budget are left out too.
 2. The best is the remaining variant with the highest F1. Its 95 % interval sets the bar: every
-   remaining variant whose F1 reaches the interval's low end is "as accurate as the best" (when
-   the best has no interval, the bar is its F1 minus a stated tolerance).
+   remaining variant whose own interval reaches the best one's low end (the two cannot be told
+   apart) is "as accurate as the best" (without intervals: F1 at least the best's F1 minus a
+   stated tolerance).
 3. Of those, the cheapest by the chosen cost (latency, RAM or disk) is recommended; ties go to
    the higher F1, then the other costs, then the variant id. The runner-up is the next one in
    that order, or failing that the best variant that missed the bar or a budget, with why.
@@ -108,7 +109,7 @@ class Rule:
             if v is not None and c in COSTS
         ]
         return (
-            f"Per appliance: the lowest-{name} variant whose F1 reaches the low end of the best "
+            f"Per appliance: the lowest-{name} variant whose F1 interval reaches the low end of the best "
             f"variant's 95 % interval (best F1 - {self.tolerance:g} when it has none)"
             + (f", within {', '.join(limits)}" if limits else "")
             + "; never an under-trained model or one whose F1 does not beat the best baseline."
@@ -222,11 +223,16 @@ def _classify_one(g: pd.DataFrame, baseline, rule: Rule) -> pd.DataFrame:
     else:
         threshold, kind = float(best["f1"]) - rule.tolerance, "tolerance"
     g["threshold"], g["threshold_kind"], g["best_id"] = threshold, kind, best["variant_id"]
-    within = _sort_key(pool[pool["f1"] >= threshold - 1e-12], cost)
+    # as accurate as the best = the data cannot tell them apart: the variant's interval reaches
+    # the best one's (its upper end, or its F1 without an interval, is at or above the bar). A
+    # point estimate alone would let a lucky small sample (a slow variant scored on a nested
+    # sub-sample) push every well-measured variant out.
+    upper = pool["f1_hi"].where(pool["f1_hi"].notna(), pool["f1"])
+    within = _sort_key(pool[upper >= threshold - 1e-12], cost)
     rec = within.iloc[0]
     g.loc[rec.name, "status"] = "recommended"
     g.loc[rec.name, "why"] = (
-        f"cheapest by {cname} among variants whose F1 reaches {fmt(threshold, 3)} "
+        f"cheapest by {cname} among variants whose F1 interval reaches {fmt(threshold, 3)} "
         + (
             f"(low end of {best['variant_id']}'s interval)"
             if kind == "interval"
@@ -247,7 +253,8 @@ def _classify_one(g: pd.DataFrame, baseline, rule: Rule) -> pd.DataFrame:
             )
     for idx in pool.index.difference(within.index):
         g.loc[idx, "status"] = "below_bar"
-        g.loc[idx, "why"] = f"F1 {fmt(g.loc[idx, 'f1'], 3)} below {fmt(threshold, 3)}" + (
+        top = g.loc[idx, "f1_hi"] if not _isnan(g.loc[idx, "f1_hi"]) else g.loc[idx, "f1"]
+        g.loc[idx, "why"] = f"F1 up to {fmt(top, 3)}, below {fmt(threshold, 3)}" + (
             " (the best one's interval)" if kind == "interval" else " (best - tolerance)"
         )
     if len(within) == 1:

@@ -160,3 +160,58 @@ def test_end_of_run_summary_uses_the_same_rule(hand_store):
     for appliance, vid in rec["variant_id"].items():
         assert appliance in text and vid in text
     assert "under-trained" in text  # the rule is printed with the table
+
+
+def test_a_lucky_small_sample_does_not_push_out_well_measured_variants():
+    # the 16x8 file was scored on a small nested sub-sample and came out high with a narrow
+    # interval; the int8 file's wider interval still reaches it: they cannot be told apart,
+    # so the much cheaper int8 file is recommended
+    cols = ["appliance", "variant_id", "arch", "mode", "host", "runtime", "threads"]
+    base = dict(zip(cols, ["dishwasher", "", "cnn", "", "h", "litert", 1], strict=True))
+    cands = pd.DataFrame(
+        [
+            {
+                **base,
+                "variant_id": "d.cnn.w8_a16",
+                "mode": "w8_a16",
+                "f1": 0.94,
+                "f1_lo": 0.90,
+                "f1_hi": 0.97,
+                "latency_ms": 5.0,
+                "ram_mb": 20.0,
+                "disk_mb": 10.7,
+                "under_trained": False,
+            },
+            {
+                **base,
+                "variant_id": "d.cnn.w8_a8",
+                "mode": "w8_a8",
+                "f1": 0.86,
+                "f1_lo": 0.77,
+                "f1_hi": 0.94,
+                "latency_ms": 0.11,
+                "ram_mb": 30.0,
+                "disk_mb": 10.7,
+                "under_trained": False,
+            },
+            {
+                **base,
+                "variant_id": "d.cnn.w8",
+                "mode": "w8",
+                "f1": 0.80,
+                "f1_lo": 0.75,
+                "f1_hi": 0.85,
+                "latency_ms": 0.10,
+                "ram_mb": 30.0,
+                "disk_mb": 10.7,
+                "under_trained": False,
+            },
+        ]
+    )
+    bases = pd.DataFrame(
+        [{"appliance": "dishwasher", "baseline_id": "d.baseline.x", "baseline_f1": 0.1}]
+    )
+    rec = R.recommend(cands, bases, R.Rule(budgets={})).set_index("appliance").loc["dishwasher"]
+    assert rec["best_id"] == "d.cnn.w8_a16" and rec["variant_id"] == "d.cnn.w8_a8"
+    decided = R.classify(cands, bases, R.Rule(budgets={})).set_index("variant_id")
+    assert decided.loc["d.cnn.w8", "status"] == "below_bar"  # its interval ends at 0.85 < 0.90
