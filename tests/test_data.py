@@ -247,4 +247,20 @@ def test_day_plot_is_written(tmp_path):
     run_data(ctx, DataOptions())
     out = plot_day(ctx, tmp_path / "day.html")
     html = out.read_text()
-    assert out.stat().st_size > 10_000 and "fridge" in html and "plotly" in html.lower()
+    # the figure's own data, not the embedded plotly.js: one day of the fridge's test house
+    import json
+    import re
+
+    from pipeline.data import load_split
+    from store.vocab import Split
+
+    spec = json.loads(
+        re.search(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", html, re.S)[1]
+    )
+    names = [t["name"] for t in spec]
+    split, row = load_split(ctx, Appliance.FRIDGE, Split.TEST)
+    assert names[:2] == [f"aggregate (house {row['houses']})", "fridge"]
+    one_day = int(np.sum(split.unix < split.unix[0] + 86400))
+    # every sample of the house's first day is plotted, from its first timestamp on
+    assert len(spec[0]["x"]) == one_day > 0
+    assert spec[0]["x"][0].startswith(str(split.unix[0].astype("datetime64[s]")))

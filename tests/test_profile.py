@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from pipeline.profile import CHILD, PER_OP_TOLERANCE
 from store import db
 
@@ -16,7 +18,10 @@ def _child(req):
 
 
 def test_child_measures_latency_memory_phases_and_both_runtimes(smoke_store):
-    model = db.artifacts_dir(smoke_store) / "variants" / "kettle.cnn.w8_a16.tflite"
+    rel = db.query_df(
+        smoke_store, "SELECT file_path FROM variants WHERE variant_id = 'kettle.cnn.w8_a16'"
+    )
+    model = db.artifacts_dir(smoke_store) / rel.iloc[0, 0]
     r = _child(
         {
             "model": str(model),
@@ -71,3 +76,6 @@ def test_per_op_sum_is_recorded_beside_the_whole_model_time(smoke_store):
     )
     assert len(ops) == census["n"].iloc[0]
     assert ops["latency_ms"].notna().all() and ops["xnnpack"].all()
+    # the recorded total is the sum of the recorded ops, and the shares are theirs
+    assert row["sum_ops_ms"].iloc[0] == pytest.approx(ops["latency_ms"].sum(), rel=1e-9)
+    assert ops["share"].sum() == pytest.approx(1.0, abs=1e-6)
