@@ -403,18 +403,20 @@ def read_wide_files(
 def group_files_by_house(
     files: list[Path], pattern: str = r"[Hh]ouse_?(\d+)", mapping: dict[str, str] | None = None
 ) -> dict[str, list[Path]]:
-    """House id of each file: an explicit mapping (file name -> house) wins over the name pattern."""
+    """House id of each file: an explicit mapping (file name -> house) wins over the pattern in
+    the file's name, which wins over the pattern in its folder's name."""
     houses: dict[str, list[Path]] = {}
     rx = re.compile(pattern)
     for f in files:
         if mapping and f.name in mapping:
             h = mapping[f.name]
         else:
-            m = rx.search(f.name)
+            # the file's name, else its folder's (ukdale-house2-30s/one-day.csv is house 2)
+            m = rx.search(f.name) or rx.search(f.parent.name)
             if not m:
                 raise DataError(
-                    f"{f}: cannot tell which house this file belongs to; name it like "
-                    "House<N>… or pass --house-map FILE=HOUSE"
+                    f"{f}: cannot tell which house this file belongs to; name it (or its folder) "
+                    "like House<N>… or pass --house-map FILE=HOUSE"
                 )
             h = m.group(1)
         houses.setdefault(str(h), []).append(f)

@@ -29,10 +29,10 @@ def test_kettle_cnn_beats_the_baselines_on_a_real_house(tmp_path):
         "--set",
         "evaluate.windows=800",
     ]
-    common = ["--profile", "demo", "-a", "kettle", "--arch", "cnn", "--store", store]
+    common = ["--profile", "demo", "-a", "kettle", "--store", store]
     run_cli("data", "--source", "csv", "--path", UKDALE, *common)
     for stage in ("train", "convert", "evaluate"):
-        run_cli(stage, *common, *budget)
+        run_cli(stage, *common, "--arch", "cnn", *budget)
     m = db.query_df(
         store,
         "SELECT variant_id, f1, f1_lo, f1_hi FROM metrics_wide WHERE split = 'test'",
