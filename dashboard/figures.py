@@ -31,6 +31,9 @@ MODE_COLORS = {
     "w8_a16": OKABE_ITO["purple"],
     "f16": OKABE_ITO["sky"],
     "w8_a8_selective": OKABE_ITO["yellow"],
+    # two more from Paul Tol's colour-blind-safe "muted" scheme
+    "w8_a8_xnnpack": "#882255",
+    "w8_a8_mixed16": "#44AA99",
 }
 KERNEL_COLORS = {"XNNPACK": OKABE_ITO["blue"], "builtin": OKABE_ITO["orange"]}
 OVER_BUDGET = "#d0d0d0"

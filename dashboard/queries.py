@@ -531,7 +531,7 @@ def trace_window(
             )
     if not series or not len(series[0]):
         return pd.DataFrame()
-    out = pd.concat(series, axis=1).sort_index()
+    out = pd.concat(series, axis=1, sort=False).sort_index()
     out.index.name = "time"
     return out.reset_index()
 

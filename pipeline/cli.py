@@ -618,6 +618,39 @@ def status(store: ReadStoreOpt = DEFAULT_STORE):
         )
 
 
+@app.command()
+def gc(
+    store: ReadStoreOpt = DEFAULT_STORE,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be removed.")
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify", help="Also check every referenced file's sha256 (exit 1 on a mismatch)."
+        ),
+    ] = False,
+):
+    """Remove artifact files no row of the store references (superseded versions, leftovers of
+    failed or killed runs). Never touches a referenced file; does nothing while a run is in
+    progress on the store."""
+    from pipeline import artifacts
+
+    _check_readable_store(store)
+    report = _guard(lambda: artifacts.collect(store, dry_run=dry_run))
+    if dry_run:
+        for p in report.removed:
+            typer.echo(str(p))
+    if report.blocked_by:
+        _fail(report.text())
+    typer.echo(report.text(), err=True)
+    if verify:
+        problems = _guard(lambda: artifacts.verify(store))
+        if problems:
+            _fail(f"{len(problems)} referenced file(s) inconsistent: " + "; ".join(problems[:5]))
+        typer.echo("gc: every referenced file holds its recorded bytes", err=True)
+
+
 def _status_facts(store: Path):
     import duckdb
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline import artifacts
 from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, WINDOW, file_sha256, stable_hash
 from pipeline.context import RunContext
 from pipeline.data import load_split
@@ -51,7 +52,25 @@ MODES: dict[Mode, dict] = {
         "supported_ops": ["TFLITE_BUILTINS_INT8"],
         "denylisted_nodes": "debugger suspects of w8_a8",
     },
+    Mode.W8_A8_XNNPACK: {
+        "optimizations": ["DEFAULT"],
+        "representative_dataset": True,
+        "supported_ops": ["TFLITE_BUILTINS_INT8"],
+        "float_ops": ["SOFTMAX", "RSQRT", "BATCH_MATMUL", "GELU"],
+        "float_nodes": "ADDs of a constant feeding a float op (the LayerNorm/L2-pool epsilon)",
+    },
+    Mode.W8_A8_MIXED16: {
+        "quantizer": "ai-edge-quantizer",
+        "recipe": "static_wi8_ai8",
+        "representative_dataset": True,
+        "int16_tensors": "debugger suspects of w8_a8 (int16 activations, int8 weights)",
+    },
 }
+# Ops the XNNPACK delegate (LiteRT 2.3, tflite/delegates/xnnpack/xnnpack_delegate.cc) runs in
+# float only: SOFTMAX, RSQRT and GELU check CheckTensorFloatType; int8 BATCH_MATMUL needs a zero
+# zero point on its right operand, which asymmetric activations never have. Kept float32 between
+# DEQUANTIZE and QUANTIZE (both of which XNNPACK runs), the int8 graph stays one partition.
+XNNPACK_FLOAT_ONLY_OPS = tuple(MODES[Mode.W8_A8_XNNPACK]["float_ops"])
 INT8_DEBUG_MODES = (Mode.W8_A8_FALLBACK, Mode.W8_A8, Mode.W8_A8_SELECTIVE)
 DATA_MOVEMENT_OPS = {
     "QUANTIZE",
@@ -141,7 +160,112 @@ def make_converter(
     if int8_io and mode is Mode.W8_A8:
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
+    if "float_ops" in settings:
+        return FloatIslandConverter(conv, settings["float_ops"])
+    if mode is Mode.W8_A8_MIXED16:
+        raise ValueError(f"{mode} is built by mixed16_model() from the debugger's suspects")
     return conv
+
+
+class FloatIslandConverter:
+    """Full-integer calibration, then MLIR quantization with `float_ops` (and the ADD of a
+    constant that feeds one, such as `var + eps`) left in float32: the same selective
+    quantization as the debugger's denylist, chosen by op type."""
+
+    def __init__(self, converter, float_ops):
+        self.converter, self.float_ops = converter, list(float_ops)
+
+    def convert(self) -> bytes:
+        from tensorflow.lite.python import convert
+
+        conv = self.converter
+        conv.experimental_mlir_quantizer = True
+        conv._experimental_calibrate_only = True
+        calibrated = conv.convert()
+        return convert.mlir_quantize(
+            calibrated,
+            disable_per_channel=conv._experimental_disable_per_channel,
+            fully_quantize=True,
+            denylisted_ops=self.float_ops,
+            denylisted_nodes=constant_adds_feeding(calibrated, self.float_ops),
+        )
+
+
+def _op_names(model) -> list[str]:
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    return [names.get(max(c.builtinCode, c.deprecatedBuiltinCode), "") for c in model.operatorCodes]
+
+
+def constant_adds_feeding(content: bytes, op_types) -> list[str]:
+    """Output tensor names of ADD ops with a constant operand whose result feeds an op of
+    `op_types`. In int8 such an ADD (x + 1e-3) has an input/output scale ratio below XNNPACK's
+    1/1024 floor, so it would sit alone on the builtin path between two partitions."""
+    from ai_edge_litert.tools import flatbuffer_utils as fu
+
+    model = fu.read_model_from_bytearray(bytearray(content))
+    kinds = _op_names(model)
+    out = []
+    for sg in model.subgraphs:
+        producer = {t: op for op in sg.operators for t in op.outputs}
+
+        def constant(t, sg=sg):
+            buf = model.buffers[sg.tensors[t].buffer]
+            return buf.data is not None and len(buf.data) > 0
+
+        for op in sg.operators:
+            if kinds[op.opcodeIndex] not in op_types:
+                continue
+            for t in op.inputs:
+                p = producer.get(t)
+                if (
+                    p is not None
+                    and kinds[p.opcodeIndex] == "ADD"
+                    and any(i >= 0 and constant(i) for i in p.inputs)
+                ):
+                    name = sg.tensors[t].name
+                    out.append(name.decode() if isinstance(name, bytes) else str(name))
+    return out
+
+
+def mixed16_model(saved_model: Path, calibration: np.ndarray, int16_tensors) -> bytes:
+    """int8 everywhere except the ops producing `int16_tensors` (the debugger's suspects),
+    which get int16 activations and int8 weights; built with ai-edge-quantizer's per-op
+    recipe from the float TFLite model (the TF converter has no per-tensor 16x8 option)."""
+    import re
+
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import quantizer, recipe
+
+    float_model = make_converter(saved_model, Mode.CONVERT_ONLY, None).convert()
+    qt = quantizer.Quantizer(float_model)
+    qt.load_quantization_recipe(recipe.static_wi8_ai8())
+    # float input and output, as in every other mode (the recipe would make them integer)
+    for io_op in ("INPUT", "OUTPUT"):
+        qt.update_quantization_recipe(".*", io_op, algorithm_key="no_quantize")
+    for name in int16_tensors:
+        qt.add_static_config(
+            # an op's scope is its output tensor names, each followed by ";"
+            regex=f"(^|;){re.escape(name)};",
+            operation_name="*",
+            activation_num_bits=16,
+            weight_num_bits=8,
+        )
+    sigs = Interpreter(model_content=float_model).get_signature_list()
+    key = next(iter(sigs))
+    name = sigs[key]["inputs"][0]
+    data = {key: [{name: x[None, :].astype(np.float32)} for x in calibration]}
+    blob = bytes(qt.quantize(qt.calibrate(data, num_threads=2)).quantized_model)
+    it = interpreter(blob, xnnpack=False)
+    io = [d["dtype"] for d in (*it.get_input_details(), *it.get_output_details())]
+    if any(np.dtype(t) != np.float32 for t in io):
+        # ai-edge-quantizer 0.10 leaves an int16 model output unquantized-to-float when the
+        # op producing it is one of the int16 tensors; refuse rather than store raw integers
+        raise ValueError(
+            f"ai-edge-quantizer left integer model I/O ({[np.dtype(t).name for t in io]})"
+        )
+    return blob
 
 
 def interpreter(
@@ -379,6 +503,12 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
                         deny = suspects(w8a8_stats)
                         settings["denylisted_nodes"] = deny
                         stats, blob = debugged(Mode.W8_A8, denylist=deny)
+                    elif mode is Mode.W8_A8_MIXED16:
+                        if w8a8_stats is None:
+                            w8a8_stats, _ = debugged(Mode.W8_A8)
+                        deny = suspects(w8a8_stats)
+                        settings["int16_tensors"] = deny
+                        blob = mixed16_model(saved, calibration, deny)
                     elif mode in (Mode.W8_A8, Mode.W8_A8_FALLBACK) and not int8_io:
                         # the debugger calibrates and quantizes with exactly these settings:
                         # its non-debug model is the variant, so calibration runs once
@@ -387,8 +517,8 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
                             w8a8_stats = stats
                     else:
                         blob = make_converter(saved, mode, calibration, int8_io).convert()
-                path = ctx.path("variants", f"{vid}.tflite")
-                path.write_bytes(blob)
+                # a new content-addressed file: a published variant is never rewritten
+                path, _ = artifacts.write_bytes(ctx.artifacts / "variants", vid, ".tflite", blob)
                 census = op_census(blob)
                 outs = run_tflite(blob, debug)  # also proves the model runs
                 if not np.all(np.isfinite(outs)):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import artifacts
 from pipeline.config import (
     AGG_MEAN_W,
     AGG_STD_W,
@@ -339,7 +340,13 @@ def _run_wide(
 
 
 def _outputs_exist(ctx: RunContext, a: Appliance) -> bool:
-    return all((ctx.artifacts / "data" / f"{a.value}.{s.value}.parquet").exists() for s in Split)
+    """The store records every split of the appliance and each file holds the recorded bytes."""
+    return artifacts.recorded_files_ok(
+        ctx.store,
+        "SELECT artifact_path, sha256 FROM datasets WHERE appliance = ?",
+        [a.value],
+        expect_rows=len(Split),
+    )
 
 
 def _summary(rows: list[dict]) -> str:
@@ -352,14 +359,17 @@ def _write_split(
     params = APPLIANCES[a]
     if len(data) == 0:
         raise DataError(f"{source}: the {split.value} split of {a.value} is empty after cleaning")
-    path = ctx.path("data", f"{a.value}.{split.value}.parquet")
-    data.write(path)
     n_windows = len(valid_starts(data.segment))
     if n_windows == 0:
         raise DataError(
             f"{source}: the {split.value} split of {a.value} (houses {', '.join(houses)}) has no "
             f"stretch of 599 samples without a gap; it needs more data"
         )
+    # a new file named by its content: the published split files are never rewritten, and this
+    # one becomes visible only through the datasets row the caller commits
+    path, sha = artifacts.write_artifact(
+        ctx.artifacts / "data", f"{a.value}.{split.value}", ".parquet", data.write
+    )
     return {
         "dataset_id": f"{a.value}.{split.value}",
         "appliance": a.value,
@@ -382,7 +392,7 @@ def _write_split(
         "min_off_s": params.min_off_s,
         "cleaning": json.dumps(cleaning),
         "artifact_path": ctx.rel(path),
-        "sha256": file_sha256(path),
+        "sha256": sha,
     }
 
 
@@ -404,12 +414,29 @@ def load_split(ctx: RunContext, a: Appliance, split: Split, data: bool = True):
     """The split's series and its store row; raises NotReadyError when the data stage has not run."""
     from pipeline.errors import NotReadyError
 
-    path = ctx.artifacts / "data" / f"{a.value}.{split.value}.parquet"
-    if not ctx.store.exists() or not path.exists():
+    if not ctx.store.exists():
         raise NotReadyError(f"no {split.value} data for {a.value}: run `pipeline data` first")
     row = ctx.read("SELECT * FROM datasets WHERE dataset_id = ?", [f"{a.value}.{split.value}"])
     if row.empty:
         raise NotReadyError(
             f"the store has no {split.value} split for {a.value}: run `pipeline data`"
         )
-    return (SplitData.read(path) if data else None), row.iloc[0].to_dict()
+    rec = row.iloc[0].to_dict()
+    path = ctx.artifacts / rec["artifact_path"]  # the file the store names, never a fixed name
+    if not path.is_file():
+        raise NotReadyError(
+            f"{path}: the {split.value} split of {a.value} recorded in the store is missing; "
+            "run `pipeline data` to rebuild it"
+        )
+    if not data:
+        return None, rec
+    if file_sha256(path) != rec["sha256"]:
+        raise DataError(
+            f"{path}: sha256 differs from the store's record; run `pipeline data` to rebuild it"
+        )
+    return SplitData.read(path), rec
+
+
+def split_path(ctx: RunContext, a: Appliance, split: Split) -> Path:
+    """The split's Parquet file as the store records it; NotReadyError when missing."""
+    return ctx.artifacts / split_record(ctx, a, split)["artifact_path"]

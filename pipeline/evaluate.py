@@ -24,10 +24,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import artifacts
 from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT, WINDOW, stable_hash
 from pipeline.config import file_sha256 as sha256_of
 from pipeline.context import RunContext
-from pipeline.data import load_split
+from pipeline.data import load_split, split_path
 from pipeline.errors import ModelFileError, NotReadyError
 from pipeline.estimate import (
     SAMPLE_METRICS,
@@ -77,12 +78,18 @@ def evaluation_runtime(path) -> tuple[str, bool]:
     """The interpreter a file is evaluated with, by a fixed rule (never a timing race):
     LiteRT with XNNPACK when XNNPACK takes the graph as one partition, else TensorFlow's
     interpreter (XNNPACK on where it applies), whose builtin integer kernels are 2-4x faster
-    than LiteRT's on these models."""
+    than LiteRT's on these models, unless it cannot load the file (then LiteRT)."""
     from pipeline.convert import interpreter
 
     ops = interpreter(path, runtime="litert")._get_ops_details()
     partitions = sum(op["op_name"] == "DELEGATE" for op in ops)
-    return ("litert", True) if partitions == 1 else ("tf_lite", True)
+    if partitions == 1:
+        return "litert", True
+    try:  # TensorFlow's kernels lag LiteRT's for some int16 ops (e.g. QUANTIZE to int16)
+        interpreter(path, runtime="tf_lite")
+    except (RuntimeError, ValueError):
+        return "litert", True
+    return "tf_lite", True
 
 
 # -- the windows ---------------------------------------------------------------------------
@@ -228,7 +235,7 @@ def baseline_predictions(
 
 def training_power(ctx: RunContext, appliance: Appliance) -> dict:
     """Mean appliance power of the training split (all samples, and 'on' samples only)."""
-    path = ctx.artifacts / "data" / f"{appliance.value}.{Split.TRAIN.value}.parquet"
+    path = split_path(ctx, appliance, Split.TRAIN)  # the file the store records
     t = pq.read_table(path, columns=["appliance_w", "status"])
     p = t.column("appliance_w").to_numpy().astype(np.float64)
     on = t.column("status").to_numpy() > 0.5
@@ -321,7 +328,6 @@ def _num(x):
 
 def _write_trace(ctx, vid, split, starts, pred, pred_on, sha) -> dict:
     mid = starts + MIDPOINT
-    path = ctx.path("traces", f"{vid}.parquet")
     table = pa.table(
         {
             "time": pa.array(split.unix[mid].astype("datetime64[s]")),
@@ -332,9 +338,13 @@ def _write_trace(ctx, vid, split, starts, pred, pred_on, sha) -> dict:
             "pred_on": np.asarray(pred_on, np.int8),
         }
     )
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp, row_group_size=TRACE_ROW_GROUP)
-    tmp.replace(path)
+    # a new content-addressed file: a published trace is never rewritten
+    path, _ = artifacts.write_artifact(
+        ctx.artifacts / "traces",
+        vid,
+        ".parquet",
+        lambda p: pq.write_table(table, p, row_group_size=TRACE_ROW_GROUP),
+    )
     return {
         "variant_id": vid,
         "appliance": split_appliance(vid),
@@ -529,7 +539,6 @@ def _window_info(appliance, split, row, plan: EvalPlan, article: bool, ctx) -> d
     sample = plan.sample
     mid = sample.starts + MIDPOINT
     tmid = plan.trace + MIDPOINT
-    sample_path = ctx.path("eval", f"{appliance.value}.sample.parquet")
     _, design = sample.subset(None)
     level_of = np.full(len(sample), "full", dtype=object)
     for lv in ("core", "min"):  # nested: the smaller level overwrites
@@ -543,9 +552,12 @@ def _window_info(appliance, split, row, plan: EvalPlan, article: bool, ctx) -> d
             "smallest_level": level_of.astype(str),
         }
     )
-    tmp = sample_path.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(sample_path)
+    sample_path, _ = artifacts.write_artifact(
+        ctx.artifacts / "eval",
+        f"{appliance.value}.sample",
+        ".parquet",
+        lambda p: pq.write_table(table, p),
+    )
     return {
         "appliance": appliance.value,
         "split": Split.TEST.value,

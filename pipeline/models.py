@@ -120,8 +120,11 @@ class StaticSelfAttention(layers.Layer):
 
     def call(self, x):
         length = x.shape[1]
-        q, k, v = (self._split(f(x), length) for f in (self.q, self.k, self.v))
-        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.key_dim)
+        # the 1/sqrt(d_k) scale on the query projection (299 x d_k values, folded into the
+        # query weights by the converter) rather than on the 299 x 299 scores of every head
+        q = self._split(self.q(x) * (1.0 / math.sqrt(self.key_dim)), length)
+        k, v = (self._split(f(x), length) for f in (self.k, self.v))
+        scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))
         ctx = ops.matmul(ops.softmax(scores, axis=-1), v)
         ctx = ops.reshape(ops.transpose(ctx, (0, 2, 1, 3)), (-1, length, self.key_dim))
         return self.o(ctx)
@@ -135,8 +138,16 @@ class L2Pool(layers.Layer):
     """Root-mean-square pooling over pairs of steps: sqrt(avgpool2(x^2) + eps)."""
 
     def call(self, x):
+        # the pair mean as reshape + MEAN rather than AVERAGE_POOL_2D: XNNPACK runs int8 MEAN
+        # but only float average pooling, so the pool no longer splits the int8 graph
+        steps, d = x.shape[1] // 2, x.shape[-1]
+        # a SLICE with static sizes (the batch is static when traced for export): XNNPACK
+        # takes it, while a -1 size or a STRIDED_SLICE would count as shape arithmetic
+        batch = x.shape[0] if x.shape[0] is not None else -1
+        x = ops.slice(x, (0, 0, 0), (batch, 2 * steps, d))
+        sq = x * x
+        t = ops.mean(ops.reshape(sq, (-1, steps, 2, d)), axis=2) + 1e-10
         # sqrt(t) written as t * rsqrt(t): RSQRT has int8 and int16 kernels, SQRT has no 16x8 one
-        t = ops.average_pool(x * x, 2, 2, padding="valid") + 1e-10
         return t * ops.rsqrt(t)
 
 

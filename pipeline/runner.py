@@ -58,6 +58,11 @@ def run_all(ctx: RunContext, data_opts) -> None:
     ctx.console.print(
         "stage times: " + ", ".join(f"{n} {s:.0f} s" for n, s in timings) + f"; total {total:.0f} s"
     )
+    # every stage has published: files no store row references (superseded versions, leftovers
+    # of failed or killed runs) can go, unless another run of this store is still at work
+    from pipeline import artifacts
+
+    ctx.console.print(artifacts.collect(ctx.store, exclude_run=ctx.run_id).text())
     ctx.console.print(summary_table(ctx))
 
 

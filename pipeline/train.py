@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import artifacts
 from pipeline.config import (
     AGG_MEAN_W,
     AGG_STD_W,
     APPLIANCES,
     WINDOW,
-    file_sha256,
     lr_for_batch,
     stable_hash,
 )
@@ -27,7 +27,7 @@ from store import db
 from store.vocab import Appliance, Arch, Split
 
 SOFT_BCE_TEMPERATURE = 0.05  # in normalised power units (fraction of P_m)
-MODEL_CODE_VERSION = "m2"  # bump when an architecture changes so cached models are retrained
+MODEL_CODE_VERSION = "m3"  # bump when an architecture changes so cached models are retrained
 TRAIN_CODE_VERSION = "t2"  # bump when the training loop changes what a model learns
 
 
@@ -265,12 +265,15 @@ def train_one(
         tr.starts, plan["batch"], seed=seed, on_fraction=cfg.on_fraction, train=True
     )
     val_ds = va.tf_dataset(np.sort(val_starts), plan["batch"])
-    final = ctx.path("models", f"{model_id}.keras")
-    best = ctx.path("models", f".{model_id}.best.keras")
+    # the best model is kept beside the resume state (private to this model and these settings)
+    # and renamed to a new content-addressed name under models/ when training ends: a published
+    # .keras file is never rewritten, and the new one is visible only through the store row
+    key_dir = ctx.path("checkpoints", model_id, train_key, "x").parent
+    backup = key_dir / "backup"
+    best = key_dir / "best.keras"
     # resume only a run of the same settings: checkpoints of other settings are stale
-    backup = ctx.path("checkpoints", model_id, train_key, "x").parent
-    for stale in backup.parent.iterdir():
-        if stale != backup:
+    for stale in key_dir.parent.iterdir():
+        if stale != key_dir:
             shutil.rmtree(stale, ignore_errors=True)
     progress = ProgressCallback(
         f"{appliance.value}/{arch.value}", plan["steps_per_epoch"], plan["epochs"], ctx.console
@@ -300,8 +303,8 @@ def train_one(
         ],
     )
     seconds = time.perf_counter() - t0
-    best.replace(final)
-    shutil.rmtree(backup.parent, ignore_errors=True)
+    final, final_sha = artifacts.publish_file(best, ctx.artifacts / "models", model_id, ".keras")
+    shutil.rmtree(key_dir.parent, ignore_errors=True)
     history, facts = _history_and_facts(model_id, hist, plan, progress.epoch_seconds)
     facts["stop_reason"] = (
         "time_budget"
@@ -339,7 +342,7 @@ def train_one(
         "replicas": int(strategy.num_replicas_in_sync),
         "train_seconds": seconds,
         "artifact_path": ctx.rel(final),
-        "sha256": file_sha256(final),
+        "sha256": final_sha,
         "created_at": utcnow(),
         "schedule": plan["schedule"],
         **facts,
@@ -398,7 +401,17 @@ def _write_sidecar(final: Path, appliance: Appliance, arch: Arch, params) -> Non
         "agg_std_w": AGG_STD_W,
         **dict(params.__dict__.items()),
     }
-    final.with_suffix(".json").write_text(json.dumps(sidecar, indent=1))
+    # named after its (content-addressed) model, written privately and renamed into place
+    target = final.with_suffix(".json")
+    text = json.dumps(sidecar, indent=1)
+    if target.is_file() and target.read_text() == text:
+        return  # the same model was saved before: its sidecar is already there
+    tmp = artifacts.temp_path(target.parent, target.stem, ".json")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _at(seq, i):
@@ -478,9 +491,10 @@ def run_train(ctx: RunContext) -> None:
         for arch in ctx.archs:
             model_id = f"{appliance.value}.{arch.value}"
             key = train_key(ctx, arch, train_row, val_row)
-            if ctx.skip_if_current(
-                "train", model_id, key, (ctx.artifacts / "models" / f"{model_id}.keras").exists()
-            ):
+            model_ok = artifacts.recorded_files_ok(
+                ctx.store, "SELECT artifact_path, sha256 FROM models WHERE model_id = ?", [model_id]
+            )
+            if ctx.skip_if_current("train", model_id, key, model_ok):
                 continue
             todo.append((appliance, arch, model_id, key))
 

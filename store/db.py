@@ -159,9 +159,7 @@ def connect_readonly(store_path: Path) -> duckdb.DuckDBPyConnection:
     except OSError as exc:
         raise StoreError(f"{store_path}: cannot read the store ({exc.strerror})") from exc
     except duckdb.Error as exc:
-        raise StoreError(
-            f"{store_path}: cannot open the store read-only: {_first_line(exc)}"
-        ) from exc
+        raise open_error(store_path, exc) from exc
     try:
         check_complete(con, store_path, size)
         version = schema_version(con)
@@ -178,6 +176,16 @@ def connect_readonly(store_path: Path) -> duckdb.DuckDBPyConnection:
             "rebuild it with `pipeline all --force` (or point --store at a new file)"
         )
     return con
+
+
+def open_error(store_path: Path, exc: duckdb.Error) -> StoreError:
+    """What to tell a person whose store DuckDB refused to open read-only."""
+    if "read enough bytes" in str(exc):  # the file ends before its blocks do
+        return StoreError(
+            f"{store_path}: truncated store (the file ends early); restore it from a copy "
+            "or rebuild it with `pipeline all --store NEW`"
+        )
+    return StoreError(f"{store_path}: cannot open the store read-only: {_first_line(exc)}")
 
 
 def _first_line(exc: BaseException) -> str:

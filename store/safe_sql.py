@@ -95,7 +95,7 @@ def _mb(n: int) -> str:
 
 
 def open_sandboxed(store: Path, allow_files: bool = False) -> duckdb.DuckDBPyConnection:
-    from store.db import StoreError, check_complete, check_store_file
+    from store.db import StoreError, check_complete, check_store_file, open_error
 
     store = Path(store)
     check_store_file(store)
@@ -105,7 +105,7 @@ def open_sandboxed(store: Path, allow_files: bool = False) -> duckdb.DuckDBPyCon
     except OSError as exc:
         raise StoreError(f"{store}: cannot read the store ({exc.strerror})") from exc
     except duckdb.Error as exc:
-        raise StoreError(f"{store}: cannot open the store read-only: {_first_line(exc)}") from exc
+        raise open_error(store, exc) from exc
     try:
         check_complete(con, store, size)
     except BaseException:

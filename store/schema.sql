@@ -209,7 +209,7 @@ COMMENT ON COLUMN variants.variant_id IS 'appliance.arch.mode';
 COMMENT ON COLUMN variants.model_id IS 'Model it was made from.';
 COMMENT ON COLUMN variants.appliance IS 'Appliance.';
 COMMENT ON COLUMN variants.arch IS 'Architecture.';
-COMMENT ON COLUMN variants.mode IS 'keras, convert_only, w8, w8_a8_fallback, w8_a8, w8_a16, f16 or w8_a8_selective.';
+COMMENT ON COLUMN variants.mode IS 'keras, convert_only, w8, w8_a8_fallback, w8_a8, w8_a16, f16, w8_a8_selective, w8_a8_xnnpack (int8 with the ops XNNPACK runs only in float kept float) or w8_a8_mixed16 (the debugger''s suspect tensors in int16); always_off, mean_power or aggregate_threshold for baselines.';
 COMMENT ON COLUMN variants.status IS 'ok, or failed when the converter (or a first invoke) refused the mode.';
 COMMENT ON COLUMN variants.error IS 'The converter''s or runtime''s reason when status = failed.';
 COMMENT ON COLUMN variants.converter_settings IS 'The converter settings of the mode, verbatim, as JSON.';

@@ -33,6 +33,8 @@ class Mode(StrEnum):
     W8_A16 = "w8_a16"  # int16 activations, int8 weights (16x8)
     F16 = "f16"  # float16 weights
     W8_A8_SELECTIVE = "w8_a8_selective"  # full int8 except the debugger's suspect tensors
+    W8_A8_XNNPACK = "w8_a8_xnnpack"  # int8; ops XNNPACK runs only in float kept float32
+    W8_A8_MIXED16 = "w8_a8_mixed16"  # int8; the debugger's suspect tensors in int16 (AEQ)
 
 
 TFLITE_MODES: tuple[Mode, ...] = tuple(m for m in Mode if m is not Mode.KERAS)
@@ -41,6 +43,8 @@ QUANTIZED_ACTIVATION_MODES: tuple[Mode, ...] = (
     Mode.W8_A8,
     Mode.W8_A16,
     Mode.W8_A8_SELECTIVE,
+    Mode.W8_A8_XNNPACK,
+    Mode.W8_A8_MIXED16,
 )
 
 

@@ -26,7 +26,7 @@ VARIANTS = {
     ("kettle", "cnn", "keras"): (0.81, 0.04, None, None, 36.0),
     ("kettle", "cnn", "convert_only"): (0.80, 0.04, 2.0, 60.0, 12.0),
     ("kettle", "cnn", "w8"): (0.79, 0.04, 3.0, 20.0, 3.1),
-    ("kettle", "cnn", "w8_a8"): (0.74, 0.04, 0.5, 25.0, 3.2),
+    ("kettle", "cnn", "w8_a8"): (0.73, 0.015, 0.5, 25.0, 3.2),
     ("kettle", "transformer", "keras"): (0.83, 0.04, None, None, 6.5),
     ("kettle", "transformer", "convert_only"): (0.83, 0.04, 20.0, 40.0, 6.3),
     ("kettle", "transformer", "w8"): (0.82, 0.04, 25.0, 30.0, 2.0),

@@ -52,14 +52,16 @@ def _severe(logs):
     return [entry for entry in logs if entry.get("level") == "SEVERE"]
 
 
-def _wait(predicate, timeout=15.0, what="condition"):
+def _wait(predicate, timeout=15.0, what="condition", shown=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(
+        f"timed out waiting for {what}" + (f" (shown: {shown()})" if shown else "")
+    )
 
 
 def _recommended(dash_duo, appliance):
@@ -103,7 +105,11 @@ def test_decision_flow_device_budgets_variant_download_and_shared_url(
     # 1. choose the device: on the Pi the w8 CNN wins
     dash_duo.select_dcc_dropdown("#ov-device", value="pi4 (aarch64) · edge_kit · 4 threads")
     _wait(lambda: "pi4" in dash_duo.find_element("#ov-device-line").text, what="device line")
-    _wait(lambda: _recommended(dash_duo, "kettle") == "kettle.cnn.w8", what="Pi recommendation")
+    _wait(
+        lambda: _recommended(dash_duo, "kettle") == "kettle.cnn.w8",
+        what="Pi recommendation",
+        shown=lambda: _recommended(dash_duo, "kettle"),
+    )
 
     # 2. change a budget: at most 5 ms leaves only the int8 CNN
     box = dash_duo.find_element("#ov-latency_ms-in")

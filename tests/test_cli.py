@@ -19,6 +19,7 @@ COMMANDS = (
     "all",
     "sql",
     "status",
+    "gc",
     "ingest-benchmark",
     "ingest-edge-kit",
     "export-edge-kit",

@@ -136,7 +136,9 @@ def test_edge_kit_round_trip(store_copy, tmp_path):
     kit = tmp_path / "kit"
     run_cli("export-edge-kit", kit, "--appliance", "kettle", "--arch", "cnn", "--store", store_copy)
     manifest = json.loads((kit / "manifest.json").read_text())
-    assert len(manifest["variants"]) == 7 and (kit / "run_kit.py").exists()
+    assert (
+        len(manifest["variants"]) == 8 and (kit / "run_kit.py").exists()
+    )  # cnn: 9 modes, 1 refused
     # run it as a device would: a plain interpreter in the kit folder, nothing of the project imported
     out = subprocess.run(
         [
@@ -160,10 +162,10 @@ def test_edge_kit_round_trip(store_copy, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     results = json.loads((kit / "results.json").read_text())
-    assert results["format"] == "nilm-edge-kit-results/1" and len(results["results"]) == 7
+    assert results["format"] == "nilm-edge-kit-results/1" and len(results["results"]) == 8
     run_cli("ingest-edge-kit", kit / "results.json", "--host", "test-device", "--store", store_copy)
     t = db.query_df(store_copy, "SELECT * FROM tradeoff WHERE host = 'test-device'")
-    assert len(t) == 7 and t["latency_ms"].gt(0).all() and t["ram_mb"].notna().all()
+    assert len(t) == 8 and t["latency_ms"].gt(0).all() and t["ram_mb"].notna().all()
     assert (
         db.query_df(store_copy, "SELECT source FROM hosts WHERE host = 'test-device'").iloc[0, 0]
         == "edge_kit"

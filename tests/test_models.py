@@ -137,3 +137,136 @@ def test_int8_io_model_runs_with_quantized_input_and_output(saved, calib):
     # dequantized outputs track the float model within a few output quantization steps
     scale = it.get_output_details()[0]["quantization"][0]
     assert np.abs(got - want).max() < 10 * scale + 0.05 * np.abs(want).max()
+
+
+# -- issue 17: XNNPACK-friendly rewrites of the transformer and the two new int8 modes -------
+
+
+def _legacy_transformer(scale, monkeypatch):
+    """The transformer as it was before the issue-17 rewrites (AVERAGE_POOL_2D in the L2 pool,
+    1/sqrt(d_k) applied to the scores); same layers and weights, only the arithmetic differs."""
+    import math
+
+    from keras import ops
+
+    import pipeline.models as m
+
+    class LegacyL2Pool(m.L2Pool):
+        def call(self, x):
+            t = ops.average_pool(x * x, 2, 2, padding="valid") + 1e-10
+            return t * ops.rsqrt(t)
+
+    class LegacyAttention(m.StaticSelfAttention):
+        def call(self, x):
+            length = x.shape[1]
+            q, k, v = (self._split(f(x), length) for f in (self.q, self.k, self.v))
+            scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.key_dim)
+            ctx = ops.matmul(ops.softmax(scores, axis=-1), v)
+            ctx = ops.reshape(ops.transpose(ctx, (0, 2, 1, 3)), (-1, length, self.key_dim))
+            return self.o(ctx)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(m, "L2Pool", LegacyL2Pool)
+        mp.setattr(m, "StaticSelfAttention", LegacyAttention)
+        return m.build_transformer(scale)
+
+
+@pytest.mark.parametrize("scale", [1 / 16, 1 / 4])
+def test_transformer_rewrites_compute_the_previous_function(scale, monkeypatch):
+    import keras
+
+    keras.utils.set_random_seed(3)
+    new = build_model("transformer", scale)
+    old = _legacy_transformer(scale, monkeypatch)
+    # same weight layout: every weight maps one to one, by position and shape
+    assert [w.shape for w in old.weights] == [w.shape for w in new.weights]
+    assert old.count_params() == new.count_params()
+    old.set_weights(new.get_weights())
+    x = np.random.default_rng(4).normal(0, 1, (6, WINDOW)).astype(np.float32)
+    for layer in ("l2_pool", "block0_attention", "block1_ff_norm"):
+        f_new = keras.Model(new.input, new.get_layer(layer).output)
+        f_old = keras.Model(old.input, old.get_layer(layer).output)
+        a, b = f_new.predict(x, verbose=0), f_old.predict(x, verbose=0)
+        assert np.abs(a - b).max() <= 1e-4 * max(1.0, np.abs(b).max()), layer
+    want, got = old.predict(x, verbose=0), new.predict(x, verbose=0)
+    assert np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
+
+
+def test_full_size_transformer_keeps_its_parameter_count_after_the_rewrites():
+    model = build_model("transformer")
+    assert model.count_params() == 1_576_961
+    ops_used = {type(lyr).__name__ for lyr in model.layers}
+    assert "L2Pool" in ops_used and "StaticSelfAttention" in ops_used
+
+
+def test_rewritten_transformer_has_no_average_pool_and_int8_gelu_softmax_stay_the_only_gaps(
+    saved, calib
+):
+    _, path = saved["transformer"]
+    census = op_census(make_converter(path, Mode.W8_A8, calib).convert())
+    types = {c["op_type"] for c in census}
+    assert "AVERAGE_POOL_2D" not in types  # the pool is an int8 MEAN XNNPACK runs
+    assert float_compute_ops(census) == 0  # w8_a8 stays full int8
+
+
+@pytest.mark.parametrize("arch", ["cnn", "transformer"])
+def test_xnnpack_mode_is_one_partition_with_float_islands_only_where_xnnpack_needs_them(
+    saved, calib, arch
+):
+    from pipeline.convert import XNNPACK_FLOAT_ONLY_OPS
+
+    model, path = saved[arch]
+    blob = make_converter(path, Mode.W8_A8_XNNPACK, calib).convert()
+    assert xnnpack_partitions(blob) == 1
+    census = op_census(blob)
+    float_ops = {c["op_type"] for c in census if "float" in c["outputs"]}
+    assert float_ops <= {*XNNPACK_FLOAT_ONLY_OPS, "ADD", "DEQUANTIZE"}
+    # ADDs in float are only the epsilon adds in front of RSQRT
+    n_rsqrt = sum(c["op_type"] == "RSQRT" for c in census)
+    assert sum(c["op_type"] == "ADD" and "float" in c["outputs"] for c in census) <= n_rsqrt
+    assert any(c["op_type"] == "FULLY_CONNECTED" and "int8" in c["outputs"] for c in census)
+    x = calib[:8]
+    got, want = run_tflite(blob, x), model.predict(x, verbose=0).reshape(-1)
+    strict = run_tflite(make_converter(path, Mode.W8_A8, calib).convert(), x)
+    assert np.all(np.isfinite(got))
+    # more of the graph in float than strict int8, so no less accurate (random weights)
+    err, strict_err = np.sqrt(np.mean((got - want) ** 2)), np.sqrt(np.mean((strict - want) ** 2))
+    print(arch, "rmse vs keras: xnnpack mode", err, "w8_a8", strict_err)
+    assert err <= 1.25 * strict_err + 1e-3
+
+
+def test_constant_adds_feeding_finds_the_layernorm_epsilon(saved):
+    from pipeline.convert import constant_adds_feeding
+
+    _, path = saved["transformer"]
+    blob = make_converter(path, Mode.CONVERT_ONLY, None).convert()
+    names = constant_adds_feeding(blob, ["RSQRT"])
+    # the embedding, 4 block and the relative-position LayerNorms, plus the L2 pool
+    assert len(names) == 7, names
+    assert constant_adds_feeding(blob, ["SOFTMAX"]) == []
+
+
+def test_mixed16_mode_puts_the_named_tensors_in_int16(saved, calib):
+    pytest.importorskip("ai_edge_quantizer")
+    from pipeline.convert import mixed16_model
+
+    model, path = saved["transformer"]
+    float_census = op_census(make_converter(path, Mode.CONVERT_ONLY, None).convert())
+    from pipeline.convert import interpreter
+
+    it = interpreter(make_converter(path, Mode.CONVERT_ONLY, None).convert(), xnnpack=False)
+    names = {t["index"]: t["name"] for t in it.get_tensor_details()}
+    softmax_out = [
+        names[o]
+        for op in it._get_ops_details()
+        if op["op_name"] == "SOFTMAX"
+        for o in op["outputs"]
+    ]
+    assert len(softmax_out) == 2 and float_census
+    blob = mixed16_model(path, calib, softmax_out)
+    census = op_census(blob)
+    assert {c["op_type"] for c in census if "int16" in c["outputs"]} >= {"SOFTMAX"}
+    assert any(c["op_type"] == "FULLY_CONNECTED" and "int8" in c["outputs"] for c in census)
+    assert float_compute_ops(census) == 0
+    out = run_tflite(blob, calib[:3])
+    assert np.all(np.isfinite(out))

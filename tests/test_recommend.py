@@ -40,7 +40,9 @@ def test_cheapest_within_the_best_ones_interval(hand_store):
     assert k["variant_id"] == "kettle.cnn.convert_only"
     assert k["runner_up_id"] == "kettle.cnn.w8" and "1 ms more latency" in k["runner_up_why"]
     status = dict(zip(decided["variant_id"], decided["status"], strict=True))
-    assert status["kettle.cnn.w8_a8"] == "below_bar"  # 0.74 is outside the best one's interval
+    assert (
+        status["kettle.cnn.w8_a8"] == "below_bar"
+    )  # 0.73 [0.715, 0.745] does not reach the best one's interval
     assert status["kettle.transformer.convert_only"] == "within"
 
 
