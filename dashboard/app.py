@@ -332,10 +332,12 @@ def decide(device_key, cost, tol, budget_values):
     if err:
         return None, None, err
     candidates, baselines = inputs
-    from store.recommend import Rule, classify, recommend
+    from store.recommend import DEFAULT_TOLERANCE, Rule, classify, recommend
 
     rule = Rule(
-        cost=cost or "latency_ms", budgets=budgets_from(budget_values), tolerance=tol or 0.0
+        cost=cost or "latency_ms",
+        budgets=budgets_from(budget_values),
+        tolerance=DEFAULT_TOLERANCE if tol is None else tol,
     )
     decided = classify(candidates, baselines, rule)
     return recommend(candidates, baselines, rule, decided), decided, rule

@@ -450,12 +450,14 @@ def layer_error_summary(store: Path) -> pd.DataFrame:
 
 def mode_deltas(store: Path) -> pd.DataFrame:
     """Each quantized variant minus its float model: the stored paired difference and interval
-    when there is one, else the plain difference (no interval)."""
+    when there is one, else the plain difference (``paired`` false: an older store, the two
+    values may come from different windows)."""
     return q(
         store,
         """
         SELECT v.appliance, v.arch, v.mode, v.variant_id, m.metric,
-               coalesce(d.delta, m.value - f.value) AS delta, d.ci_low, d.ci_high, d.distinguishable
+               coalesce(d.delta, m.value - f.value) AS delta, d.ci_low, d.ci_high, d.distinguishable,
+               d.delta IS NOT NULL AS paired
         FROM metrics m JOIN variants v USING (variant_id)
         JOIN metrics f ON f.variant_id = v.model_id || '.keras' AND f.split = m.split AND f.metric = m.metric
         LEFT JOIN metric_deltas d ON d.variant_id = m.variant_id AND d.split = m.split AND d.metric = m.metric

@@ -252,6 +252,8 @@ def _guard(fn: Callable):
         _fail(str(exc))
     except duckdb.Error as exc:
         _fail(f"store: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+    except OSError as exc:  # e.g. gc on a read-only artifacts folder
+        _fail(f"{exc.filename or 'file'}: {exc.strerror or exc}")
 
 
 def _run(ctx, body) -> None:

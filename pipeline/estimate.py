@@ -58,16 +58,20 @@ SAMPLE_METRICS = (
     "epd_pred_wh",
     "epd_error_pct",
 )
+# why a metric is undefined; all but precision's are about the data (the appliance is never on,
+# or always on, in the test span), precision's is about the model (it never fired)
 REASONS = {
-    "precision": "no predicted activations (TP + FP = 0)",
-    "recall": "no activations in ground truth (TP + FN = 0)",
-    "f1": "no activations in ground truth or prediction",
-    "mcc": "every window of the span in one class (the appliance always or never on)",
-    "sae": "no ground-truth energy",
-    "nde": "no ground-truth power",
-    "sae_masked": "no ground-truth energy",
-    "nde_masked": "no ground-truth power",
-    "epd_error_pct": "no ground-truth energy",
+    "precision": "the model predicted no activation in the test span (TP + FP = 0)",
+    "recall": "no activation in the ground truth of the test span (about the data)",
+    "f1": "no activation in the ground truth or the prediction (about the data: the appliance "
+    "is never on in the test span)",
+    "mcc": "every window of the test span in one class (about the data: the appliance is "
+    "always or never on)",
+    "sae": "no ground-truth energy in the test span (about the data)",
+    "nde": "no ground-truth power in the test span (about the data)",
+    "sae_masked": "no ground-truth energy in the test span (about the data)",
+    "nde_masked": "no ground-truth power in the test span (about the data)",
+    "epd_error_pct": "no ground-truth energy in the test span (about the data)",
 }
 
 
@@ -154,20 +158,33 @@ class Design:
     unit: np.ndarray = field(default=None)
 
     def __post_init__(self):
+        self.windows_are_units = self.unit is None
         if self.unit is None:
             self.unit = np.arange(len(self.weight))
 
     def __len__(self) -> int:
         return len(self.weight)
 
-    def resample_counts(self, B: int, seed: int) -> np.ndarray:
-        """(B, n) how often each window appears in each of B stratified (block) resamples."""
+    def resample_counts(self, B: int, seed: int) -> np.ndarray | None:
+        """(B, n) how often each window appears in each of B stratified (block) resamples, or
+        None when the sample cannot tell its own uncertainty (a resampled stratum with fewer
+        than two units).
+
+        In a random sample, a stratum whose every window was scored (weight 1) has no sampling
+        error: it enters every resample as it is. A contiguous block is resampled by its units
+        (hours) as a sample of the process that produced them.
+        """
         rng = np.random.default_rng(seed)
         counts = np.zeros((B, len(self)), np.float64)
         for h in np.unique(self.stratum):
             in_h = np.flatnonzero(self.stratum == h)
+            if self.windows_are_units and np.allclose(self.weight[in_h], 1.0):
+                counts[:, in_h] = 1.0
+                continue
             units, inverse = np.unique(self.unit[in_h], return_inverse=True)
             k = len(units)
+            if k < 2:
+                return None
             draws = rng.multinomial(k, np.full(k, 1.0 / k), size=B)  # (B, k)
             counts[:, in_h] = draws[:, inverse]
         return counts

@@ -95,6 +95,9 @@ def evaluation_runtime(path) -> tuple[str, bool]:
 # -- the windows ---------------------------------------------------------------------------
 
 
+LEVELS = ("full", "core", "min")
+
+
 def sample_level(arch: str, mode: str) -> str:
     """Which nested sample a variant is scored on, by a fixed rule of its cost per window:
     the CNN's files run in ~0.3-5 ms (full sample), the transformer's in ~5-20 ms and the
@@ -114,7 +117,13 @@ class EvalPlan:
     levels: dict[str, int]  # level -> windows
     trace: np.ndarray  # contiguous window starts
 
+    @property
+    def trace_is_sample(self) -> bool:
+        return self.protocol != "stratified"
+
     def trace_for(self, level: str) -> np.ndarray:
+        if self.trace_is_sample:
+            return self.trace
         return self.trace[: max(1, min(len(self.trace), self.levels[level]))]
 
 
@@ -157,12 +166,15 @@ def plan_windows(ctx: RunContext, w: Windows, appliance: Appliance, period: floa
             else w.busiest(cfg.eval_windows)
         )
         sample = block_sample(block, max(1, int(3600 / period)))
-        trace = block
+        # a block is scored whole by every variant (its first m windows would stand for the
+        # block no better than any other m), and it is its own trace
+        n = len(sample)
+        return EvalPlan(cfg.eval_protocol, sample, dict.fromkeys(LEVELS, n), block)
     n = len(sample)
     levels = {
         "full": n,
         "core": min(n, cfg.eval_core_windows),
-        "min": min(n, cfg.eval_min_windows),
+        "min": min(n, cfg.eval_min_windows, cfg.eval_core_windows),
     }
     return EvalPlan(cfg.eval_protocol, sample, levels, trace)
 
@@ -319,7 +331,7 @@ def _metric_rows(vid: str, est: Estimate, n: int) -> list[dict]:
 def _reason(metric: str) -> str:
     from pipeline.estimate import REASONS
 
-    return REASONS.get(metric, "undefined on these windows") + " in the test span (about the data)"
+    return REASONS.get(metric, "undefined on the windows of the test span")
 
 
 def _num(x):
@@ -396,7 +408,9 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
     level = {v["variant_id"]: sample_level(v["arch"], v["mode"]) for v in variants}
     masks = {lv: plan.sample.subset(m)[0] for lv, m in plan.levels.items()}
     needs = {
-        vid: np.concatenate([plan.sample.starts[masks[lv]], plan.trace_for(lv)])
+        vid: plan.sample.starts[masks[lv]]
+        if plan.trace_is_sample
+        else np.concatenate([plan.sample.starts[masks[lv]], plan.trace_for(lv)])
         for vid, lv in level.items()
     }
     raw = predict_all(ctx, variants, needs, w)
@@ -416,10 +430,11 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
         est = scorer.score(full, plan.levels[lv])
         rows.metrics += _metric_rows(vid, est, k)
         trace_starts = plan.trace_for(lv)
-        tm, pred_on = trace_metrics(split, trace_starts, pred[k:], appliance, period)
+        pred_trace = pred[:k] if plan.trace_is_sample else pred[k:]
+        tm, pred_on = trace_metrics(split, trace_starts, pred_trace, appliance, period)
         rows.metrics += _trace_metric_rows(vid, tm, len(trace_starts))
         rows.traces.append(
-            _write_trace(ctx, vid, split, trace_starts, pred[k:], pred_on, v["sha256"])
+            _write_trace(ctx, vid, split, trace_starts, pred_trace, pred_on, v["sha256"])
         )
         rows.evaluations.append(
             {

@@ -3,9 +3,11 @@
 The rule, per appliance, on one device (host x runtime x threads):
 
 1. Candidates are the device's measured model variants. A variant is never recommended when
-   its model is flagged under-trained, when its F1 is undefined, or when it does not beat the
-   best baseline of its appliance (its F1 interval's low end, or its F1 when it has no interval,
-   must be above that baseline's F1). Variants over a budget are left out too.
+   its model is flagged under-trained, when its F1 is undefined, when it loses more than the
+   tolerance in F1 to its own float model on the same windows (the paired interval of the
+   difference lies below -tolerance), or when it does not beat the best baseline of its
+   appliance (its F1 interval's low end, or its F1 when it has no interval, must be above that
+   baseline's F1). Variants over a budget are left out too.
 2. The best is the remaining variant with the highest F1. Its 95 % interval sets the bar: every
    remaining variant whose own interval reaches the best one's low end (the two cannot be told
    apart) is "as accurate as the best" (without intervals: F1 at least the best's F1 minus a
@@ -61,14 +63,18 @@ STATUS_TEXT = {
     "no_cost": "cost not measured on this device",
     "under_trained": "model flagged under-trained",
     "not_above_baseline": "does not beat the best baseline",
+    "worse_than_float": "measurably worse than its own float model",
     "no_f1": "F1 undefined",
 }
 
 CANDIDATES_SQL = """
 SELECT t.appliance, t.variant_id, t.arch, t.mode, t.host, t.runtime, t.threads,
        t.f1, t.f1_lo, t.f1_hi, t.latency_ms, t.ram_mb, t.disk_mb,
-       coalesce(t.under_trained, false) AS under_trained
+       coalesce(t.under_trained, false) AS under_trained,
+       d.delta AS f1_delta, d.ci_high AS f1_delta_hi
 FROM tradeoff t
+LEFT JOIN metric_deltas d
+    ON d.variant_id = t.variant_id AND d.metric = 'f1' AND d.split = 'test'
 WHERE t.host = ? AND t.runtime = ? AND t.threads = ?
 ORDER BY t.appliance, t.variant_id
 """
@@ -112,7 +118,9 @@ class Rule:
             f"Per appliance: the lowest-{name} variant whose F1 interval reaches the low end of the best "
             f"variant's 95 % interval (best F1 - {self.tolerance:g} when it has none)"
             + (f", within {', '.join(limits)}" if limits else "")
-            + "; never an under-trained model or one whose F1 does not beat the best baseline."
+            + "; never an under-trained model, one measurably more than "
+            f"{self.tolerance:g} F1 worse than its own float model (paired), or one whose F1 "
+            "does not beat the best baseline."
         )
 
 
@@ -171,6 +179,12 @@ def classify(candidates: pd.DataFrame, baselines: pd.DataFrame, rule: Rule) -> p
     return pd.concat(out, ignore_index=True)[cols]
 
 
+def _worse_than_float(row, tolerance: float) -> bool:
+    """The paired F1 difference from its float model is below -tolerance with 95 % confidence."""
+    hi = row.get("f1_delta_hi") if hasattr(row, "get") else None
+    return hi is not None and not _isnan(hi) and hi < -tolerance
+
+
 def _sort_key(df: pd.DataFrame, cost: str) -> pd.DataFrame:
     others = [c for c in COSTS if c != cost]
     return df.assign(_neg_f1=-df["f1"]).sort_values(
@@ -196,6 +210,13 @@ def _classify_one(g: pd.DataFrame, baseline, rule: Rule) -> pd.DataFrame:
             g.at[i, "status"] = "not_above_baseline"
             g.at[i, "why"] = (
                 f"{word} {fmt(low, 3)} not above baseline {base_id} F1 {fmt(base_f1, 3)}"
+            )
+        elif _worse_than_float(r, rule.tolerance):
+            g.at[i, "status"] = "worse_than_float"
+            g.at[i, "why"] = (
+                f"loses {fmt(-r['f1_delta'], 3)} F1 to its float model on the same windows "
+                f"(paired interval ends at {fmt(r['f1_delta_hi'], 3)}, beyond the "
+                f"{rule.tolerance:g} tolerance)"
             )
         else:
             over = [

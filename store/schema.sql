@@ -163,7 +163,7 @@ COMMENT ON COLUMN models.windows_seen IS 'Training windows seen (steps x batch, 
 COMMENT ON COLUMN models.schedule IS 'Learning-rate schedule, e.g. constant (the article''s) or warmup_cosine(peak=1e-3, warmup=0.1).';
 COMMENT ON COLUMN models.stop_reason IS 'Why training stopped: epochs (all epochs ran), early_stopping, or time_budget.';
 COMMENT ON COLUMN models.still_improving IS 'Validation loss of the last epoch was the best so far: more training would likely help.';
-COMMENT ON COLUMN models.under_trained IS 'Flagged under-trained: still improving when the budget ran out, or it does not beat the baselines on the validation split. Never recommended.';
+COMMENT ON COLUMN models.under_trained IS 'Flagged under-trained: validation loss still falling by more than 2 % in the last epoch, or no better than predicting 0 W. Never recommended.';
 
 CREATE TABLE training_history (
     model_id VARCHAR NOT NULL,

@@ -51,6 +51,10 @@ BASELINES = {
 }
 UNDER_TRAINED = {"fridge.transformer"}
 # the Pi runs the int8 CNN fastest and the transformers much slower
+# paired intervals (variant minus its float model) are +-0.02 except where a variant's loss is
+# uncertain: the int8 kettle CNN loses 0.08 F1 but its paired interval reaches -0.01, so it is
+# not "measurably worse than float" beyond the 0.02 tolerance
+PAIRED_HALF_WIDTH = {("kettle", "cnn", "w8_a8"): 0.07}
 PI_FACTOR = {"convert_only": 12.0, "w8": 4.0, "w8_a8": 6.0}
 TRACE_START = pd.Timestamp("2014-03-01")
 TRACE_PERIOD_S = 8
@@ -164,6 +168,7 @@ def build(path: Path, *, intervals: bool = True, baselines: bool = True) -> Path
         if mode != "keras" and intervals:
             float_f1 = VARIANTS[(app, arch, "keras")][0]
             d = f1 - float_f1
+            half = PAIRED_HALF_WIDTH.get((app, arch, mode), 0.02)
             deltas.append(
                 {
                     "variant_id": vid,
@@ -171,10 +176,10 @@ def build(path: Path, *, intervals: bool = True, baselines: bool = True) -> Path
                     "split": "test",
                     "metric": "f1",
                     "delta": d,
-                    "ci_low": d - 0.02,
-                    "ci_high": d + 0.02,
+                    "ci_low": d - half,
+                    "ci_high": d + half,
                     "n_windows": 5000,
-                    "distinguishable": not (d - 0.02 <= 0 <= d + 0.02),
+                    "distinguishable": not (d - half <= 0 <= d + half),
                 }
             )
         evals.append(

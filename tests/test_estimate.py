@@ -134,3 +134,22 @@ def test_constant_prediction_has_mcc_zero_and_one_class_truth_is_undefined():
     z = np.zeros(50)
     never = metrics_from_sums(window_features(z, z, z, z).sum(axis=0))
     assert np.isnan(never["mcc"]) and np.isnan(never["f1"])
+
+
+def test_a_fully_scored_stratum_has_no_sampling_error():
+    # 10 'on' windows, all scored (weight 1); the off stratum is sampled
+    labels = np.r_[np.zeros(10, int), np.ones(5000, int)]
+    s = stratified_sample(np.arange(len(labels)), labels, ["on", "off"], [0.5, 0.5], 200, 0)
+    _, design = s.subset(None)
+    counts = design.resample_counts(50, 0)
+    on = design.stratum == 0
+    assert (counts[:, on] == 1).all()  # the census stratum enters every resample as it is
+    assert not (counts[:, ~on] == 1).all()
+
+
+def test_too_few_units_to_resample_gives_no_interval():
+    d = Design(np.full(3, 10.0), np.array([0, 1, 1]))  # stratum 0 sampled with one window
+    assert d.resample_counts(20, 0) is None
+    t = np.array([2500.0, 0.0, 0.0])
+    e = estimate(window_features(t, t, t > 0, t > 0), d, d.resample_counts(20, 0))
+    assert e.value["f1"] == 1.0 and np.isnan(e.low["f1"]) and np.isnan(e.high["f1"])

@@ -217,3 +217,54 @@ def test_a_lucky_small_sample_does_not_push_out_well_measured_variants():
     assert rec["best_id"] == "d.cnn.w8_a16" and rec["variant_id"] == "d.cnn.w8_a8"
     decided = R.classify(cands, bases, R.Rule(budgets={})).set_index("variant_id")
     assert decided.loc["d.cnn.w8", "status"] == "below_bar"  # its interval ends at 0.85 < 0.90
+
+
+def test_a_variant_measurably_worse_than_its_float_model_is_not_recommended():
+    cols = ["appliance", "variant_id", "arch", "mode", "host", "runtime", "threads"]
+    base = dict(zip(cols, ["kettle", "", "cnn", "", "h", "litert", 1], strict=True))
+    common = {"ram_mb": 20.0, "disk_mb": 10.0, "under_trained": False}
+    cands = pd.DataFrame(
+        [
+            {
+                **base,
+                "variant_id": "k.cnn.convert_only",
+                "f1": 0.90,
+                "f1_lo": 0.85,
+                "f1_hi": 0.95,
+                "latency_ms": 2.0,
+                "f1_delta": 0.0,
+                "f1_delta_hi": 0.0,
+                **common,
+            },
+            # overlaps the float model's interval, but on the same windows it loses 0.06 F1
+            {
+                **base,
+                "variant_id": "k.cnn.w8_a8",
+                "f1": 0.84,
+                "f1_lo": 0.79,
+                "f1_hi": 0.89,
+                "latency_ms": 0.5,
+                "f1_delta": -0.06,
+                "f1_delta_hi": -0.04,
+                **common,
+            },
+            {
+                **base,
+                "variant_id": "k.cnn.w8",
+                "f1": 0.895,
+                "f1_lo": 0.845,
+                "f1_hi": 0.945,
+                "latency_ms": 1.0,
+                "f1_delta": -0.005,
+                "f1_delta_hi": 0.01,
+                **common,
+            },
+        ]
+    )
+    bases = pd.DataFrame([{"appliance": "kettle", "baseline_id": "k.b", "baseline_f1": 0.2}])
+    rule = R.Rule(budgets={})
+    decided = R.classify(cands, bases, rule).set_index("variant_id")
+    assert decided.loc["k.cnn.w8_a8", "status"] == "worse_than_float"
+    assert "paired" in decided.loc["k.cnn.w8_a8", "why"]
+    rec = R.recommend(cands, bases, rule).set_index("appliance").loc["kettle"]
+    assert rec["variant_id"] == "k.cnn.w8"

@@ -38,11 +38,10 @@ EXAMPLES = [
         "GROUP BY appliance ORDER BY appliance",
     ),
     (
-        "What quantization costs in F1 and MAE (metrics_wide, test split)",
-        "SELECT q.appliance, q.arch, q.mode, q.f1 - f.f1 AS f1_change, q.mae - f.mae AS mae_change_w\n"
-        "FROM metrics_wide q JOIN metrics_wide f\n"
-        "  ON f.appliance = q.appliance AND f.arch = q.arch AND f.split = q.split AND f.mode = 'keras'\n"
-        "WHERE q.split = 'test' AND q.mode <> 'keras' ORDER BY q.appliance, q.arch, q.mode",
+        "What quantization costs in F1, paired on the same windows (metric_deltas)",
+        "SELECT variant_id, reference_id, round(delta, 4) AS f1_change, round(ci_low, 4) AS lo,\n"
+        "       round(ci_high, 4) AS hi, distinguishable, n_windows\n"
+        "FROM metric_deltas WHERE metric = 'f1' AND split = 'test' ORDER BY delta",
     ),
     (
         "Slowest op types of one variant (op_type_summary)",
