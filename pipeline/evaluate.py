@@ -48,7 +48,7 @@ from store import db
 from store.vocab import Appliance, Arch, Mode, Split
 
 TRACE_ROW_GROUP = 100_000
-EVAL_CODE_VERSION = "e3"
+EVAL_CODE_VERSION = "e4"
 TRACE_SPLIT = "test_trace"
 # strata of the sample: the midpoint is on; off but the aggregate rises above the window's base
 # load by the appliance's on threshold (look-alikes: where false positives come from); off and
