@@ -217,7 +217,7 @@ def live_runs(con, exclude: str | None = None) -> list[str]:
         if run_id == exclude:
             continue
         if host == here:
-            if pid is not None and _alive(pid):
+            if pid is not None and _alive(pid, started):
                 out.append(run_id)
         elif started is None or started > cutoff:
             out.append(run_id)

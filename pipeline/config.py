@@ -272,6 +272,10 @@ _CHOICES = {
 }
 
 
+# integer settings for which 0 means something (no patience, seed 0); the others need >= 1
+ZERO_ALLOWED = {"patience", "seed"}
+
+
 def valid_keys_text() -> str:
     lines = []
     for key, (fname, text) in CONFIG_KEYS.items():
@@ -328,6 +332,8 @@ def _coerce(key: str, fname: str, value, current):
     ):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise bad("a non-negative integer")
+        if value == 0 and fname not in ZERO_ALLOWED:
+            raise bad("a positive integer")
         return value
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
         raise bad("a non-negative number")
@@ -377,7 +383,25 @@ def apply_overrides(cfg: ProfileConfig, overrides: dict[str, object]) -> Profile
             changes[fname] = per
         else:
             changes[fname] = _coerce(key, fname, value, getattr(cfg, fname))
-    return dataclasses.replace(cfg, **changes)
+    out = dataclasses.replace(cfg, **changes)
+    _check_consistent(out)
+    return out
+
+
+def _check_consistent(cfg: ProfileConfig) -> None:
+    """Settings that are valid alone but not together."""
+    from pipeline.errors import ConfigError
+
+    if cfg.eval_min_windows > cfg.eval_core_windows:
+        raise ConfigError(
+            f"evaluate.min_windows ({cfg.eval_min_windows}) must not exceed "
+            f"evaluate.core_windows ({cfg.eval_core_windows}): the samples are nested"
+        )
+    if cfg.eval_windows is not None and cfg.eval_core_windows > cfg.eval_windows:
+        raise ConfigError(
+            f"evaluate.core_windows ({cfg.eval_core_windows}) must not exceed "
+            f"evaluate.windows ({cfg.eval_windows}): the samples are nested"
+        )
 
 
 def resolve_config(

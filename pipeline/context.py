@@ -182,22 +182,39 @@ class RunContext:
 def mark_crashed_runs(con: duckdb.DuckDBPyConnection, host: str) -> int:
     """Runs of this host still 'running' whose process is gone were killed: say so."""
     rows = con.execute(
-        "SELECT run_id, pid FROM runs WHERE status = 'running' AND host = ?", [host]
+        "SELECT run_id, pid, started_at FROM runs WHERE status = 'running' AND host = ?", [host]
     ).fetchall()
-    dead = [run_id for run_id, pid in rows if pid is None or not _alive(pid)]
+    dead = [r for r, pid, started in rows if pid is None or not _alive(pid, started)]
     if dead:
         con.execute("UPDATE runs SET status = 'crashed' WHERE run_id IN (SELECT unnest(?))", [dead])
     return len(dead)
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, started_at: datetime | None = None) -> bool:
+    """The run's process still exists: its pid is alive and (where the kernel tells) that
+    process started before the run did, so a pid reused by a newer process does not count."""
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    born = _process_start(int(pid))
+    if born is None or started_at is None:
+        return True
+    return born <= started_at.replace(tzinfo=UTC).timestamp() + 5.0
+
+
+def _process_start(pid: int) -> float | None:
+    """Start time of a process (Unix seconds) from /proc, or None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as fh:
+            btime = next(int(line.split()[1]) for line in fh if line.startswith("btime"))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 class Timer:

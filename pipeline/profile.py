@@ -308,7 +308,9 @@ def run_profile(ctx: RunContext) -> None:
                     cfg.latency_min_runs,
                     cfg.op_profile,
                     cfg.op_runs,
-                    [m.value for m in cfg.op_profile_modes or []],
+                    None
+                    if cfg.op_profile_modes is None
+                    else [m.value for m in cfg.op_profile_modes],
                     cfg.profile_workers,
                     "v4",
                 ]

@@ -28,7 +28,7 @@ from store.vocab import Appliance, Arch, Split
 
 SOFT_BCE_TEMPERATURE = 0.05  # in normalised power units (fraction of P_m)
 MODEL_CODE_VERSION = "m3"  # bump when an architecture changes so cached models are retrained
-TRAIN_CODE_VERSION = "t2"  # bump when the training loop changes what a model learns
+TRAIN_CODE_VERSION = "t3"  # bump when the training loop changes what a model learns
 
 
 def make_loss(threshold_norm: float, l1_weight: float, article_bce: bool = False):
@@ -253,7 +253,7 @@ def train_one(
     tr = Windows(train_split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
     va = Windows(val_split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
     plan = _plan(cfg, arch, len(tr))
-    val_starts = va.sample(cfg.val_windows, rng)
+    val_starts = va.sample_with_on_share(cfg.val_windows, cfg.on_fraction, rng)
     strategy_name = ctx.options.get("strategy", "default")
     strategy = get_strategy(strategy_name)
     article_bce = bool(ctx.options.get("article_loss", False))
@@ -303,6 +303,13 @@ def train_one(
         ],
     )
     seconds = time.perf_counter() - t0
+    if not best.exists():  # no epoch produced a finite validation loss
+        from pipeline.errors import PipelineError
+
+        raise PipelineError(
+            f"{model_id}: no epoch gave a finite validation loss (diverged?); "
+            "lower train.peak_lr or set train.clipnorm"
+        )
     final, final_sha = artifacts.publish_file(best, ctx.artifacts / "models", model_id, ".keras")
     shutil.rmtree(key_dir.parent, ignore_errors=True)
     history, facts = _history_and_facts(model_id, hist, plan, progress.epoch_seconds)

@@ -91,6 +91,24 @@ class Windows:
             return rng.permutation(self.starts)
         return np.sort(rng.choice(self.starts, size=n, replace=False))
 
+    def sample_with_on_share(
+        self, n: int | None, on_fraction: float | None, rng: np.random.Generator
+    ) -> np.ndarray:
+        """n starts of which ``on_fraction`` have an 'on' midpoint (as far as there are), sorted;
+        a plain random sample when on_fraction is None. Validation uses the training mix, so
+        the best-validation checkpoint is the one that finds activations, not the one that
+        predicts 'off' best."""
+        if on_fraction is None or n is None or n >= len(self.starts):
+            return self.sample(n, rng)
+        mid_on = self.status[self.starts + MIDPOINT] > 0.5
+        on, off = self.starts[mid_on], self.starts[~mid_on]
+        n_on = min(len(on), int(round(n * on_fraction)))
+        n_off = min(len(off), n - n_on)
+        picked = np.concatenate(
+            [rng.choice(on, n_on, replace=False), rng.choice(off, n_off, replace=False)]
+        )
+        return np.sort(picked)
+
     def first(self, n: int | None) -> np.ndarray:
         """The first n windows in time order (all when None): the article's evaluation protocol."""
         return self.starts if n is None else self.starts[:n]

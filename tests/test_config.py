@@ -37,9 +37,9 @@ def test_set_overrides_one_or_both_architectures_with_typed_values():
 
 def test_toml_file_then_command_line(tmp_path):
     f = tmp_path / "run.toml"
-    f.write_text('profile = "smoke"\n[train]\nbatch = 32\nepochs = 3\n[evaluate]\nwindows = 99\n')
+    f.write_text('profile = "smoke"\n[train]\nbatch = 32\nepochs = 3\n[evaluate]\nwindows = 999\n')
     cfg = resolve_config("demo", f, ["train.batch=16"])
-    assert cfg.name.value == "smoke" and cfg.eval_windows == 99
+    assert cfg.name.value == "smoke" and cfg.eval_windows == 999
     assert cfg.batch == {Arch.CNN: 16, Arch.TRANSFORMER: 16}
     assert cfg.epochs[Arch.CNN] == 3
 
@@ -55,6 +55,10 @@ def test_toml_file_then_command_line(tmp_path):
         ("train.on_fraction=2", "train.on_fraction: expected a number between 0 and 1"),
         ("train.epochs.rnn=3", "unknown setting 'train.epochs.rnn'"),
         ("novalue", "--set expects KEY=VALUE"),
+        ("train.batch=0", "train.batch: expected a positive integer"),
+        ("convert.workers=0", "convert.workers: expected a positive integer"),
+        ("evaluate.min_windows=500", "must not exceed evaluate.core_windows"),
+        ("evaluate.windows=100", "must not exceed evaluate.windows"),
     ],
 )
 def test_bad_overrides_are_refused_with_what_was_expected(override, message):

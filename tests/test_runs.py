@@ -40,3 +40,21 @@ def test_a_killed_run_is_marked_crashed_by_the_next_start(store_path):
         ]
         == "finished"
     )
+
+
+def test_a_pid_reused_by_a_newer_process_does_not_keep_a_run_alive(store_path):
+    import os
+    from datetime import timedelta
+
+    from pipeline.context import utcnow
+
+    old = _ctx(store_path)
+    old.start_run()
+    with db.write_store(store_path) as con:  # its pid now belongs to a process born later
+        con.execute(
+            "UPDATE runs SET pid = ?, started_at = ? WHERE run_id = ?",
+            [os.getpid(), utcnow() - timedelta(hours=2), old.run_id],
+        )
+    _ctx(store_path, "train").start_run()
+    status = db.query_df(store_path, "SELECT status FROM runs WHERE run_id = ?", [old.run_id])
+    assert status.iloc[0, 0] == "crashed"
