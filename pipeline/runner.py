@@ -107,6 +107,11 @@ def summary_device(ctx: RunContext) -> tuple[str, str, int, str | None] | None:
     return row["host"], SUMMARY_RUNTIME, SUMMARY_THREADS, machine
 
 
+def _text(value) -> str:
+    """A cell's text: missing values (None, NaN) are empty."""
+    return value if isinstance(value, str) else ""
+
+
 def summary_table(ctx: RunContext) -> Table:
     """Per appliance, the variant the recommendation rule picks on this machine (the dashboard's
     Overview shows the same rule for any device and budgets)."""
@@ -151,12 +156,14 @@ def summary_table(ctx: RunContext) -> Table:
         fl = float_f1.get((r.appliance, r.arch), (None, None))[0]
         table.add_row(
             r.appliance,
-            r.variant_id or f"none ({r.why})",
-            ci if r.variant_id else "-",
+            _text(r.variant_id) or f"none ({_text(r.why)})",
+            ci if _text(r.variant_id) else "-",
             f(r.latency_ms),
             f(r.ram_mb),
             f(r.disk_mb),
             f(fl, 3),
-            f"{r.runner_up_id}: {r.runner_up_why}" if r.runner_up_id else r.runner_up_why,
+            f"{r.runner_up_id}: {r.runner_up_why}"
+            if _text(r.runner_up_id)
+            else _text(r.runner_up_why),
         )
     return table
