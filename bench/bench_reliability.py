@@ -50,8 +50,10 @@ NOTICE_MARKERS = (
 
 
 # -- 1. kills ---------------------------------------------------------------------------------
-def _start_all(store: Path, log) -> subprocess.Popen:
+def _start_all(store: Path, log, force: bool = False) -> subprocess.Popen:
     args = [*PIPELINE, "all", "--profile", "smoke", "-a", "kettle", "--store", str(store)]
+    if force:
+        args.append("--force")
     return subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
 
 
@@ -96,8 +98,12 @@ def phase_kills(work: Path, kills: int, max_wait: float, final_timeout: float) -
     store = work / "nilm.duckdb"
     log = open(work / "kills.log", "ab")  # noqa: SIM115 (kept for the whole phase)
     inconsistent, orphans, details = 0, 0, []
+    finished_early = True  # the first start has all the work to do anyway
     for i in range(kills):
-        proc = _start_all(store, log)
+        # a start resumes what the last kill left; when the last run had finished, there is
+        # nothing left to kill, so the start redoes everything (--force) to be killed again
+        forced = finished_early and i > 0
+        proc = _start_all(store, log, force=forced)
         wait = random.uniform(1.0, max_wait)
         try:
             proc.wait(timeout=wait)
@@ -122,12 +128,14 @@ def phase_kills(work: Path, kills: int, max_wait: float, final_timeout: float) -
                 "mode": mode,
                 "after_s": round(wait, 1),
                 "finished_before_kill": finished_early,
+                "forced_redo": forced,
                 "workers_left": left,
                 "problems": problems[:5],
             }
         )
         print(
             f"kill {i + 1}/{kills}: {mode} at {wait:.1f} s"
+            + (" (forced redo)" if forced else " (resume)")
             + (" (run had finished)" if finished_early else "")
             + f", workers left alive: {left}, problems: {len(problems)}",
             flush=True,
