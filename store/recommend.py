@@ -8,7 +8,9 @@ The rule, per appliance, on one device (host x runtime x threads):
    difference lies below -tolerance), or when it does not beat the best baseline of its
    appliance (its F1 interval's low end, or its F1 when it has no interval, must be above that
    baseline's F1). Variants over a budget are left out too.
-2. The best is the remaining variant with the highest F1. Its 95 % interval sets the bar: every
+2. The best is the remaining variant with the highest F1 (a zero-width interval, an error-free
+   small sample rather than a certainty, does not set the bar while others can). Its 95 %
+   interval sets the bar: every
    remaining variant whose own interval reaches the best one's low end (the two cannot be told
    apart) is "as accurate as the best" (without intervals: F1 at least the best's F1 minus a
    stated tolerance).
@@ -238,7 +240,13 @@ def _classify_one(g: pd.DataFrame, baseline, rule: Rule) -> pd.DataFrame:
             top = rest.sort_values(["f1", cost, "variant_id"], ascending=[False, True, True])
             g.loc[top.index[0], "status"] = "runner_up"
         return g
-    best = pool.sort_values(["f1", cost, "variant_id"], ascending=[False, True, True]).iloc[0]
+    # an interval of zero width on a sampled F1 means the resamples saw no error to vary, not
+    # that the value is certain (a slow variant's small sub-sample can be error-free by luck):
+    # such a variant may be recommended but does not set the bar while others can
+    width = pool["f1_hi"] - pool["f1_lo"]
+    credible = pool[~(width <= 1e-9)]
+    setters = credible if not credible.empty else pool
+    best = setters.sort_values(["f1", cost, "variant_id"], ascending=[False, True, True]).iloc[0]
     if not _isnan(best["f1_lo"]):
         threshold, kind = float(best["f1_lo"]), "interval"
     else:

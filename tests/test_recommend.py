@@ -268,3 +268,35 @@ def test_a_variant_measurably_worse_than_its_float_model_is_not_recommended():
     assert "paired" in decided.loc["k.cnn.w8_a8", "why"]
     rec = R.recommend(cands, bases, rule).set_index("appliance").loc["kettle"]
     assert rec["variant_id"] == "k.cnn.w8"
+
+
+def test_an_error_free_small_sample_does_not_set_the_bar():
+    cols = ["appliance", "variant_id", "arch", "mode", "host", "runtime", "threads"]
+    base = dict(zip(cols, ["kettle", "", "cnn", "", "h", "litert", 1], strict=True))
+    common = {"ram_mb": 20.0, "disk_mb": 10.0, "under_trained": False}
+    cands = pd.DataFrame(
+        [
+            # 16x8 scored on 400 windows, all right: a zero-width interval at 1.0
+            {
+                **base,
+                "variant_id": "k.cnn.w8_a16",
+                "f1": 1.0,
+                "f1_lo": 1.0,
+                "f1_hi": 1.0,
+                "latency_ms": 5.0,
+                **common,
+            },
+            {
+                **base,
+                "variant_id": "k.cnn.w8_a8",
+                "f1": 0.98,
+                "f1_lo": 0.96,
+                "f1_hi": 0.994,
+                "latency_ms": 0.11,
+                **common,
+            },
+        ]
+    )
+    bases = pd.DataFrame([{"appliance": "kettle", "baseline_id": "k.b", "baseline_f1": 0.8}])
+    rec = R.recommend(cands, bases, R.Rule(budgets={})).set_index("appliance").loc["kettle"]
+    assert rec["best_id"] == "k.cnn.w8_a8" and rec["variant_id"] == "k.cnn.w8_a8"
