@@ -7,31 +7,15 @@ child processes (see store/safe_sql.py), so they never hold up or break the othe
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperOption
 
+from store.cli_conventions import flags_without_type, version_callback
 from store.db import DEFAULT_STORE
 
-
-def _flags_without_type() -> None:
-    """Typer 0.29 prints flags as `--debug <bool>`; a flag takes no value, so print no type
-    (the same fix as pipeline.cli's; the dashboard does not import the pipeline)."""
-    shown = TyperOption.display_type_rich
-    if getattr(shown, "_flags_plain", False):
-        return
-
-    def display_type_rich(self, ctx):
-        return None if self.is_flag else shown(self, ctx)
-
-    display_type_rich._flags_plain = True
-    TyperOption.display_type_rich = display_type_rich
-
-
-_flags_without_type()
+flags_without_type()
 
 cli = typer.Typer(
     help="Serve the nilm-edge dashboard over a store (http://127.0.0.1:8050/ unless told otherwise).",
@@ -40,14 +24,7 @@ cli = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
-    if value:
-        try:
-            version = metadata.version("nilm-edge")
-        except metadata.PackageNotFoundError:
-            version = "unknown"
-        typer.echo(f"dashboard (nilm-edge) {version}")
-        raise typer.Exit()
+_version = version_callback("dashboard")
 
 
 @cli.command()

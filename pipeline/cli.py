@@ -13,13 +13,12 @@ import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperOption
 
+from store.cli_conventions import flags_without_type, version_callback
 from store.db import DEFAULT_STORE
 from store.vocab import Appliance, Arch, Profile
 
@@ -29,20 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 WIDE_OUTPUT = 200  # columns for tables and progress written to a file or pipe (rich uses 80)
 
 
-def _flags_without_type() -> None:
-    """Typer 0.29 prints flags as `--force <bool>`; a flag takes no value, so print no type."""
-    shown = TyperOption.display_type_rich
-    if getattr(shown, "_flags_plain", False):
-        return
-
-    def display_type_rich(self, ctx):
-        return None if self.is_flag else shown(self, ctx)
-
-    display_type_rich._flags_plain = True
-    TyperOption.display_type_rich = display_type_rich
-
-
-_flags_without_type()
+flags_without_type()
 
 app = typer.Typer(
     help="Train, quantize, evaluate and profile seq2point NILM models; results go to one DuckDB store.",
@@ -52,14 +38,7 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
-    if value:
-        try:
-            version = metadata.version("nilm-edge")
-        except metadata.PackageNotFoundError:
-            version = "unknown"
-        typer.echo(f"pipeline (nilm-edge) {version}")
-        raise typer.Exit()
+_version = version_callback("pipeline")
 
 
 @app.callback()

@@ -145,24 +145,39 @@ def check_complete(con: duckdb.DuckDBPyConnection, store_path: Path, size: int) 
         )
 
 
-def connect_readonly(store_path: Path) -> duckdb.DuckDBPyConnection:
+def connect_readonly(
+    store_path: Path, config: dict | None = None, check_version: bool = True
+) -> duckdb.DuckDBPyConnection:
     """A short-lived read-only connection; raises StoreError with a reason a person can act on.
 
     A missing store is an error (a mistyped --store must not create anything), and so is a file
-    that is not a DuckDB store, an empty, truncated or damaged one, or one of another schema.
+    that is not a DuckDB store, an empty, truncated or damaged one, or (with ``check_version``)
+    one of another schema. ``config``: DuckDB settings of the connection (the SQL sandbox's).
     """
     store_path = Path(store_path)
     check_store_file(store_path)
     try:
         size = store_path.stat().st_size
-        con = duckdb.connect(str(store_path), read_only=True)
+        con = duckdb.connect(str(store_path), read_only=True, config=config or {})
     except OSError as exc:
         raise StoreError(f"{store_path}: cannot read the store ({exc.strerror})") from exc
     except duckdb.Error as exc:
         raise open_error(store_path, exc) from exc
+    hint = (
+        f"this code reads {SCHEMA_VERSION!r}; rebuild it with `pipeline all --force` "
+        "(or point --store at a new file)"
+    )
+    return _verified(con, store_path, size, hint if check_version else None)
+
+
+def _verified(
+    con: duckdb.DuckDBPyConnection, store_path: Path, size: int, version_hint: str | None
+) -> duckdb.DuckDBPyConnection:
+    """con, once the file is complete and (when a hint is given) of this schema version;
+    otherwise con is closed and StoreError says what is wrong (with the hint for the version)."""
     try:
         check_complete(con, store_path, size)
-        version = schema_version(con)
+        version = schema_version(con) if version_hint else SCHEMA_VERSION
     except duckdb.Error as exc:
         con.close()
         raise StoreError(f"{store_path}: damaged store ({_first_line(exc)})") from exc
@@ -171,10 +186,7 @@ def connect_readonly(store_path: Path) -> duckdb.DuckDBPyConnection:
         raise
     if version != SCHEMA_VERSION:
         con.close()
-        raise StoreError(
-            f"{store_path}: schema version {version!r}, this code reads {SCHEMA_VERSION!r}; "
-            "rebuild it with `pipeline all --force` (or point --store at a new file)"
-        )
+        raise StoreError(f"{store_path}: schema version {version!r}, {version_hint}")
     return con
 
 
@@ -286,26 +298,15 @@ def _open_private_copy(store_path: Path, tmp: Path) -> duckdb.DuckDBPyConnection
         raise StoreError(
             f"{store_path}: cannot open the store (damaged or truncated?): {_first_line(exc)}"
         ) from exc
-    try:
-        if fresh:
+    if fresh:
+        try:
             create_schema(con)
-            return con
-        size = tmp.stat().st_size
-        check_complete(con, store_path, size)
-        version = schema_version(con)
-    except duckdb.Error as exc:
-        con.close()
-        raise StoreError(f"{store_path}: damaged store ({_first_line(exc)})") from exc
-    except BaseException:
-        con.close()
-        raise
-    if version != SCHEMA_VERSION:
-        con.close()
-        raise StoreError(
-            f"{store_path}: schema version {version!r}, this code writes "
-            f"{SCHEMA_VERSION!r}; move the old file away or use --store NEW"
-        )
-    return con
+        except BaseException:
+            con.close()
+            raise
+        return con
+    hint = f"this code writes {SCHEMA_VERSION!r}; move the old file away or use --store NEW"
+    return _verified(con, store_path, tmp.stat().st_size, hint)
 
 
 def _publish(tmp: Path, store_path: Path) -> None:
