@@ -470,7 +470,7 @@ def all_(
     )
 
     def body():
-        from pipeline.runner import run_all
+        from pipeline.all_stages import run_all
 
         run_all(ctx, opts)
 

@@ -21,8 +21,8 @@ from pipeline.config import (
 )
 from pipeline.context import RunContext, Timer
 from pipeline.errors import DataError
+from pipeline.onoff import duration_samples, status_by_segment
 from pipeline.readers import HouseData, group_files_by_house, read_refit_house, read_wide_files
-from pipeline.status import duration_samples, status_by_segment
 from pipeline.synth import write_synthetic_refit
 from pipeline.windows import SplitData, valid_starts
 from store.vocab import Appliance, Split

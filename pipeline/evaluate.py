@@ -42,7 +42,7 @@ from pipeline.estimate import (
     window_features,
 )
 from pipeline.metrics import all_metrics, energy_per_day, epd_error_pct
-from pipeline.status import duration_samples, status_by_segment
+from pipeline.onoff import duration_samples, status_by_segment
 from pipeline.windows import SplitData, Windows
 from store import db
 from store.vocab import Appliance, Arch, Mode, Split

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline import metrics as M
-from pipeline.status import compute_status, duration_samples
+from pipeline.onoff import compute_status, duration_samples
 
 
 def test_article_confusion_counts_give_published_scores():

@@ -151,12 +151,12 @@ def test_end_of_run_summary_uses_the_same_rule(hand_store):
 
     from rich.console import Console
 
-    from pipeline import runner
+    from pipeline import all_stages
     from store import db
 
     ctx = SimpleNamespace(read=lambda sql, params=None: db.query_df(hand_store, sql, params))
     console = Console(width=300, record=True)
-    console.print(runner.summary_table(ctx))
+    console.print(all_stages.summary_table(ctx))
     text = console.export_text()
     rec, _ = run(hand_store, budgets=R.DEVICE_CLASSES["x86_server"]["budgets"])
     for appliance, vid in rec["variant_id"].items():
