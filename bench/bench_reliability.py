@@ -95,53 +95,98 @@ def check_store(store: Path) -> list[str]:
 
 
 def phase_kills(work: Path, kills: int, max_wait: float, final_timeout: float) -> dict:
+    """Start `pipeline all` and SIGKILL it until `kills` kills have hit running work.
+
+    A start resumes what the last kill left; when the last start ran to its end there is nothing
+    left to kill, so the next start redoes everything (--force). The kill moment is uniform over
+    [1 s, cap], where cap starts at --max-wait and becomes 90 % of the mean time that starts of
+    that kind (resume or forced) were seen to need to finish, so later kills land inside the work.
+    """
     store = work / "nilm.duckdb"
     log = open(work / "kills.log", "ab")  # noqa: SIM115 (kept for the whole phase)
     inconsistent, orphans, details = 0, 0, []
-    finished_early = True  # the first start has all the work to do anyway
-    for i in range(kills):
-        # a start resumes what the last kill left; when the last run had finished, there is
-        # nothing left to kill, so the start redoes everything (--force) to be killed again
-        forced = finished_early and i > 0
-        proc = _start_all(store, log, force=forced)
-        wait = random.uniform(1.0, max_wait)
+    cap = {"resume": max_wait, "forced": max_wait}
+    seen: dict[str, list[float]] = {"resume": [], "forced": []}
+    finished_early, hits, starts, failed = False, 0, 0, 0
+    while hits < kills and starts < 3 * kills:
+        starts += 1
+        kind = "forced" if finished_early else "resume"
+        proc = _start_all(store, log, force=finished_early)
+        t0, wait = time.monotonic(), random.uniform(1.0, max(1.5, cap[kind]))
         try:
-            proc.wait(timeout=wait)
+            rc = proc.wait(timeout=wait)
             finished_early = True
+            failed += int(rc != 0)  # a start that fails by itself is a finding, not a kill
+            if rc == 0:
+                seen[kind].append(time.monotonic() - t0)
+                cap[kind] = 0.9 * sum(seen[kind]) / len(seen[kind])
         except subprocess.TimeoutExpired:
-            finished_early = False
-        mode = "group" if i % 2 == 0 else "main"
+            finished_early, rc = False, None
+        mode = "group" if hits % 2 == 0 else "main"
         if not finished_early:
+            hits += 1
             if mode == "group":
                 os.killpg(proc.pid, signal.SIGKILL)
             else:
                 os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
-        time.sleep(2.0)  # what a main-only kill leaves running shows up now
-        left = _group_alive(proc.pid)
+        left, problems = _after_kill(store, proc)
         orphans += int(left)
-        problems = check_store(store)
         inconsistent += int(bool(problems))
         details.append(
             {
-                "kill": i + 1,
-                "mode": mode,
+                "start": starts,
+                "kind": kind,
+                "mode": None if finished_early else mode,
                 "after_s": round(wait, 1),
                 "finished_before_kill": finished_early,
-                "forced_redo": forced,
+                "exit_code": rc,
                 "workers_left": left,
                 "problems": problems[:5],
             }
         )
         print(
-            f"kill {i + 1}/{kills}: {mode} at {wait:.1f} s"
-            + (" (forced redo)" if forced else " (resume)")
-            + (" (run had finished)" if finished_early else "")
+            f"start {starts} ({kind}): "
+            + (
+                f"ran to its end (exit code {rc}) before the kill moment"
+                if finished_early
+                else f"kill {hits}/{kills} ({mode}) at {wait:.1f} s"
+            )
             + f", workers left alive: {left}, problems: {len(problems)}",
             flush=True,
         )
-        if left:
-            os.killpg(proc.pid, signal.SIGKILL)  # do not let them run into the next start
+    resumed, final, running = _final_resume(store, log, final_timeout)
+    log.close()
+    print(
+        f"kills: {hits} that hit running work in {starts} starts ({failed} starts failed by "
+        f"themselves); inconsistent stores: {inconsistent + int(bool(final))}; workers left "
+        f"alive after a kill: {orphans}",
+        flush=True,
+    )
+    return {
+        "kills": hits,
+        "starts": starts,
+        "starts_finished_before_kill": starts - hits,
+        "starts_that_failed_by_themselves": failed,
+        "inconsistent_stores": inconsistent + int(bool(final)),
+        "workers_left_after_main_kill": orphans,
+        "final_resume_ok": resumed,
+        "runs_still_running": running,
+        "details": details,
+        "final_problems": final[:10],
+    }
+
+
+def _after_kill(store: Path, proc: subprocess.Popen) -> tuple[bool, list[str]]:
+    time.sleep(2.0)  # what a main-only kill leaves running shows up now
+    left = _group_alive(proc.pid)
+    problems = check_store(store)
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)  # do not let them run into the next start
+    return left, problems
+
+
+def _final_resume(store: Path, log, final_timeout: float) -> tuple[bool, list[str], int | None]:
     proc = _start_all(store, log)
     try:
         resumed = proc.wait(timeout=final_timeout) == 0
@@ -156,16 +201,7 @@ def phase_kills(work: Path, kills: int, max_wait: float, final_timeout: float) -
         f"runs still marked running: {running}",
         flush=True,
     )
-    log.close()
-    return {
-        "kills": kills,
-        "inconsistent_stores": inconsistent + int(bool(final)),
-        "workers_left_after_main_kill": orphans,
-        "final_resume_ok": resumed,
-        "runs_still_running": running,
-        "details": details,
-        "final_problems": final[:10],
-    }
+    return resumed, final, running
 
 
 def _count_running(store: Path) -> int | None:
@@ -428,7 +464,7 @@ def _wait_for(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--kills", type=int, default=3, help="SIGKILLs of `pipeline all` (0 = skip)")
+    p.add_argument("--kills", type=int, default=3, help="SIGKILLs that hit running work (0 = skip)")
     p.add_argument(
         "--max-wait", type=float, default=90.0, help="latest kill moment after a start (s)"
     )
