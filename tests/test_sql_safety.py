@@ -161,24 +161,24 @@ def test_sql_page_workers_are_reused_and_a_stuck_one_is_replaced(store, monkeypa
     import os
     import signal
 
-    from store import safe_sql
+    from store import safe_sql, sql_workers
 
     def ask(sql, timeout_s=10.0):
         return safe_sql.run_query_isolated(
             store, sql, row_limit=10, timeout_s=timeout_s, max_bytes=1 << 20
         )
 
-    safe_sql._POOL.close()
+    sql_workers._POOL.close()
     ask("SELECT 1")
-    (first,) = safe_sql._POOL.idle
+    (first,) = sql_workers._POOL.idle
     ask("SELECT 2")
-    assert safe_sql._POOL.idle == [first] and first.served == 2  # no new process per query
+    assert sql_workers._POOL.idle == [first] and first.served == 2  # no new process per query
     with pytest.raises(safe_sql.UnsafeQueryError, match="time limit"):
         ask(RECURSIVE, timeout_s=1)  # interrupted inside the worker, which stays
-    assert safe_sql._POOL.idle == [first]
+    assert sql_workers._POOL.idle == [first]
     os.kill(first.proc.pid, signal.SIGSTOP)  # a worker that does not answer at all
-    monkeypatch.setattr(safe_sql, "KILL_GRACE_S", 0.5)
+    monkeypatch.setattr(sql_workers, "KILL_GRACE_S", 0.5)
     with pytest.raises(safe_sql.UnsafeQueryError, match="time limit"):
         ask("SELECT 3", timeout_s=1)
-    assert first.proc.poll() is not None and safe_sql._POOL.idle == []  # killed, not reused
+    assert first.proc.poll() is not None and sql_workers._POOL.idle == []  # killed, not reused
     assert ask("SELECT 42 AS x").table.column("x").to_pylist() == [42]
