@@ -350,7 +350,7 @@ def _requests(vid: str) -> list[tuple[str, dict | None]]:
     ]
 
 
-def _client(base: str, vid: str, until: float, out: list, seed: int) -> None:
+def _client(base: str, vid: str, until: float, out: list, seed: int, think: float = 0.0) -> None:
     import requests
 
     rng = random.Random(seed)
@@ -369,9 +369,13 @@ def _client(base: str, vid: str, until: float, out: list, seed: int) -> None:
             status, text = 0, f"{type(exc).__name__}: {exc}"
         notice = any(m in text for m in NOTICE_MARKERS)
         out.append((name, time.perf_counter() - t0, status, notice, text[:300] if notice else ""))
+        if think:  # a person reads the answer before the next click: 0.5x-1.5x `think` seconds
+            time.sleep(think * rng.uniform(0.5, 1.5))
 
 
-def phase_clients(work: Path, clients: int, seconds: float, threads: int) -> dict:
+def phase_clients(
+    work: Path, clients: int, seconds: float, threads: int, think: float = 0.0
+) -> dict:
     import numpy as np
 
     store, vid = _ensure_store_with_a_variant(work)
@@ -409,7 +413,7 @@ def phase_clients(work: Path, clients: int, seconds: float, threads: int) -> dic
         until = time.time() + seconds
         results: list = []
         workers = [
-            threading.Thread(target=_client, args=(base, vid, until, results, i))
+            threading.Thread(target=_client, args=(base, vid, until, results, i, think))
             for i in range(clients)
         ]
         for w in workers:
@@ -426,6 +430,7 @@ def phase_clients(work: Path, clients: int, seconds: float, threads: int) -> dic
         "clients": clients,
         "seconds": seconds,
         "server_threads": threads,
+        "think_s": think,
         "requests": len(results),
         "http_errors": sum(1 for r in results if r[2] != 200),
         "error_notices": sum(1 for r in results if r[3]),
@@ -439,7 +444,8 @@ def phase_clients(work: Path, clients: int, seconds: float, threads: int) -> dic
         "first_notice": next((r[4] for r in results if r[3]), None),
     }
     print(
-        f"clients: {out['requests']} requests from {clients} clients in {seconds:g} s during "
+        f"clients: {out['requests']} requests from {clients} clients (think time {think:g} s) "
+        f"in {seconds:g} s during "
         f"{len(refreshes)} refreshes; {out['http_errors']} HTTP errors, {out['error_notices']} "
         f"error notices; p50 {out['p50_s'] * 1000:.0f} ms, p95 {out['p95_s'] * 1000:.0f} ms",
         flush=True,
@@ -474,6 +480,12 @@ def main(argv=None) -> None:
     p.add_argument("--clients", type=int, default=5, help="dashboard clients (0 = skip)")
     p.add_argument("--seconds", type=float, default=20.0, help="how long the clients run")
     p.add_argument("--threads", type=int, default=8, help="the dashboard's waitress threads")
+    p.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean pause of a client between requests (s); 0 = back to back (a stress test)",
+    )
     p.add_argument("--workdir", type=Path, help="scratch folder (default: a new temp folder)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -487,7 +499,9 @@ def main(argv=None) -> None:
     if args.readers:
         result["readers"] = phase_readers(work, args.readers, args.publishes)
     if args.clients:
-        result["clients"] = phase_clients(work, args.clients, args.seconds, args.threads)
+        result["clients"] = phase_clients(
+            work, args.clients, args.seconds, args.threads, args.think
+        )
     save("reliability", result)
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
