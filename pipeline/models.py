@@ -15,12 +15,14 @@ NEG that stays float and breaks 16x8), and every reshape uses static sizes.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers, ops
 
 from pipeline.config import WINDOW
+from pipeline.errors import ModelFileError
 from store.vocab import Arch
 
 PKG = "nilm_edge"
@@ -216,3 +218,15 @@ BUILDERS = {Arch.CNN: build_cnn, Arch.TRANSFORMER: build_transformer}
 
 def build_model(arch: Arch, scale: float = 1.0) -> keras.Model:
     return BUILDERS[Arch(arch)](scale)
+
+
+def load_keras_model(path: Path) -> keras.Model:
+    """A trained model file, with this module's custom layers registered."""
+    if not path.exists():
+        raise ModelFileError(f"{path}: model file missing; run `pipeline train` first")
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # keras raises many types for a damaged file
+        raise ModelFileError(
+            f"{path}: cannot load the Keras model ({type(exc).__name__}: {exc})"
+        ) from exc

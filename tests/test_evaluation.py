@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.baselines import baseline_predictions
 from pipeline.config import MIDPOINT, WINDOW
-from pipeline.convert import layer_stats, sqnr_db
-from pipeline.evaluate import baseline_predictions, trace_metrics
+from pipeline.eval_scoring import trace_metrics
+from pipeline.quant_debug import layer_stats, sqnr_db
 from pipeline.train import scheduled_lr
 from pipeline.windows import SplitData, Windows
 from store.vocab import Appliance
@@ -108,3 +109,17 @@ def test_oversampling_on_windows_reaches_the_requested_share():
     w = Windows(split, 522, 814, 3100)
     starts = next(w.start_stream(w.starts, seed=1, on_fraction=0.3).batch(4000).as_numpy_iterator())
     assert np.mean(split.status[starts + MIDPOINT]) == pytest.approx(0.3, abs=0.03)
+
+
+def test_strata_from_the_aggregate_and_the_truth():
+    """on / look-alike (a rise at the midpoint while off) / active (a swing like the
+    appliance's elsewhere in the window) / idle, by hand-placed events."""
+    from pipeline.eval_sample import STRATA, strata_labels
+
+    s = _split(n=6000)
+    # an off-status 2,500 W load (not the kettle) at sample 3000
+    s.aggregate_w[3000:3010] += 2500
+    w = Windows(s, 522.0, 814.0, 3000.0)
+    starts = np.array([700 - MIDPOINT, 3000 - MIDPOINT, 3000 - MIDPOINT + 100, 3500])
+    labels = [STRATA[i] for i in strata_labels(w, starts, 2000.0)]
+    assert labels == ["on", "off_lookalike", "off_active", "off_idle"]

@@ -7,16 +7,15 @@ from pipeline.config import WINDOW
 
 tf = pytest.importorskip("tensorflow")
 
-from pipeline.convert import (  # noqa: E402
-    MODES,
-    export_saved_model,
+from pipeline.converters import export_saved_model, make_converter  # noqa: E402
+from pipeline.models import build_model  # noqa: E402
+from pipeline.modes import MODES  # noqa: E402
+from pipeline.tflite_runtime import (  # noqa: E402
     float_compute_ops,
-    make_converter,
     op_census,
     run_tflite,
     xnnpack_partitions,
 )
-from pipeline.models import build_model  # noqa: E402
 from store.vocab import Mode  # noqa: E402
 
 SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK", "GATHER", "REDUCE_PROD", "FILL", "WHILE", "IF"}
@@ -111,7 +110,7 @@ def test_article_loss_option_has_no_status_gradient():
 
 
 def test_evaluation_interpreter_is_chosen_by_a_rule_not_a_race(saved, calib, tmp_path):
-    from pipeline.evaluate import evaluation_runtime
+    from pipeline.eval_predict import evaluation_runtime
 
     _, path = saved["transformer"]
     float_file, int8_file = tmp_path / "f.tflite", tmp_path / "q.tflite"
@@ -126,7 +125,7 @@ def test_evaluation_interpreter_is_chosen_by_a_rule_not_a_race(saved, calib, tmp
 def test_int8_io_model_runs_with_quantized_input_and_output(saved, calib):
     model, path = saved["cnn"]
     blob = make_converter(path, Mode.W8_A8, calib, int8_io=True).convert()
-    from pipeline.convert import interpreter
+    from pipeline.tflite_runtime import interpreter
 
     it = interpreter(blob)
     assert it.get_input_details()[0]["dtype"] == np.int8
@@ -213,7 +212,7 @@ def test_rewritten_transformer_has_no_average_pool_and_int8_gelu_softmax_stay_th
 def test_xnnpack_mode_is_one_partition_with_float_islands_only_where_xnnpack_needs_them(
     saved, calib, arch
 ):
-    from pipeline.convert import XNNPACK_FLOAT_ONLY_OPS
+    from pipeline.modes import XNNPACK_FLOAT_ONLY_OPS
 
     model, path = saved[arch]
     blob = make_converter(path, Mode.W8_A8_XNNPACK, calib).convert()
@@ -236,7 +235,7 @@ def test_xnnpack_mode_is_one_partition_with_float_islands_only_where_xnnpack_nee
 
 
 def test_constant_adds_feeding_finds_the_layernorm_epsilon(saved):
-    from pipeline.convert import constant_adds_feeding
+    from pipeline.converters import constant_adds_feeding
 
     _, path = saved["transformer"]
     blob = make_converter(path, Mode.CONVERT_ONLY, None).convert()
@@ -248,11 +247,11 @@ def test_constant_adds_feeding_finds_the_layernorm_epsilon(saved):
 
 def test_mixed16_mode_puts_the_named_tensors_in_int16(saved, calib):
     pytest.importorskip("ai_edge_quantizer")
-    from pipeline.convert import mixed16_model
+    from pipeline.converters import mixed16_model
 
     model, path = saved["transformer"]
     float_census = op_census(make_converter(path, Mode.CONVERT_ONLY, None).convert())
-    from pipeline.convert import interpreter
+    from pipeline.tflite_runtime import interpreter
 
     it = interpreter(make_converter(path, Mode.CONVERT_ONLY, None).convert(), xnnpack=False)
     names = {t["index"]: t["name"] for t in it.get_tensor_details()}

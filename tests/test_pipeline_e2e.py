@@ -20,7 +20,7 @@ N_TFLITE_OK = N_OK - 2
 
 def test_every_table_is_filled(smoke_store):
     counts = {
-        t: db.query_df(smoke_store, f"SELECT count(*) AS n FROM {t}").iloc[0, 0]
+        t: db.query_df(smoke_store, f"SELECT count(*) AS n FROM {t}")["n"].iloc[0]
         for t in (
             "runs",
             "datasets",
@@ -53,8 +53,8 @@ def test_tradeoff_view_has_a_row_per_measured_variant(smoke_store):
     df = db.query_df(smoke_store, "SELECT * FROM tradeoff")
     ok = db.query_df(
         smoke_store,
-        "SELECT count(*) FROM variants WHERE status = 'ok' AND mode <> 'keras' AND kind = 'model'",
-    ).iloc[0, 0]
+        "SELECT count(*) AS n FROM variants WHERE status = 'ok' AND mode <> 'keras' AND kind = 'model'",
+    )["n"].iloc[0]
     assert len(df) == ok
     assert df["latency_ms"].gt(0).all() and df["disk_mb"].gt(0).all() and df["ram_mb"].notna().all()
 
@@ -120,8 +120,8 @@ def test_baselines_are_variants_of_their_own_kind(smoke_store):
     )
     off = m[m["variant_id"].str.endswith("always_off")].iloc[0]
     assert off["f1"] == 0.0 and off["mae"] > 0
-    n = db.query_df(smoke_store, "SELECT count(*) FROM tradeoff WHERE arch = 'baseline'")
-    assert n.iloc[0, 0] == 0
+    n = db.query_df(smoke_store, "SELECT count(*) AS n FROM tradeoff WHERE arch = 'baseline'")
+    assert n["n"].iloc[0] == 0
 
 
 def test_models_record_how_much_training_they_got(smoke_store):
@@ -161,7 +161,7 @@ def test_debugger_stats_exist_for_int8_activation_variants_and_flag_suspects(smo
         smoke_store,
         "SELECT converter_settings FROM variants WHERE mode = 'w8_a8_selective' AND arch = 'transformer'",
     )
-    deny = json.loads(sel.iloc[0, 0])["denylisted_nodes"]
+    deny = json.loads(sel["converter_settings"].iloc[0])["denylisted_nodes"]
     suspects = db.query_df(
         smoke_store,
         "SELECT tensor_name FROM quant_layer_stats WHERE variant_id = 'kettle.transformer.w8_a8' AND suspect",
@@ -212,7 +212,9 @@ def test_rerun_with_nothing_changed_does_no_work(store_copy):
     for stage in ("data", "train", "convert", "evaluate", "profile"):
         assert f"{stage}: " in out and "unchanged, skipped" in out
     assert "epoch" not in out
-    last = db.query_df(smoke_store, "SELECT value FROM meta WHERE key = 'last_run_id'").iloc[0, 0]
+    last = db.query_df(smoke_store, "SELECT value FROM meta WHERE key = 'last_run_id'")[
+        "value"
+    ].iloc[0]
     skips = db.query_df(
         smoke_store,
         "SELECT stage, count(*) AS n FROM stage_timings WHERE skipped AND run_id = ? GROUP BY 1",
@@ -237,9 +239,9 @@ def test_status_command_summarises_the_store(smoke_store):
 def test_bad_model_file_is_a_clear_error_and_store_untouched(store_copy):
     store = store_copy
     rel = db.query_df(store, "SELECT artifact_path FROM models WHERE model_id = 'kettle.cnn'")
-    model = db.artifacts_dir(store) / rel.iloc[0, 0]
+    model = db.artifacts_dir(store) / rel["artifact_path"].iloc[0]
     model.write_bytes(b"not a model")
-    before = db.query_df(store, "SELECT count(*) FROM variants").iloc[0, 0]
+    before = db.query_df(store, "SELECT count(*) AS n FROM variants")["n"].iloc[0]
     res = run_cli(
         "convert",
         "--profile",
@@ -256,24 +258,22 @@ def test_bad_model_file_is_a_clear_error_and_store_untouched(store_copy):
     assert res.returncode == 1
     assert model.name in res.stderr and "sha256 differs" in res.stderr
     assert "Traceback" not in res.stderr
-    assert db.query_df(store, "SELECT count(*) FROM variants").iloc[0, 0] == before
+    assert db.query_df(store, "SELECT count(*) AS n FROM variants")["n"].iloc[0] == before
 
 
 def test_throughput_is_measured_beside_latency(smoke_store):
     df = db.query_df(smoke_store, "SELECT * FROM best_throughput")
     assert len(df) == N_TFLITE_OK and df["windows_per_s"].gt(0).all()
-    assert (
-        db.query_df(smoke_store, "SELECT count(*) FROM tradeoff WHERE throughput_wps IS NULL").iloc[
-            0, 0
-        ]
-        == 0
+    missing = db.query_df(
+        smoke_store, "SELECT count(*) AS n FROM tradeoff WHERE throughput_wps IS NULL"
     )
+    assert missing["n"].iloc[0] == 0
 
 
 def test_calibration_and_debug_sets_never_come_from_a_test_house(smoke_store):
     from pipeline.config import profile_config
     from pipeline.context import RunContext
-    from pipeline.convert import calibration_sets
+    from pipeline.variants import calibration_sets
     from store.vocab import Appliance, Arch
 
     ctx = RunContext(
@@ -283,11 +283,8 @@ def test_calibration_and_debug_sets_never_come_from_a_test_house(smoke_store):
         archs=list(Arch),
     )
     cal, dbg, info, row = calibration_sets(ctx, Appliance.KETTLE)
-    test_houses = set(
-        db.query_df(smoke_store, "SELECT houses FROM datasets WHERE dataset_id = 'kettle.test'")
-        .iloc[0, 0]
-        .split(",")
-    )
+    test = db.query_df(smoke_store, "SELECT houses FROM datasets WHERE dataset_id = 'kettle.test'")
+    test_houses = set(test["houses"].iloc[0].split(","))
     assert info["split"] == "kettle.train" and not set(info["houses"].split(",")) & test_houses
     assert len(cal) == 32 and len(dbg) == 16
     settings = db.query_df(

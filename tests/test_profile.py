@@ -21,7 +21,7 @@ def test_child_measures_latency_memory_phases_and_both_runtimes(smoke_store):
     rel = db.query_df(
         smoke_store, "SELECT file_path FROM variants WHERE variant_id = 'kettle.cnn.w8_a16'"
     )
-    model = db.artifacts_dir(smoke_store) / rel.iloc[0, 0]
+    model = db.artifacts_dir(smoke_store) / rel["file_path"].iloc[0]
     r = _child(
         {
             "model": str(model),

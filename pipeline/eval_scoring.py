@@ -1,0 +1,182 @@
+"""Scoring predictions: the weighted sample estimates with bootstrap intervals, the article's
+metrics on the contiguous trace, and each TFLite variant's paired difference from its float
+model; all as rows of the metrics and metric_deltas tables."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.config import APPLIANCES, MIDPOINT
+from pipeline.estimate import (
+    SAMPLE_METRICS,
+    Design,
+    Estimate,
+    estimate,
+    paired_delta,
+    window_features,
+)
+from pipeline.eval_sample import EvalPlan
+from pipeline.metrics import all_metrics, energy_per_day, epd_error_pct
+from pipeline.onoff import duration_samples, status_by_segment
+from pipeline.windows import SplitData
+from store.vocab import Appliance, Mode, Split
+
+TRACE_SPLIT = "test_trace"
+DELTA_METRICS = ("f1", "mcc", "precision", "recall", "mae", "sae", "nde", "epd_error_pct")
+
+
+def _pred_status(pred: np.ndarray, appliance: Appliance) -> np.ndarray:
+    """Sampled windows are isolated: their status is the threshold alone (no duration rule)."""
+    return (pred >= APPLIANCES[appliance].on_threshold_w).astype(np.int8)
+
+
+def score_sample(pred, truth, truth_on, design: Design, counts, appliance) -> Estimate:
+    feats = window_features(truth, pred, truth_on, _pred_status(pred, appliance))
+    return estimate(feats, design, counts)
+
+
+def trace_metrics(split: SplitData, starts, pred, appliance: Appliance, period: float) -> dict:
+    """The article's protocol on a contiguous stretch: duration-ruled status, masked metrics,
+    energy per day by hourly chunks (kept under the epd_article_* names)."""
+    params = APPLIANCES[appliance]
+    mid = starts + MIDPOINT
+    truth = split.appliance_w[mid].astype(np.float64)
+    truth_on = split.status[mid]
+    pred_on = status_by_segment(
+        pred,
+        split.segment[mid],
+        params.on_threshold_w,
+        duration_samples(params.min_on_s, period),
+        duration_samples(params.min_off_s, period),
+    )
+    out = all_metrics(truth, pred, truth_on, pred_on, period)
+    for k in ("epd_true_wh", "epd_pred_wh", "epd_error_pct"):
+        out.pop(k)
+    ta = energy_per_day(truth * truth_on, period)
+    pa_ = energy_per_day(pred * pred_on, period)
+    out["epd_article_true_wh"] = ta
+    out["epd_article_pred_wh"] = pa_
+    out["epd_article_error_pct"] = epd_error_pct(ta[0], pa_[0])
+    return out, pred_on
+
+
+class Scorer:
+    """Scores predictions made on (part of) the sample, with one set of resamples per level so
+    that any two variants scored on the same level are paired window by window."""
+
+    def __init__(self, plan: EvalPlan, truth, truth_on, appliance, B: int, seed: int):
+        self.plan, self.truth, self.truth_on, self.appliance = plan, truth, truth_on, appliance
+        self.B, self.seed = B, seed
+        self._subsets: dict[int, tuple] = {}
+
+    def subset(self, m: int):
+        if m not in self._subsets:
+            mask, design = self.plan.sample.subset(m)
+            self._subsets[m] = (mask, design, design.resample_counts(self.B, self.seed + m))
+        return self._subsets[m]
+
+    def score(self, pred_on_sample: np.ndarray, m: int) -> Estimate:
+        """pred_on_sample: predictions for the sample's windows (NaN where not evaluated)."""
+        mask, design, counts = self.subset(m)
+        return score_sample(
+            pred_on_sample[mask],
+            self.truth[mask],
+            self.truth_on[mask],
+            design,
+            counts,
+            self.appliance,
+        )
+
+
+def num(x):
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def _reason(metric: str) -> str:
+    from pipeline.estimate import REASONS
+
+    return REASONS.get(metric, "undefined on the windows of the test span")
+
+
+def fmt(est: Estimate, m: str, nd: int = 3) -> str:
+    """A metric and its interval, for the console."""
+    v, lo, hi = est.value[m], est.low[m], est.high[m]
+    if not np.isfinite(v):
+        return "n/a"
+    if np.isfinite(lo):
+        return f"{v:.{nd}f} [{lo:.{nd}f}, {hi:.{nd}f}]"
+    return f"{v:.{nd}f}"
+
+
+def metric_rows(vid: str, est: Estimate, n: int) -> list[dict]:
+    rows = []
+    for m in SAMPLE_METRICS:
+        value = est.value[m]
+        ok = np.isfinite(value)
+        rows.append(
+            {
+                "variant_id": vid,
+                "split": Split.TEST.value,
+                "metric": m,
+                "value": float(value) if ok else None,
+                "reason": None if ok else _reason(m),
+                "ci_low": num(est.low.get(m)),
+                "ci_high": num(est.high.get(m)),
+                "n_windows": n,
+            }
+        )
+    return rows
+
+
+def trace_metric_rows(vid: str, tm: dict, n: int) -> list[dict]:
+    return [
+        {
+            "variant_id": vid,
+            "split": TRACE_SPLIT,
+            "metric": name,
+            "value": float(value) if np.isfinite(value) else None,
+            "reason": reason,
+            "ci_low": None,
+            "ci_high": None,
+            "n_windows": n,
+        }
+        for name, (value, reason) in tm.items()
+    ]
+
+
+def _delta_rows(vid: str, ref: str, a: Estimate, b: Estimate, n: int) -> list[dict]:
+    rows = []
+    for metric in DELTA_METRICS:
+        d, lo, hi = paired_delta(a, b, metric)
+        rows.append(
+            {
+                "variant_id": vid,
+                "reference_id": ref,
+                "split": Split.TEST.value,
+                "metric": metric,
+                "delta": num(d),
+                "ci_low": num(lo),
+                "ci_high": num(hi),
+                "n_windows": n,
+                "distinguishable": (
+                    None if num(lo) is None or num(hi) is None else bool(lo > 0 or hi < 0)
+                ),
+            }
+        )
+    return rows
+
+
+def deltas(variants, on_sample, level, plan: EvalPlan, scorer: Scorer) -> list[dict]:
+    """Each TFLite variant minus its Keras float model, paired on the windows both saw (the
+    smaller of their two nested samples), with the same resamples for both."""
+    keras = {v["model_id"]: v["variant_id"] for v in variants if v["mode"] == Mode.KERAS.value}
+    rows = []
+    for v in variants:
+        vid, ref = v["variant_id"], keras.get(v["model_id"])
+        if v["mode"] == Mode.KERAS.value or ref is None:
+            continue
+        m = min(plan.levels[level[vid]], plan.levels[level[ref]])
+        a, b = scorer.score(on_sample[vid], m), scorer.score(on_sample[ref], m)
+        n = int(scorer.subset(m)[0].sum())
+        rows += _delta_rows(vid, ref, a, b, n)
+    return rows
