@@ -20,63 +20,15 @@ BUDGET_S = 30 * 60
 
 
 def main() -> None:
-    from store import db
-
     store = RESULTS / "e2e_demo.duckdb"
     if "--store" in sys.argv:
         store = Path(sys.argv[sys.argv.index("--store") + 1])
+    wall = rerun = None
     if "--reuse" not in sys.argv and "--store" not in sys.argv:
-        t0 = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipeline.cli",
-                "all",
-                "--profile",
-                "demo",
-                "--store",
-                str(store),
-            ],
-            cwd=ROOT,
-            check=True,
-        )
-        wall = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipeline.cli",
-                "all",
-                "--profile",
-                "demo",
-                "--store",
-                str(store),
-            ],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        rerun = time.perf_counter() - t0
-    else:
-        wall = rerun = None  # noqa: F841
-    # the latest run of `pipeline all` that skipped nothing (a full refresh), and its wall time
-    df = db.query_df(
-        store,
-        """
-        WITH full_runs AS (
-            SELECT run_id FROM stage_timings GROUP BY run_id
-            HAVING bool_and(NOT skipped) AND count(*) FILTER (WHERE item = '*') > 0),
-        latest AS (
-            SELECT r.run_id, epoch(r.finished_at) - epoch(r.started_at) AS wall FROM runs r
-            WHERE r.run_id IN (SELECT run_id FROM full_runs) ORDER BY r.started_at DESC LIMIT 1)
-        SELECT t.stage, t.seconds, latest.wall FROM stage_timings t JOIN latest USING (run_id)
-        WHERE t.item = '*' AND t.stage <> 'all'""",
-    )
-    if wall is None and len(df):
-        wall = float(df["wall"].iloc[0])
-    stages = dict(zip(df["stage"], df["seconds"], strict=True))
+        wall, rerun = run_twice(store)
+    stages, last_wall = latest_full_run(store)
+    if wall is None:
+        wall = last_wall
     total = sum(stages.values())
     for name, s in stages.items():
         print(f"{name:9s} {s:7.0f} s  {s / BUDGET_S:6.1%} of the 30-minute budget")
@@ -98,6 +50,47 @@ def main() -> None:
             "training": training,
         },
     )
+
+
+def run_twice(store: Path) -> tuple[float, float]:
+    """`pipeline all --profile demo` on the store, then again with nothing changed: wall times."""
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "all",
+        "--profile",
+        "demo",
+        "--store",
+        str(store),
+    ]
+    t0 = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True)
+    wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    return wall, time.perf_counter() - t0
+
+
+def latest_full_run(store: Path) -> tuple[dict[str, float], float | None]:
+    """Stage times of the latest `pipeline all` that skipped nothing (a full refresh), and its
+    wall time (None when the store has none)."""
+    from store import db
+
+    df = db.query_df(
+        store,
+        """
+        WITH full_runs AS (
+            SELECT run_id FROM stage_timings GROUP BY run_id
+            HAVING bool_and(NOT skipped) AND count(*) FILTER (WHERE item = '*') > 0),
+        latest AS (
+            SELECT r.run_id, epoch(r.finished_at) - epoch(r.started_at) AS wall FROM runs r
+            WHERE r.run_id IN (SELECT run_id FROM full_runs) ORDER BY r.started_at DESC LIMIT 1)
+        SELECT t.stage, t.seconds, latest.wall FROM stage_timings t JOIN latest USING (run_id)
+        WHERE t.item = '*' AND t.stage <> 'all'""",
+    )
+    wall = float(df["wall"].iloc[0]) if len(df) else None
+    return dict(zip(df["stage"], df["seconds"], strict=True)), wall
 
 
 def accuracy_report(store) -> list[dict]:

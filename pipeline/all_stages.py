@@ -51,7 +51,8 @@ def run_all(ctx: RunContext, data_opts) -> None:
         ctx.run_id,
         total,
         lambda con: con.executemany(
-            "INSERT INTO stage_timings VALUES (?,?,'*',?,false,now())",
+            "INSERT INTO stage_timings (run_id, stage, item, seconds, skipped, finished_at) "
+            "VALUES (?,?,'*',?,false,now())",
             [[ctx.run_id, n, s] for n, s in timings],
         ),
     )

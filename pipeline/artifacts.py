@@ -107,15 +107,16 @@ def write_bytes(directory: Path, stem: str, suffix: str, blob: bytes) -> tuple[P
 
 # -- reading ------------------------------------------------------------------------------------
 def recorded_files_ok(store: Path, sql: str, params: list, expect_rows: int | None = None) -> bool:
-    """True when the query's rows (path relative to the artifacts folder, sha256) all name files
-    that exist with that sha256 (and there are ``expect_rows`` of them, when given)."""
+    """True when the query's rows (columns artifact_path, relative to the artifacts folder, and
+    sha256) all name files that exist with that sha256 (and there are ``expect_rows`` of them,
+    when given)."""
     if not Path(store).exists():
         return False
-    rows = list(db.query_df(store, sql, params).itertuples(index=False))
-    if not rows or (expect_rows is not None and len(rows) != expect_rows):
+    rows = db.query_df(store, sql, params)
+    if rows.empty or (expect_rows is not None and len(rows) != expect_rows):
         return False
     art = db.artifacts_dir(store)
-    for rel, sha in rows:
+    for rel, sha in zip(rows["artifact_path"], rows["sha256"], strict=True):
         if not isinstance(rel, str):
             return False
         path = art / rel
@@ -132,12 +133,12 @@ def referenced(con) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for table, col, sha_col in REFERENCES:
         sha_expr = sha_col or "NULL"
-        for rel, sha in con.execute(
-            f"SELECT {col}, {sha_expr} FROM {table} WHERE {col} IS NOT NULL"
-        ).fetchall():
-            key = os.path.normpath(rel)
+        for row in db.fetch_records(
+            con, f"SELECT {col} AS path, {sha_expr} AS sha256 FROM {table} WHERE {col} IS NOT NULL"
+        ):
+            key = os.path.normpath(row["path"])
             if out.get(key) is None:
-                out[key] = sha
+                out[key] = row["sha256"]
     return out
 
 
@@ -211,13 +212,14 @@ def live_runs(con, exclude: str | None = None) -> list[str]:
     here = socket.gethostname()
     cutoff = utcnow() - timedelta(hours=OTHER_HOST_RUN_HOURS)
     out = []
-    for run_id, host, pid, started in con.execute(
-        "SELECT run_id, host, pid, started_at FROM runs WHERE status = 'running'"
-    ).fetchall():
+    for run in db.fetch_records(
+        con, "SELECT run_id, host, pid, started_at FROM runs WHERE status = 'running'"
+    ):
+        run_id, started = run["run_id"], run["started_at"]
         if run_id == exclude:
             continue
-        if host == here:
-            if pid is not None and _alive(pid, started):
+        if run["host"] == here:
+            if run["pid"] is not None and _alive(run["pid"], started):
                 out.append(run_id)
         elif started is None or started > cutoff:
             out.append(run_id)

@@ -111,7 +111,9 @@ class RunContext:
                     }
                 ],
             )
-            con.execute("INSERT OR REPLACE INTO meta VALUES ('last_run_id', ?)", [self.run_id])
+            con.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_run_id', ?)", [self.run_id]
+            )
 
     def finish_run(self, status: str) -> None:
         with db.write_store(self.store) as con:
@@ -126,12 +128,12 @@ class RunContext:
             return None
         con = db.connect_readonly(self.store)
         try:
-            rows = con.execute(
-                "SELECT cache_key FROM stage_cache WHERE stage = ? AND item = ?", [stage, item]
-            ).fetchall()
+            rows = db.fetch_records(
+                con, "SELECT cache_key FROM stage_cache WHERE stage = ? AND item = ?", [stage, item]
+            )
         finally:
             con.close()
-        return rows[0][0] if rows else None
+        return rows[0]["cache_key"] if rows else None
 
     def is_fresh(self, stage: str, item: str, key: str) -> bool:
         return not self.force and self.cached_key(stage, item) == key
@@ -158,11 +160,13 @@ class RunContext:
         with db.write_store(self.store) as con:
             write(con)
             con.execute(
-                "INSERT OR REPLACE INTO stage_cache VALUES (?,?,?,?,?)",
+                "INSERT OR REPLACE INTO stage_cache (stage, item, cache_key, run_id, finished_at) "
+                "VALUES (?,?,?,?,?)",
                 [stage, item, key, self.run_id, utcnow()],
             )
             con.execute(
-                "INSERT INTO stage_timings VALUES (?,?,?,?,false,?)",
+                "INSERT INTO stage_timings (run_id, stage, item, seconds, skipped, finished_at) "
+                "VALUES (?,?,?,?,false,?)",
                 [self.run_id, stage, item, seconds, utcnow()],
             )
 
@@ -171,7 +175,8 @@ class RunContext:
             return
         with db.write_store(self.store) as con:
             con.executemany(
-                "INSERT INTO stage_timings VALUES (?,?,?,0,true,?)",
+                "INSERT INTO stage_timings (run_id, stage, item, seconds, skipped, finished_at) "
+                "VALUES (?,?,?,0,true,?)",
                 [[self.run_id, stage, i, utcnow()] for i in items],
             )
 
@@ -181,10 +186,12 @@ class RunContext:
 
 def mark_crashed_runs(con: duckdb.DuckDBPyConnection, host: str) -> int:
     """Runs of this host still 'running' whose process is gone were killed: say so."""
-    rows = con.execute(
-        "SELECT run_id, pid, started_at FROM runs WHERE status = 'running' AND host = ?", [host]
-    ).fetchall()
-    dead = [r for r, pid, started in rows if pid is None or not _alive(pid, started)]
+    rows = db.fetch_records(
+        con,
+        "SELECT run_id, pid, started_at FROM runs WHERE status = 'running' AND host = ?",
+        [host],
+    )
+    dead = [r["run_id"] for r in rows if r["pid"] is None or not _alive(r["pid"], r["started_at"])]
     if dead:
         con.execute("UPDATE runs SET status = 'crashed' WHERE run_id IN (SELECT unnest(?))", [dead])
     return len(dead)

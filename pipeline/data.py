@@ -1,4 +1,10 @@
-"""Data stage: raw house files -> per-appliance train/val/test splits (Parquet) + store rows."""
+"""Data stage: raw house files -> per-appliance train/val/test splits (Parquet) + store rows.
+
+Every source (the embedded dataset and REFIT files in the REFIT layout, wide CSV/Parquet files)
+goes through one path: the source names its files and each appliance's split houses (the cache
+key), reads what the appliances to redo need, and hands over their series; each appliance's
+splits are then written and recorded with its cache key in one store write.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +16,18 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import artifacts
-from pipeline.config import (
-    AGG_MEAN_W,
-    AGG_STD_W,
-    APPLIANCES,
-    REFIT_HOUSES,
-    REFIT_PERIOD_S,
-    file_sha256,
-    stable_hash,
-)
+from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, file_sha256, stable_hash
 from pipeline.context import RunContext, Timer
 from pipeline.errors import DataError
-from pipeline.onoff import duration_samples, status_by_segment
-from pipeline.readers import HouseData, group_files_by_house, read_refit_house, read_wide_files
+from pipeline.reader_refit import RefitSource
+from pipeline.reader_wide import WideSource
+from pipeline.readers import HouseSource, Splits
 from pipeline.synth import write_synthetic_refit
 from pipeline.windows import SplitData, valid_starts
+from store import db
 from store.vocab import Appliance, Split
 
 SYNTH_VERSION = "1"
-GAP_FACTOR = 7.5  # a jump of more than 7.5 sampling periods (60 s at 8 s) is a gap
 
 
 @dataclass
@@ -54,289 +53,87 @@ def inputs_checksum(files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def segments_for(unix: np.ndarray, period_s: float) -> np.ndarray:
-    """Segment id per sample; a new segment starts after every gap."""
-    if len(unix) == 0:
-        return np.zeros(0, np.int32)
-    gap = np.diff(unix) > GAP_FACTOR * period_s
-    return np.r_[0, np.cumsum(gap)].astype(np.int32)
+def open_source(ctx: RunContext, opts: DataOptions) -> HouseSource:
+    """The house data the options name (the embedded dataset is generated on first use)."""
+    if opts.source == "synthetic":
+        return RefitSource(_synthetic_raw(ctx), "synthetic", ctx.appliances, opts.drop_issues)
+    if opts.source == "refit":
+        if opts.path is None:
+            raise DataError("--source refit needs --path DIR holding CLEAN_House<N>.csv files")
+        return RefitSource(Path(opts.path), "refit", ctx.appliances, opts.drop_issues)
+    if opts.source == "csv":
+        if opts.path is None:
+            raise DataError("--source csv needs --path DIR (or a file) of wide CSV/Parquet files")
+        path = Path(opts.path)
+        if path.is_file():  # one file is house 1 (so named in the options, and the cache key)
+            opts.house_map = {path.name: "1"}
+        return WideSource.find(path, opts)
+    raise DataError(f"unknown data source {opts.source!r}; expected synthetic, refit or csv")
 
 
-def house_series(
-    house: HouseData, appliance: Appliance, period_s: float, segment_offset: int
-) -> SplitData:
-    """One house's series for one appliance: clipped power, status per segment."""
-    params = APPLIANCES[appliance]
-    power = house.appliances[appliance]
-    app = np.clip(power, 0, params.max_power_w).astype(np.float32)
-    seg = segments_for(house.unix, period_s) + segment_offset
-    status = status_by_segment(
-        app,
-        seg,
-        params.on_threshold_w,
-        duration_samples(params.min_on_s, period_s),
-        duration_samples(params.min_off_s, period_s),
+def _synthetic_raw(ctx: RunContext) -> Path:
+    """The embedded dataset's folder of CLEAN_House<N>.csv files, written on first use."""
+    cfg = ctx.cfg
+    raw = (
+        ctx.artifacts
+        / "raw"
+        / f"synthetic-{stable_hash([cfg.synthetic_days, cfg.seed, SYNTH_VERSION])}"
     )
-    return SplitData(
-        unix=house.unix,
-        aggregate_w=house.aggregate.astype(np.float32),
-        appliance_w=app,
-        status=status,
-        segment=seg,
-        house=np.full(len(app), house.house, dtype=object),
-    )
-
-
-def concat(parts: list[SplitData]) -> SplitData:
-    return SplitData(
-        *[
-            np.concatenate([getattr(p, c) for p in parts])
-            for c in ("unix", "aggregate_w", "appliance_w", "status", "segment", "house")
-        ]
-    )
-
-
-def time_split(s: SplitData) -> dict[Split, SplitData]:
-    """Single-house data: first 70 % train, next 15 % validation, last 15 % test (by time)."""
-    n = len(s)
-    cuts = [0, int(n * 0.70), int(n * 0.85), n]
-    out = {}
-    for split, a, b in zip((Split.TRAIN, Split.VAL, Split.TEST), cuts[:-1], cuts[1:], strict=True):
-        part = SplitData(
-            *[
-                getattr(s, c)[a:b]
-                for c in ("unix", "aggregate_w", "appliance_w", "status", "segment", "house")
-            ]
-        )
-        part.segment = part.segment + (0 if split is Split.TRAIN else 100_000 * (1 + cuts.index(a)))
-        out[split] = part
-    return out
-
-
-@dataclass
-class Plan:
-    """Which houses (and files) make each split of each appliance."""
-
-    source: str
-    files: dict[str, list[Path]]  # house -> files
-    splits: dict[Appliance, dict[Split, list[str]]]  # REFIT layout: the article's house map
-    channels: dict[Appliance, dict[str, int]]  # REFIT only
-
-    @property
-    def houses(self) -> list[str]:
-        return sorted(self.files, key=lambda h: (len(h), h))
-
-
-def plan_refit(root: Path, appliances: list[Appliance], source: str) -> Plan:
-    files = {}
-    for f in sorted(root.glob("CLEAN_House*.csv")):
-        files[f.stem.replace("CLEAN_House", "")] = [f]
-    if not files:
-        raise DataError(f"{root}: no CLEAN_House<N>.csv files (expected REFIT's cleaned release)")
-    splits, channels = {}, {}
-    for a in appliances:
-        hs = REFIT_HOUSES[a]
-        missing = [str(h) for h in hs.channels if str(h) not in files]
-        if str(hs.test) in missing or str(hs.val) in missing or len(missing) == len(hs.channels):
-            raise DataError(
-                f"{root}: {a.value} needs houses {sorted(hs.channels)} (test {hs.test}, "
-                f"validation {hs.val}); missing CLEAN_House{{{','.join(missing)}}}.csv"
-            )
-        train = [str(h) for h in hs.train if str(h) in files]
-        if not train:
-            raise DataError(f"{root}: no training house for {a.value} (need one of {hs.train})")
-        splits[a] = {Split.TRAIN: train, Split.VAL: [str(hs.val)], Split.TEST: [str(hs.test)]}
-        channels[a] = {str(h): ch for h, ch in hs.channels.items()}
-    return Plan(source, files, splits, channels)
-
-
-def plan_wide(root: Path, opts: DataOptions) -> Plan:
-    files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and p.name.endswith((".csv", ".csv.gz", ".parquet"))
-    )
-    if not files:
-        raise DataError(f"{root}: no .csv, .csv.gz or .parquet files found")
-    by_house = group_files_by_house(files, opts.house_pattern, opts.house_map)
-    return Plan("csv", by_house, {}, {})
-
-
-def _split_houses_for_wide(houses: list[str], opts: DataOptions) -> dict[Split, list[str]] | None:
-    if opts.test_house or opts.val_house:
-        for h in (opts.test_house, opts.val_house):
-            if h is not None and h not in houses:
-                raise DataError(f"house {h} is not in the data (houses: {', '.join(houses)})")
-        test = opts.test_house or houses[-1]
-        val = opts.val_house or next(h for h in reversed(houses) if h != test)
-        return {
-            Split.TRAIN: [h for h in houses if h not in (test, val)],
-            Split.VAL: [val],
-            Split.TEST: [test],
-        }
-    if len(houses) >= 3:
-        return {Split.TRAIN: houses[:-2], Split.VAL: [houses[-2]], Split.TEST: [houses[-1]]}
-    return None  # one or two houses: split each by time
+    marker = raw / "COMPLETE"
+    if not marker.exists():
+        with ctx.console.status(
+            f"generating the embedded dataset ({cfg.synthetic_days} days x 17 houses)"
+        ):
+            write_synthetic_refit(raw, cfg.synthetic_days, cfg.seed)
+        marker.write_text("ok\n")
+    return raw
 
 
 def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
     """Build and record the splits of every selected appliance; returns the dataset rows."""
-    cfg = ctx.cfg
-    source = opts.source
-    if source == "synthetic":
-        raw = (
-            ctx.artifacts
-            / "raw"
-            / f"synthetic-{stable_hash([cfg.synthetic_days, cfg.seed, SYNTH_VERSION])}"
-        )
-        marker = raw / "COMPLETE"
-        if not marker.exists():
-            with ctx.console.status(
-                f"generating the embedded dataset ({cfg.synthetic_days} days x 17 houses)"
-            ):
-                write_synthetic_refit(raw, cfg.synthetic_days, cfg.seed)
-            marker.write_text("ok\n")
-        plan = plan_refit(raw, ctx.appliances, "synthetic")
-        root = raw
-    elif source == "refit":
-        if opts.path is None:
-            raise DataError("--source refit needs --path DIR holding CLEAN_House<N>.csv files")
-        root = Path(opts.path)
-        plan = plan_refit(root, ctx.appliances, "refit")
-    elif source == "csv":
-        if opts.path is None:
-            raise DataError("--source csv needs --path DIR (or a file) of wide CSV/Parquet files")
-        root = Path(opts.path)
-        if root.is_file():
-            plan = Plan("csv", {"1": [root]}, {}, {})
-            opts.house_map = {root.name: "1"}
-            root = root.parent
-        else:
-            plan = plan_wide(root, opts)
-    else:
-        raise DataError(f"unknown data source {source!r}; expected synthetic, refit or csv")
-
-    all_files = [f for fs in plan.files.values() for f in fs]
-    checksum = inputs_checksum(all_files)
-    rows: list[dict] = []
-    if source == "csv":
-        return _run_wide(ctx, opts, plan, root, checksum)
-
-    # REFIT layout: read each house once with every channel any selected appliance needs.
+    source = open_source(ctx, opts)
+    checksum = inputs_checksum([f for fs in source.files.values() for f in fs])
+    explicit = ctx.options.get("appliances_explicit", False)
+    ctx.appliances = source.appliances(ctx.appliances, explicit)
     todo = []
     for a in ctx.appliances:
-        key = stable_hash([checksum, opts.to_json(), APPLIANCES[a].__dict__, plan.splits[a], "v1"])
+        key = stable_hash(
+            [checksum, opts.to_json(), APPLIANCES[a].__dict__, source.split_houses(a), "v1"]
+        )
         if ctx.skip_if_current("data", a.value, key, _outputs_exist(ctx, a)):
             continue
         todo.append((a, key))
     if not todo:
-        return rows
-    needed_houses = sorted(
-        {h for a, _ in todo for hs in plan.splits[a].values() for h in hs}, key=int
-    )
-    per_app: dict[Appliance, dict[str, SplitData]] = {a: {} for a, _ in todo}
-    cleaning: dict[Appliance, dict[str, dict[str, int]]] = {a: {} for a, _ in todo}
+        return []
     with Timer() as read_timer:
-        for i, h in enumerate(needed_houses, 1):
-            chans = {a: plan.channels[a][h] for a, _ in todo if h in plan.channels[a]}
-            ctx.console.print(f"data: reading house {h} ({i}/{len(needed_houses)})")
-            house = read_refit_house(plan.files[h][0], chans, drop_issues=opts.drop_issues)
-            for a in chans:
-                if len(house.appliances[a]) == 0:
-                    raise DataError(f"{plan.files[h][0]}: house {h} has no data for {a.value}")
-                per_app[a][h] = house_series(house, a, REFIT_PERIOD_S, int(h) * 1_000_000)
-                cleaning[a][h] = dict(house.cleaning)
+        source.load([a for a, _ in todo], ctx.console)
+    rows: list[dict] = []
     for a, key in todo:
         with Timer() as t:
-            split_rows = []
-            for split, houses in plan.splits[a].items():
-                data = concat([per_app[a][h] for h in houses])
-                split_rows.append(
-                    _write_split(
-                        ctx,
-                        a,
-                        split,
-                        data,
-                        houses,
-                        f"{source}:{root}",
-                        REFIT_PERIOD_S,
-                        checksum,
-                        {h: cleaning[a][h] for h in houses},
-                    )
-                )
-        seconds = t.seconds + read_timer.seconds / len(todo)
+            split_rows = _write_splits(ctx, a, source.splits(a), source.label, checksum)
+        seconds = t.seconds + read_timer.seconds / len(todo)  # reads shared by the appliances
         ctx.commit("data", a.value, key, seconds, lambda con, r=split_rows: _insert_rows(con, r))
         rows.extend(split_rows)
         ctx.console.print(f"data: {a.value} splits recorded ({_summary(split_rows)})")
     return rows
 
 
-def _run_wide(
-    ctx: RunContext, opts: DataOptions, plan: Plan, root: Path, checksum: str
-) -> list[dict]:
-    houses = plan.houses
-    loaded: dict[str, tuple[HouseData, float]] = {}
-    for h in houses:
-        loaded[h] = read_wide_files(plan.files[h], h, opts.mask_zero_aggregate)
-    present = {a for hd, _ in loaded.values() for a in hd.appliances}
-    explicit = ctx.options.get("appliances_explicit", False)
-    apps = [a for a in ctx.appliances if a in present]
-    if explicit:
-        absent = [a.value for a in ctx.appliances if a not in present]
-        if absent:
-            raise DataError(f"{root}: no column for {', '.join(absent)} in any file")
-    if not apps:
-        raise DataError(f"{root}: none of the selected appliances has a column in these files")
-    ctx.appliances = apps
-    split_houses = _split_houses_for_wide(houses, opts)
-    rows = []
-    for a in apps:
-        key = stable_hash([checksum, opts.to_json(), APPLIANCES[a].__dict__, split_houses, "v1"])
-        if ctx.skip_if_current("data", a.value, key, _outputs_exist(ctx, a)):
-            continue
-        with Timer() as t:
-            series = {}
-            for i, h in enumerate(houses):
-                hd, period = loaded[h]
-                if a not in hd.appliances:
-                    continue
-                series[h] = (house_series(hd, a, period, (i + 1) * 1_000_000), period)
-            periods = {round(p, 3) for _, p in series.values()}
-            if len(periods) > 1:
-                raise DataError(
-                    f"{root}: houses have different sampling periods {sorted(periods)} s; resample them to one period first"
-                )
-            period = periods.pop()
-            if split_houses is None:
-                parts = [time_split(s) for s, _ in series.values()]
-                splits = {sp: concat([p[sp] for p in parts]) for sp in Split}
-                names = {sp: list(series) for sp in Split}
-            else:
-                names = {sp: [h for h in hs if h in series] for sp, hs in split_houses.items()}
-                for sp, hs in names.items():
-                    if not hs:
-                        raise DataError(
-                            f"{root}: the {sp.value} split of {a.value} has no house with that appliance"
-                        )
-                splits = {sp: concat([series[h][0] for h in hs]) for sp, hs in names.items()}
-            split_rows = [
-                _write_split(
-                    ctx,
-                    a,
-                    sp,
-                    d,
-                    names[sp],
-                    f"csv:{root}",
-                    period,
-                    checksum,
-                    {h: loaded[h][0].cleaning for h in names[sp]},
-                )
-                for sp, d in splits.items()
-            ]
-        ctx.commit("data", a.value, key, t.seconds, lambda con, r=split_rows: _insert_rows(con, r))
-        rows.extend(split_rows)
-        ctx.console.print(f"data: {a.value} splits recorded ({_summary(split_rows)})")
-    return rows
+def _write_splits(ctx: RunContext, a: Appliance, splits: Splits, label: str, checksum: str):
+    """Write the appliance's split files; returns their datasets rows (not yet recorded)."""
+    return [
+        _write_split(
+            ctx,
+            a,
+            split,
+            data,
+            splits.houses[split],
+            label,
+            splits.period_s,
+            checksum,
+            {h: splits.cleaning[h] for h in splits.houses[split]},
+        )
+        for split, data in splits.data.items()
+    ]
 
 
 def _outputs_exist(ctx: RunContext, a: Appliance) -> bool:
@@ -399,10 +196,7 @@ def _write_split(
 def _insert_rows(con, rows: list[dict]) -> None:
     for r in rows:
         con.execute("DELETE FROM datasets WHERE dataset_id = ?", [r["dataset_id"]])
-        con.execute(
-            f"INSERT INTO datasets ({', '.join(r)}) VALUES ({', '.join('?' * len(r))})",
-            list(r.values()),
-        )
+        db.insert_records(con, "datasets", [r])
 
 
 def split_record(ctx: RunContext, a: Appliance, split: Split) -> dict:

@@ -21,15 +21,19 @@ from pathlib import Path
 
 import duckdb
 
+from store.file_checks import (
+    StoreError,
+    check_complete,
+    check_store_file,
+    first_line,
+    open_error,
+)
+
 SCHEMA_VERSION = "3"
 DEFAULT_STORE = Path("store/nilm.duckdb")
 # storage format of new store files: readable by DuckDB 1.0 and later (2.x writes 'v2.0.0',
 # which 1.x clients refuse with "Trying to read a database file with version number 999")
 STORAGE_COMPATIBILITY = "v1.0.0"
-
-
-class StoreError(RuntimeError):
-    """The store is missing, unreadable or of another schema version."""
 
 
 def artifacts_dir(store_path: Path) -> Path:
@@ -42,34 +46,33 @@ def schema_sql() -> str:
     return resources.files("store").joinpath("schema.sql").read_text()
 
 
-def reference_rows() -> list[tuple]:
+def reference_rows() -> list[dict]:
+    """The published results the store compares against (reference_results.csv), by column."""
     text = resources.files("store").joinpath("reference_results.csv").read_text()
     rows = []
     for rec in csv.DictReader(line for line in text.splitlines() if not line.startswith("#")):
         value = rec["value"].strip()
         rows.append(
-            (
-                rec["source"],
-                rec["table_ref"],
-                rec["appliance"] or None,
-                rec["arch"] or None,
-                rec["mode"] or None,
-                rec["host"] or None,
-                rec["metric"],
-                float(value) if value not in ("", "NA") else None,
-                rec["unit"] or None,
-                rec["conditions"] or None,
-                (rec.get("note") or "").strip() or None,
-            )
+            {
+                "source": rec["source"],
+                "table_ref": rec["table_ref"],
+                "appliance": rec["appliance"] or None,
+                "arch": rec["arch"] or None,
+                "mode": rec["mode"] or None,
+                "host": rec["host"] or None,
+                "metric": rec["metric"],
+                "value": float(value) if value not in ("", "NA") else None,
+                "unit": rec["unit"] or None,
+                "conditions": rec["conditions"] or None,
+                "note": (rec.get("note") or "").strip() or None,
+            }
         )
     return rows
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(schema_sql())
-    con.executemany(
-        "INSERT INTO reference_results VALUES (?,?,?,?,?,?,?,?,?,?,?)", reference_rows()
-    )
+    insert_records(con, "reference_results", reference_rows())
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -96,53 +99,6 @@ SUMMARY_TABLES = (
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row counts of the tables that say what a store holds (for `pipeline status`, the dashboard)."""
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in SUMMARY_TABLES}
-
-
-DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
-HEADER_BYTES = 3 * 4096  # the file header and the two database headers before the first block
-
-
-def check_store_file(store_path: Path) -> None:
-    """StoreError unless the path is an existing, non-empty DuckDB file (never creates anything)."""
-    store_path = Path(store_path)
-    if not store_path.exists():
-        hint = (
-            f"the folder {store_path.parent} does not exist either; "
-            if not store_path.parent.exists()
-            else ""
-        )
-        raise StoreError(
-            f"{store_path}: no store here yet; {hint}check --store, or run `pipeline all` to create one"
-        )
-    if store_path.is_dir():
-        raise StoreError(f"{store_path}: is a folder; expected a DuckDB store file (--store FILE)")
-    try:
-        with open(store_path, "rb") as fh:
-            head = fh.read(12)
-    except OSError as exc:
-        raise StoreError(f"{store_path}: cannot read the store ({exc.strerror})") from exc
-    if not head:
-        raise StoreError(f"{store_path}: empty file; expected a DuckDB store")
-    if head[8:12] != DUCKDB_MAGIC:
-        raise StoreError(f"{store_path}: not a DuckDB database file; expected a DuckDB store")
-
-
-def check_complete(con: duckdb.DuckDBPyConnection, store_path: Path, size: int) -> None:
-    """A store cut short (a partial copy, a full disk) is not headers plus whole blocks.
-
-    Only the shape is compared, not the header's block count: DuckDB trims free blocks off the
-    end of the file, and the path may already name a newer store than the connection's (a
-    publish renames a new file over it). A file cut on a block boundary is caught when a query
-    reads a missing block (a damaged-store error).
-    """
-    block_size = con.execute("SELECT block_size FROM pragma_database_size() LIMIT 1").fetchall()
-    block = int(block_size[0][0])
-    if size < HEADER_BYTES or (size - HEADER_BYTES) % block:
-        raise StoreError(
-            f"{store_path}: truncated store ({size} bytes is not a whole number of "
-            f"{block}-byte blocks); restore it from a copy or rebuild it with "
-            "`pipeline all --store NEW`"
-        )
 
 
 def connect_readonly(
@@ -180,7 +136,7 @@ def _verified(
         version = schema_version(con) if version_hint else SCHEMA_VERSION
     except duckdb.Error as exc:
         con.close()
-        raise StoreError(f"{store_path}: damaged store ({_first_line(exc)})") from exc
+        raise StoreError(f"{store_path}: damaged store ({first_line(exc)})") from exc
     except BaseException:
         con.close()
         raise
@@ -188,20 +144,6 @@ def _verified(
         con.close()
         raise StoreError(f"{store_path}: schema version {version!r}, {version_hint}")
     return con
-
-
-def open_error(store_path: Path, exc: duckdb.Error) -> StoreError:
-    """What to tell a person whose store DuckDB refused to open read-only."""
-    if "read enough bytes" in str(exc):  # the file ends before its blocks do
-        return StoreError(
-            f"{store_path}: truncated store (the file ends early); restore it from a copy "
-            "or rebuild it with `pipeline all --store NEW`"
-        )
-    return StoreError(f"{store_path}: cannot open the store read-only: {_first_line(exc)}")
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _remove_quietly(*paths: Path) -> None:
@@ -239,7 +181,7 @@ def write_store(store_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
             try:
                 yield con
                 con.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('refreshed_at', ?)",
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('refreshed_at', ?)",
                     [datetime.now(UTC).isoformat(timespec="seconds")],
                 )
                 con.execute("CHECKPOINT")
@@ -296,7 +238,7 @@ def _open_private_copy(store_path: Path, tmp: Path) -> duckdb.DuckDBPyConnection
         ) from exc
     except duckdb.Error as exc:
         raise StoreError(
-            f"{store_path}: cannot open the store (damaged or truncated?): {_first_line(exc)}"
+            f"{store_path}: cannot open the store (damaged or truncated?): {first_line(exc)}"
         ) from exc
     if fresh:
         try:
@@ -351,3 +293,12 @@ def insert_records(con: duckdb.DuckDBPyConnection, table: str, records: list[dic
         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
         [[r[c] for c in cols] for r in records],
     )
+
+
+def fetch_records(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
+) -> list[dict]:
+    """The query's rows as dicts keyed by column name (values as DuckDB returns them)."""
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -124,6 +124,28 @@ def test_failed_data_run_leaves_published_splits_and_rows_untouched(data_store, 
     assert row["source"].startswith("synthetic:")
 
 
+def record_live_run(store, run_id: str) -> None:
+    """A 'running' run of this (live) process, as a pipeline at work records it."""
+    with db.write_store(store) as con:
+        db.insert_records(
+            con,
+            "runs",
+            [
+                {
+                    "run_id": run_id,
+                    "command": "train",
+                    "profile": "smoke",
+                    "config": "{}",
+                    "config_hash": "x",
+                    "status": "running",
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "started_at": pd.Timestamp.now(),
+                }
+            ],
+        )
+
+
 def test_gc_removes_only_unreferenced_files(data_store, tmp_path):
     store = data_store
     art = db.artifacts_dir(store)
@@ -150,24 +172,7 @@ def test_gc_removes_only_unreferenced_files(data_store, tmp_path):
     assert len(unreferenced) >= 3  # the failed run's split file(s), the stale model, the temp
 
     # a run in progress (this live process) blocks gc: it may have written unpublished files
-    with db.write_store(store) as con:
-        db.insert_records(
-            con,
-            "runs",
-            [
-                {
-                    "run_id": "live",
-                    "command": "train",
-                    "profile": "smoke",
-                    "config": "{}",
-                    "config_hash": "x",
-                    "status": "running",
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
-                    "started_at": pd.Timestamp.now(),
-                }
-            ],
-        )
+    record_live_run(store, "live")
     res = run_cli("gc", "--store", store, check=False)
     assert res.returncode == 1 and "in progress" in res.stderr
     assert stale.exists() and leftover.exists()
@@ -191,7 +196,7 @@ def test_gc_removes_only_unreferenced_files(data_store, tmp_path):
 def test_a_new_model_version_never_changes_the_published_file(store_copy):
     """What an orphaned training worker did before: write a new .keras for a model the store
     already records. Through the training stage's own writer it gets a new name."""
-    from pipeline.train import _write_sidecar
+    from pipeline.train_model import _write_sidecar
     from store.vocab import Appliance, Arch
 
     store = store_copy

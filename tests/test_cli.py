@@ -81,9 +81,9 @@ def test_output_to_a_pipe_is_not_wrapped_at_80_columns(tmp_path):
     wide = "x" * 150
     res = run_cli("sql", f"SELECT '{wide}' AS wide_column, 1 AS n", "--store", store)
     assert any(wide in line for line in res.stdout.splitlines())
-    from pipeline.cli import WIDE_OUTPUT, _console
+    from pipeline.cli import WIDE_OUTPUT, console
 
-    assert _console().width == WIDE_OUTPUT  # pytest captures stderr: not a terminal
+    assert console().width == WIDE_OUTPUT  # pytest captures stderr: not a terminal
 
 
 def test_sql_on_an_empty_store_and_output_formats(tmp_path):

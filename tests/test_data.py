@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import readers
+from pipeline import reader_refit, reader_wide
 from pipeline.config import REFIT_HOUSES, profile_config
 from pipeline.context import RunContext
-from pipeline.data import DataOptions, run_data, segments_for
+from pipeline.data import DataOptions, run_data
 from pipeline.errors import DataError
+from pipeline.series import segments_for
 from pipeline.synth import generate_house, houses_and_channels
 from pipeline.windows import SplitData, Windows, valid_starts
 from store import db
@@ -39,9 +40,9 @@ def test_refit_reader_drops_issue_rows_and_chunking_changes_nothing(tmp_path, mo
     df.loc[[10, 11, 500], "Issues"] = 1
     path = tmp_path / "CLEAN_House2.csv"
     df.to_csv(path, index=False)
-    whole = readers.read_refit_house(path, {Appliance.KETTLE: 8})
-    monkeypatch.setattr(readers, "CHUNK_ROWS", 137)
-    chunked = readers.read_refit_house(path, {Appliance.KETTLE: 8})
+    whole = reader_refit.read_refit_house(path, {Appliance.KETTLE: 8})
+    monkeypatch.setattr(reader_refit, "CHUNK_ROWS", 137)
+    chunked = reader_refit.read_refit_house(path, {Appliance.KETTLE: 8})
     assert whole.cleaning == {"issues_flag_rows_dropped": 3}
     assert len(whole.unix) == len(df) - 3
     assert np.array_equal(whole.unix, chunked.unix)
@@ -118,7 +119,7 @@ def test_refit_bad_input_names_the_file_and_the_problem(tmp_path, mutate, messag
     path = tmp_path / "CLEAN_House2.csv"
     mutate(refit_frame(200)).to_csv(path, index=False)
     with pytest.raises(DataError, match=message) as exc:
-        readers.read_refit_house(path, {Appliance.KETTLE: 8})
+        reader_refit.read_refit_house(path, {Appliance.KETTLE: 8})
     assert str(path) in str(exc.value)
 
 
@@ -128,7 +129,7 @@ def test_refit_cleaning_steps_are_recorded(tmp_path):
     df = pd.concat([df.iloc[:20], df.iloc[19:20], df.iloc[20:]])  # duplicated timestamp
     path = tmp_path / "CLEAN_House2.csv"
     df.to_csv(path, index=False)
-    house = readers.read_refit_house(path, {Appliance.KETTLE: 8})
+    house = reader_refit.read_refit_house(path, {Appliance.KETTLE: 8})
     assert house.cleaning["negative_Appliance8_set_to_0"] == 1
     assert house.cleaning["duplicate_timestamps_dropped"] == 1
     assert (house.appliances[Appliance.KETTLE] >= 0).all()
@@ -138,7 +139,7 @@ def test_empty_file_is_a_clear_error(tmp_path):
     path = tmp_path / "CLEAN_House2.csv"
     path.write_text("")
     with pytest.raises(DataError, match="empty file"):
-        readers.read_refit_house(path, {Appliance.KETTLE: 8})
+        reader_refit.read_refit_house(path, {Appliance.KETTLE: 8})
 
 
 def test_appliance_names_match_the_vocabulary():
@@ -158,7 +159,7 @@ def test_generic_reader_masks_zero_filled_gaps_and_detects_period(tmp_path):
     path = tmp_path / "House7_2020.csv.gz"
     with gzip.open(path, "wt") as fh:
         df.to_csv(fh, index=False)
-    house, period = readers.read_wide_files([path], "7")
+    house, period = reader_wide.read_wide_files([path], "7")
     assert period == 30
     assert house.cleaning["zero_aggregate_rows_masked_as_gaps"] == 200
     assert set(house.appliances) == {Appliance.KETTLE, Appliance.WASHING_MACHINE}
@@ -169,7 +170,7 @@ def test_generic_reader_rejects_files_without_recognisable_columns(tmp_path):
     path = tmp_path / "House1.csv"
     pd.DataFrame({"when": [1, 2], "total_kw": [1, 2]}).to_csv(path, index=False)
     with pytest.raises(DataError, match="expected a time column"):
-        readers.read_wide_files([path], "1")
+        reader_wide.read_wide_files([path], "1")
 
 
 @pytest.mark.skipif(

@@ -131,7 +131,7 @@ def _truncated_gzip(tmp, store):
 def test_refit_error_names_the_file_line_counting_dropped_rows(tmp_path):
     """Lines 3-6 have empty cells and are dropped; the timestamp goes backwards on line 12."""
     from pipeline.errors import DataError
-    from pipeline.readers import read_refit_house
+    from pipeline.reader_refit import read_refit_house
     from store.vocab import Appliance
 
     rows = ["Time,Unix,Aggregate,Appliance8,Issues"]
@@ -148,7 +148,7 @@ def test_refit_error_names_the_file_line_counting_dropped_rows(tmp_path):
 
 def test_wide_error_names_the_file_line_counting_dropped_rows(tmp_path):
     from pipeline.errors import DataError
-    from pipeline.readers import read_wide_files
+    from pipeline.reader_wide import read_wide_files
 
     rows = ["time,aggregate,kettle"]
     for i in range(20):
