@@ -71,6 +71,7 @@ def score_baselines(ctx, appliance, w, plan: EvalPlan, scorer: Scorer, rows: Row
         pred = baseline_predictions(name, w, plan.sample.starts, appliance, power)
         est = scorer.score(pred, n)
         rows.metrics += metric_rows(vid, est, n)
+        rows.metrics += scorer.house_rows(vid, pred, n)
         rows.evaluations.append(evaluation_record(vid, "baseline", False, None, "full", n, 0.0))
         rows.baselines.append(_baseline_variant(appliance, vid, name, power))
         ctx.console.print(f"evaluate: {vid}: F1 {fmt(est, 'f1')} MAE {fmt(est, 'mae', 1)} W")

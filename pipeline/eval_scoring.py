@@ -22,6 +22,13 @@ from pipeline.windows import SplitData
 from store.vocab import Appliance, Mode, Split
 
 TRACE_SPLIT = "test_trace"
+
+
+def house_split(house: int) -> str:
+    """The metrics split of one test house's domain estimate (when the test span has several)."""
+    return f"{Split.TEST.value}@house{house}"
+
+
 DELTA_METRICS = ("f1", "mcc", "precision", "recall", "mae", "sae", "nde", "epd_error_pct")
 
 
@@ -30,8 +37,13 @@ def _pred_status(pred: np.ndarray, appliance: Appliance) -> np.ndarray:
     return (pred >= APPLIANCES[appliance].on_threshold_w).astype(np.int8)
 
 
-def score_sample(pred, truth, truth_on, design: Design, counts, appliance) -> Estimate:
+def score_sample(pred, truth, truth_on, design: Design, counts, appliance, domain=None) -> Estimate:
+    """Weighted estimates over the sample; with ``domain`` (a mask over these windows), of that
+    part of the span alone (a domain estimate: the same weights and resamples, the windows
+    outside the domain count as zero, so the interval keeps the design's sampling error)."""
     feats = window_features(truth, pred, truth_on, _pred_status(pred, appliance))
+    if domain is not None:
+        feats = feats * np.asarray(domain, float)[:, None]
     return estimate(feats, design, counts)
 
 
@@ -64,10 +76,18 @@ class Scorer:
     """Scores predictions made on (part of) the sample, with one set of resamples per level so
     that any two variants scored on the same level are paired window by window."""
 
-    def __init__(self, plan: EvalPlan, truth, truth_on, appliance, B: int, seed: int):
+    def __init__(self, plan: EvalPlan, truth, truth_on, appliance, B: int, seed: int, houses=None):
         self.plan, self.truth, self.truth_on, self.appliance = plan, truth, truth_on, appliance
         self.B, self.seed = B, seed
+        self.houses = houses  # test house of each sample window (None: not known)
         self._subsets: dict[int, tuple] = {}
+
+    def test_houses(self) -> list[int]:
+        """The test houses, when there are several (each then gets its own estimates)."""
+        if self.houses is None:
+            return []
+        found = sorted(int(h) for h in np.unique(self.houses))
+        return found if len(found) > 1 else []
 
     def subset(self, m: int):
         if m not in self._subsets:
@@ -75,9 +95,11 @@ class Scorer:
             self._subsets[m] = (mask, design, design.resample_counts(self.B, self.seed + m))
         return self._subsets[m]
 
-    def score(self, pred_on_sample: np.ndarray, m: int) -> Estimate:
-        """pred_on_sample: predictions for the sample's windows (NaN where not evaluated)."""
+    def score(self, pred_on_sample: np.ndarray, m: int, house: int | None = None) -> Estimate:
+        """pred_on_sample: predictions for the sample's windows (NaN where not evaluated);
+        ``house``: the estimate for that test house alone."""
         mask, design, counts = self.subset(m)
+        domain = None if house is None else self.houses[mask] == house
         return score_sample(
             pred_on_sample[mask],
             self.truth[mask],
@@ -85,7 +107,18 @@ class Scorer:
             design,
             counts,
             self.appliance,
+            domain,
         )
+
+    def house_rows(self, vid: str, pred_on_sample: np.ndarray, m: int) -> list[dict]:
+        """When the test span holds several houses: each house's own estimates (split
+        ``test@house<N>``), so a reader sees how a model transfers to each unseen house."""
+        rows = []
+        for h in self.test_houses():
+            est = self.score(pred_on_sample, m, house=h)
+            n = int((self.houses[self.subset(m)[0]] == h).sum())
+            rows += metric_rows(vid, est, n, house_split(h))
+        return rows
 
 
 def num(x):
@@ -108,7 +141,7 @@ def fmt(est: Estimate, m: str, nd: int = 3) -> str:
     return f"{v:.{nd}f}"
 
 
-def metric_rows(vid: str, est: Estimate, n: int) -> list[dict]:
+def metric_rows(vid: str, est: Estimate, n: int, split: str = Split.TEST.value) -> list[dict]:
     rows = []
     for m in SAMPLE_METRICS:
         value = est.value[m]
@@ -116,7 +149,7 @@ def metric_rows(vid: str, est: Estimate, n: int) -> list[dict]:
         rows.append(
             {
                 "variant_id": vid,
-                "split": Split.TEST.value,
+                "split": split,
                 "metric": m,
                 "value": float(value) if ok else None,
                 "reason": None if ok else _reason(m),

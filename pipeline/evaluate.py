@@ -43,7 +43,7 @@ from pipeline.eval_scoring import (
 from pipeline.windows import SplitData, Windows
 from store.vocab import Appliance, Split
 
-EVAL_CODE_VERSION = "e6"
+EVAL_CODE_VERSION = "e7"
 
 
 @dataclass
@@ -70,6 +70,7 @@ class ApplianceScoring:
         full[self.masks[lv]] = pred[:k]
         est = self.scorer.score(full, self.plan.levels[lv])
         self.rows.metrics += metric_rows(vid, est, k)
+        self.rows.metrics += self.scorer.house_rows(vid, full, self.plan.levels[lv])
         self._score_trace(v, lv, pred[:k] if self.plan.trace_is_sample else pred[k:])
         self.rows.evaluations.append(
             evaluation_record(vid, runtime, xnn, v["sha256"], lv, n_needed, seconds)
@@ -100,7 +101,9 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
     raw = predict_all(ctx, variants, needs, w)
     mid = plan.sample.starts + MIDPOINT
     truth, truth_on = split.appliance_w[mid].astype(np.float64), split.status[mid]
-    scorer = Scorer(plan, truth, truth_on, appliance, ctx.cfg.eval_bootstrap, ctx.cfg.seed)
+    scorer = Scorer(
+        plan, truth, truth_on, appliance, ctx.cfg.eval_bootstrap, ctx.cfg.seed, split.house[mid]
+    )
     scoring = ApplianceScoring(ctx, appliance, article, split, period, plan, masks, scorer, Rows())
     on_sample = {
         v["variant_id"]: scoring.score_variant(

@@ -287,7 +287,7 @@ CREATE TABLE metrics (
 );
 COMMENT ON TABLE metrics IS 'Accuracy metrics in long format: one row per variant, split and metric. Split test: estimates for the whole test span from the evaluation sample (see eval_windows); split test_trace: the article''s protocol on the contiguous trace stretch.';
 COMMENT ON COLUMN metrics.variant_id IS 'Variant.';
-COMMENT ON COLUMN metrics.split IS 'Split evaluated (test by default).';
+COMMENT ON COLUMN metrics.split IS 'test (whole-span estimates from the evaluation sample), test@house<N> (the same estimates for test house N alone, when the test span holds several houses) or test_trace (the article''s protocol on the contiguous trace stretch).';
 COMMENT ON COLUMN metrics.metric IS 'mae, sae, nde (plain), mae_masked, sae_masked, nde_masked (the article''s), epd_true_wh, epd_pred_wh, epd_error_pct (unbiased energy per day), epd_article_true_wh, epd_article_pred_wh, epd_article_error_pct (the article''s hourly-chunk rule, contiguous data only), acc, precision, recall, f1, mcc, tp, tn, fp, fn (weighted estimates of whole-span counts on split test).';
 COMMENT ON COLUMN metrics.ci_low IS 'Lower end of the 95 % interval (stratified bootstrap over the evaluation sample); NULL without one.';
 COMMENT ON COLUMN metrics.ci_high IS 'Upper end of the 95 % interval.';

@@ -123,3 +123,41 @@ def test_strata_from_the_aggregate_and_the_truth():
     starts = np.array([700 - MIDPOINT, 3000 - MIDPOINT, 3000 - MIDPOINT + 100, 3500])
     labels = [STRATA[i] for i in strata_labels(w, starts, 2000.0)]
     assert labels == ["on", "off_lookalike", "off_active", "off_idle"]
+
+
+def test_each_test_house_gets_its_own_estimate_and_they_add_up():
+    """Domain estimates per house: same weights and resamples, the counts of the houses add
+    up to the pooled counts, and each house's interval covers its whole-span value."""
+    from pipeline.estimate import stratified_sample
+    from pipeline.eval_sample import EvalPlan
+    from pipeline.eval_scoring import Scorer
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    house = np.where(np.arange(n) < n // 2, 7, 9)
+    truth_on = (rng.random(n) < 0.05).astype(np.int8)
+    truth = truth_on * 2400.0
+    # the model is good in house 7 and poor in house 9
+    flip = rng.random(n) < np.where(house == 7, 0.01, 0.08)
+    pred = np.where(truth_on.astype(bool) ^ flip, 2400.0, 0.0)
+    sample = stratified_sample(
+        np.arange(n), truth_on.astype(np.int8) ^ 1, ["on", "off"], [0.5, 0.5], 4000, 1
+    )
+    plan = EvalPlan("stratified", sample, {"full": len(sample)}, sample.starts[:10])
+    idx = sample.starts
+    scorer = Scorer(plan, truth[idx], truth_on[idx], Appliance.KETTLE, 300, 0, house[idx])
+    assert scorer.test_houses() == [7, 9]
+    pooled = scorer.score(pred[idx], len(sample))
+    per = {h: scorer.score(pred[idx], len(sample), house=h) for h in (7, 9)}
+    for k in ("tp", "fp", "fn", "tn"):
+        assert per[7].value[k] + per[9].value[k] == pytest.approx(pooled.value[k])
+    for h in (7, 9):
+        sel = house == h
+        tp = np.sum(sel & (truth_on == 1) & (pred > 0))
+        fp = np.sum(sel & (truth_on == 0) & (pred > 0))
+        fn = np.sum(sel & (truth_on == 1) & (pred == 0))
+        exact = 2 * tp / (2 * tp + fp + fn)
+        assert per[h].low["f1"] <= exact <= per[h].high["f1"]
+    assert per[7].value["f1"] > per[9].value["f1"] + 0.2
+    rows = scorer.house_rows("kettle.cnn.keras", pred[idx], len(sample))
+    assert {r["split"] for r in rows} == {"test@house7", "test@house9"}
