@@ -1,8 +1,10 @@
 """`dashboard`: serve the Dash app over a store with waitress, a production WSGI server.
 
 Waitress answers each request on one of a pool of threads, so one slow callback does not queue
-everyone; each callback opens its own short read-only connection, and SQL-page queries run in
-child processes (see store/safe_sql.py), so they never hold up or break the other pages.
+everyone. Callbacks read the store through short read-only sessions that share one open file
+per version of the store, and keep their answers per version (dashboard/store_reads.py), so a
+page load rarely touches the store; SQL-page queries run in worker processes (store/safe_sql.py),
+so they never hold up or break the other pages.
 """
 
 from __future__ import annotations

@@ -6,19 +6,9 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import (
-    grid,
-    guarded,
-    interval_col,
-    loading,
-    notice,
-    number_col,
-    one_connection,
-    page_title,
-    share_link,
-    text_col,
-    url_state,
-)
+from dashboard.callbacks import guarded, store_view
+from dashboard.components import field, loading, notice, page_header, share_link, url_state
+from dashboard.grids import grid, interval_col, number_col, text_col
 
 dash.register_page(
     __name__, path="/article", name="Article", title="nilm-edge · against the article", order=6
@@ -53,46 +43,36 @@ COLUMNS = [
 ]
 
 
-@one_connection
+HINT = (
+    "Only metrics with the same definition are compared: the article's MAE, SAE and NDE are "
+    "status-masked, so they stand beside our masked ones (our plain MAE is not comparable); "
+    "sizes are decimal MB. The article's quantized tables are on the first 432,000 windows of "
+    "the test house with 8 threads; its float tables on the whole test house. Accuracy does "
+    "not depend on the device."
+)
+
+
 def layout(metric="f1", split="test", **_):
     metric = metric if metric in dict((v, k) for k, v in METRICS) else "f1"
     split = split if split in ("test", "test_trace") else "test"
+    metric_options = [{"label": a, "value": b} for a, b in METRICS]
+    split_options = [{"label": a, "value": b} for a, b in SPLITS]
     return html.Div(
         [
-            page_title("Against the article"),
-            html.Div(
-                "Only metrics with the same definition are compared: the article's MAE, SAE and "
-                "NDE are status-masked, so they stand beside our masked ones (our plain MAE is "
-                "not comparable); sizes are decimal MB. The article's quantized tables are on the "
-                "first 432,000 windows of the test house with 8 threads; its float tables on the "
-                "whole test house. Accuracy does not depend on the device.",
-                className="hint mb-2",
-            ),
+            *page_header("Against the article", hint=HINT, hint_class="hint mb-2"),
             dbc.Row(
                 [
-                    dbc.Col(
-                        [
-                            html.Label("metric", htmlFor="art-metric"),
-                            dcc.Dropdown(
-                                [{"label": a, "value": b} for a, b in METRICS],
-                                metric,
-                                id="art-metric",
-                                clearable=False,
-                            ),
-                        ],
+                    field(
+                        "metric",
+                        "art-metric",
+                        dcc.Dropdown(metric_options, metric, id="art-metric", clearable=False),
                         xs=12,
                         md=6,
                     ),
-                    dbc.Col(
-                        [
-                            html.Label("our numbers from", htmlFor="art-split"),
-                            dcc.Dropdown(
-                                [{"label": a, "value": b} for a, b in SPLITS],
-                                split,
-                                id="art-split",
-                                clearable=False,
-                            ),
-                        ],
+                    field(
+                        "our numbers from",
+                        "art-split",
+                        dcc.Dropdown(split_options, split, id="art-split", clearable=False),
                         xs=12,
                         md=6,
                     ),
@@ -117,7 +97,7 @@ url_state(
     Input("art-metric", "value"),
     Input("art-split", "value"),
 )
-@one_connection
+@store_view
 def update(metric, split):
     df, err = guarded(queries.article_comparison, metric, split)
     if err:

@@ -5,20 +5,18 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import (
-    device_line,
-    grid,
-    guarded,
-    interval_col,
+from dashboard.callbacks import guarded, store_view
+from dashboard.components import (
+    error_page,
+    field,
     loading,
     notice,
-    number_col,
-    one_connection,
-    page_title,
+    page_header,
     share_link,
-    text_col,
     url_state,
 )
+from dashboard.device_controls import device_line
+from dashboard.grids import grid, interval_col, number_col, text_col
 
 dash.register_page(
     __name__, path="/compare", name="Compare", title="nilm-edge · compare variants", order=3
@@ -57,44 +55,33 @@ def with_float_models(ids: list[str], known: set[str]) -> list[str]:
     return out
 
 
-@one_connection
+TITLE = "Compare variants"
+
+
+@store_view
 def layout(ids="", device=None, **_):
     opts, err = guarded(queries.variant_options)
     if err:
-        return html.Div([page_title("Compare variants"), notice(err)])
+        return error_page(TITLE, err)
     devices, _ = guarded(queries.devices)
     known = set(opts["variant_id"])
     chosen = [i for i in (ids or "").split(",") if i in known]
     keys = list(devices["key"]) if devices is not None and len(devices) else []
     dev = device if device in keys else (keys[0] if keys else None)
+    device_options = (
+        [{"label": r.label, "value": r.key} for r in devices.itertuples()] if keys else []
+    )
+    variants = dcc.Dropdown(opts["variant_id"].tolist(), chosen, id="cmp-ids", multi=True)
     return html.Div(
         [
-            page_title("Compare variants"),
-            html.Div(device_line(devices, dev), id="cmp-device-line", className="device-line"),
+            *page_header(TITLE, device=("cmp-device-line", device_line(devices, dev))),
             dbc.Row(
                 [
-                    dbc.Col(
-                        [
-                            html.Label("variants (two or more)", htmlFor="cmp-ids"),
-                            dcc.Dropdown(
-                                opts["variant_id"].tolist(), chosen, id="cmp-ids", multi=True
-                            ),
-                        ],
-                        xs=12,
-                        lg=8,
-                    ),
-                    dbc.Col(
-                        [
-                            html.Label("device for latency and RAM", htmlFor="cmp-device"),
-                            dcc.Dropdown(
-                                [{"label": r.label, "value": r.key} for r in devices.itertuples()]
-                                if keys
-                                else [],
-                                dev,
-                                id="cmp-device",
-                                clearable=False,
-                            ),
-                        ],
+                    field("variants (two or more)", "cmp-ids", variants, xs=12, lg=8),
+                    field(
+                        "device for latency and RAM",
+                        "cmp-device",
+                        dcc.Dropdown(device_options, dev, id="cmp-device", clearable=False),
                         xs=12,
                         lg=4,
                     ),
@@ -124,7 +111,7 @@ url_state(
     Input("cmp-ids", "value"),
     Input("cmp-device", "value"),
 )
-@one_connection
+@store_view
 def show(ids, device_key):
     devices, _ = guarded(queries.devices)
     line = device_line(devices, device_key)

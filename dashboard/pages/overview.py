@@ -5,45 +5,31 @@ import dash
 from dash import Input, Output, dcc, html
 
 from dashboard import queries
-from dashboard.app import (
+from dashboard.callbacks import guarded, store_view
+from dashboard.components import error_page, loading, notice, page_header, share_link, url_state
+from dashboard.device_controls import (
+    budget_ranges,
     decide,
     device_controls,
     device_line,
     device_params,
     device_state,
-    grid,
-    guarded,
-    interval_col,
-    loading,
-    notice,
-    number_col,
-    one_connection,
-    page_title,
     register_budget_sync,
-    share_link,
-    slider_range,
-    text_col,
-    url_state,
 )
-from store.recommend import COSTS, DEVICE_CLASSES, STATUS_TEXT
+from dashboard.grids import grid, interval_col, number_col, text_col
+from store.recommend import COSTS, STATUS_TEXT
 
 dash.register_page(
     __name__, path="/", name="Overview", title="nilm-edge · which variant to ship", order=0
 )
 
 P = "ov"
+TITLE = "Which variant to ship"
 
 
-@one_connection
-def layout(**params):
-    facts, err = guarded(queries.store_facts)
-    if err:
-        return html.Div([page_title("Which variant to ship"), notice(err)])
-    devices, err = guarded(queries.devices)
-    if err:
-        return html.Div([page_title("Which variant to ship"), notice(err)])
+def _facts_line(facts: dict) -> html.Div:
     last = facts.get("last_run")
-    head = html.Div(
+    return html.Div(
         [
             html.Span(f"refreshed {facts.get('refreshed_at', 'never')}"),
             html.Span(f"last run: {last[0]} ({last[1]}, {last[2]})" if last else "no run yet"),
@@ -55,10 +41,21 @@ def layout(**params):
         className="facts",
         id="overview-facts",
     )
+
+
+@store_view
+def layout(**params):
+    facts, err = guarded(queries.store_facts)
+    if err:
+        return error_page(TITLE, err)
+    devices, err = guarded(queries.devices)
+    if err:
+        return error_page(TITLE, err)
+    head = _facts_line(facts)
     if devices is None or devices.empty:
         return html.Div(
             [
-                page_title("Which variant to ship"),
+                *page_header(TITLE),
                 head,
                 notice(
                     "The store has no variant measured on any device yet: run `pipeline all` "
@@ -68,18 +65,11 @@ def layout(**params):
         )
     state = device_state(params, devices)
     ranges_raw, _ = guarded(queries.cost_ranges)
-    presets = [v["budgets"] for v in DEVICE_CLASSES.values()]
-    ranges = {
-        c: slider_range((ranges_raw or {}).get(c, ()), [p[c] for p in presets]) for c in COSTS
-    }
     return html.Div(
         [
-            page_title("Which variant to ship", None),
-            html.Div(
-                device_line(devices, state["device"]), id="ov-device-line", className="device-line"
-            ),
+            *page_header(TITLE, device=("ov-device-line", device_line(devices, state["device"]))),
             head,
-            device_controls(P, state, devices, ranges),
+            device_controls(P, state, devices, budget_ranges(ranges_raw)),
             share_link("ov-share"),
             html.Div(id="ov-rule", className="rule"),
             html.H4("Recommendation per appliance"),
@@ -150,7 +140,7 @@ def _variant_link(vid) -> str:
     Input(f"{P}-tol", "value"),
     [Input(f"{P}-{c}-in", "value") for c in COSTS],
 )
-@one_connection
+@store_view
 def update(device_key, cost, tol, *budget_values):
     devices, _ = guarded(queries.devices)
     line = device_line(devices, device_key)

@@ -1,16 +1,12 @@
+"""Which layers quantize badly (rmse/scale per op type) and how each mode moves each metric
+against the float model."""
+
 import dash
 from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import (
-    guarded,
-    loading,
-    notice,
-    one_connection,
-    page_title,
-    share_link,
-    url_state,
-)
+from dashboard.callbacks import guarded, store_view
+from dashboard.components import error_page, loading, page_header, share_link, url_state
 
 dash.register_page(
     __name__,
@@ -21,15 +17,15 @@ dash.register_page(
 )
 
 
-@one_connection
+@store_view
 def layout(metric="f1", **_):
     summary, err = guarded(queries.layer_error_summary)
     threshold, _ = guarded(queries.suspect_threshold)
     if err:
-        return html.Div([page_title("Quantization"), notice(err)])
+        return error_page("Quantization", err)
     return html.Div(
         [
-            page_title("Which layers quantize badly"),
+            *page_header("Which layers quantize badly"),
             html.P(
                 "Mean rmse/scale per op type (0.289 is the ideal uniform rounding error; "
                 + (
@@ -62,7 +58,7 @@ url_state("/quantization", "qz-share", [("metric", "qz-metric", "value")])
 
 
 @dash.callback(Output("qz-deltas", "figure"), Input("qz-metric", "value"))
-@one_connection
+@store_view
 def deltas(metric):
     df, err = guarded(queries.mode_deltas)
     return figures.empty(err) if err else figures.mode_deltas(df, metric)

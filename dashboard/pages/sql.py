@@ -10,17 +10,9 @@ import pandas as pd
 from dash import Input, Output, State, dcc, html, no_update
 
 from dashboard import queries
-from dashboard.app import (
-    grid,
-    guarded,
-    link,
-    loading,
-    notice,
-    number_col,
-    page_title,
-    share_link,
-    text_col,
-)
+from dashboard.callbacks import guarded, store_view
+from dashboard.components import error_page, link, loading, page_header, share_link
+from dashboard.grids import grid, number_col, text_col
 
 dash.register_page(__name__, path="/sql", name="SQL", title="nilm-edge · SQL")
 
@@ -91,10 +83,11 @@ def _schema_panel():
     return tables, None
 
 
+@store_view
 def layout(q=None, **_):
     tables, err = _schema_panel()
     if err:
-        return html.Div([page_title("SQL"), notice(err)])
+        return error_page("SQL", err)
     limits = (
         f"One read statement (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) at a time; at most "
         f"{queries.SQL_ROW_LIMIT} rows, {queries.SQL_MAX_BYTES / 1e6:.0f} MB and "
@@ -125,7 +118,7 @@ def layout(q=None, **_):
     )
     return html.Div(
         [
-            page_title("SQL (read-only)"),
+            *page_header("SQL (read-only)"),
             dbc.Row([dbc.Col(editor, lg=8), dbc.Col(schema, lg=4)]),
         ]
     )

@@ -1,14 +1,18 @@
+"""Disaggregation traces: aggregate, ground truth and predictions over a contiguous stretch of
+the test house, downsampled on the server (zooming asks for the visible range again)."""
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import (
-    guarded,
+from dashboard.callbacks import guarded, store_view
+from dashboard.components import (
+    error_page,
+    field,
     loading,
     notice,
-    one_connection,
-    page_title,
+    page_header,
     share_link,
     url_state,
 )
@@ -18,39 +22,37 @@ dash.register_page(
 )
 
 
-@one_connection
+TITLE = "Disaggregation traces"
+HINT = (
+    "A contiguous stretch of the test house (split test_trace). Zoomed out, each bucket shows "
+    "its minimum and maximum at the times they happened."
+)
+
+
+@store_view
 def layout(appliance=None, variants=None, **_):
     apps, err = guarded(queries.appliances)
     if err:
-        return html.Div([page_title("Disaggregation traces"), notice(err)])
+        return error_page(TITLE, err)
     if not apps:
-        return html.Div(
-            [page_title("Disaggregation traces"), notice("no traces yet: run `pipeline all`")]
-        )
+        return error_page(TITLE, "no traces yet: run `pipeline all`")
     app = appliance if appliance in apps else apps[0]
     return html.Div(
         [
-            page_title("Disaggregation traces"),
-            html.Div(
-                "A contiguous stretch of the test house (split test_trace). Zoomed out, each "
-                "bucket shows its minimum and maximum at the times they happened.",
-                className="hint",
-            ),
+            *page_header(TITLE, hint=HINT),
             dbc.Row(
                 [
-                    dbc.Col(
-                        [
-                            html.Label("appliance", htmlFor="tr-app"),
-                            dcc.Dropdown(apps, app, id="tr-app", clearable=False),
-                        ],
+                    field(
+                        "appliance",
+                        "tr-app",
+                        dcc.Dropdown(apps, app, id="tr-app", clearable=False),
                         xs=12,
                         md=4,
                     ),
-                    dbc.Col(
-                        [
-                            html.Label("variants", htmlFor="tr-variants"),
-                            dcc.Dropdown([], [], id="tr-variants", multi=True),
-                        ],
+                    field(
+                        "variants",
+                        "tr-variants",
+                        dcc.Dropdown([], [], id="tr-variants", multi=True),
                         xs=12,
                         md=8,
                     ),
@@ -73,6 +75,7 @@ def layout(appliance=None, variants=None, **_):
     Input("tr-app", "value"),
     State("tr-initial", "data"),
 )
+@store_view
 def variants(appliance, initial):
     df, err = guarded(queries.trace_variants, appliance)
     if err or df is None or df.empty:
@@ -106,6 +109,7 @@ def _paths(appliance, chosen):
     Input("trace-graph", "relayoutData"),
     State("tr-app", "value"),
 )
+@store_view
 def draw(chosen, relayout, appliance):
     paths = _paths(appliance, chosen)
     if not paths:
@@ -123,6 +127,7 @@ def draw(chosen, relayout, appliance):
 @dash.callback(
     Output("energy-graph", "figure"), Input("tr-variants", "value"), State("tr-app", "value")
 )
+@store_view
 def energy(chosen, appliance):
     paths = _paths(appliance, chosen)
     df, err = guarded(queries.daily_energy_unmasked, paths)

@@ -8,125 +8,99 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import (
+from dashboard.callbacks import guarded, store_view
+from dashboard.components import error_page, field, loading, page_header, share_link, url_state
+from dashboard.device_controls import (
+    budget_ranges,
+    budgets_from,
     decide,
     device_controls,
     device_line,
     device_name,
     device_params,
     device_state,
-    guarded,
-    loading,
-    notice,
-    one_connection,
-    page_title,
     register_budget_sync,
-    share_link,
-    slider_range,
-    url_state,
 )
-from store.recommend import COSTS, DEVICE_CLASSES
+from store.recommend import COSTS
 
 dash.register_page(
     __name__, path="/tradeoff", name="Tradeoff", title="nilm-edge · accuracy versus cost", order=1
 )
 
 P = "to"
+TITLE = "Accuracy versus cost"
 METRICS = ["f1", "mcc", "acc", "mae_w", "mae_masked_w", "sae", "nde", "epd_error_pct"]
 OLD_NAMES = {"mae": "mae_w", "mae_masked": "mae_masked_w"}  # links made before the rename
 XAXES = [("latency (ms)", "latency_ms"), ("RAM (MB)", "ram_mb"), ("disk (MB)", "disk_mb")]
+HINT = (
+    "Click a point to open that variant. Grey points are over a budget (dashed line); the "
+    "dotted line is each appliance's Pareto front; the star is the recommended variant; "
+    "horizontal lines are the baselines; error bars are 95 % intervals."
+)
 
 
-@one_connection
+def _figure_choices(metric: str, x: str, appliance: str, ref, apps) -> dbc.Row:
+    """Accuracy metric, cost axis, appliance and the article's points."""
+    metric_options = [{"label": figures.METRIC_LABELS.get(m, m), "value": m} for m in METRICS]
+    app_options = [{"label": "all (one panel each)", "value": ""}] + [
+        {"label": a, "value": a} for a in apps or []
+    ]
+    article = dcc.Checklist(
+        [{"label": " the article's published points", "value": "ref"}],
+        ["ref"] if ref else [],
+        id="to-ref",
+    )
+    return dbc.Row(
+        [
+            field(
+                "accuracy metric",
+                "to-metric",
+                dcc.Dropdown(metric_options, metric, id="to-metric", clearable=False),
+                xs=12,
+                md=4,
+            ),
+            field(
+                "cost axis (log scale)",
+                "to-x",
+                dcc.Dropdown(
+                    [{"label": a, "value": b} for a, b in XAXES], x, id="to-x", clearable=False
+                ),
+                xs=6,
+                md=3,
+            ),
+            field(
+                "appliance",
+                "to-app",
+                dcc.Dropdown(app_options, appliance or "", id="to-app", clearable=False),
+                xs=6,
+                md=3,
+            ),
+            dbc.Col(article, xs=12, md=2, className="pt-md-4"),
+        ],
+        className="g-2 controls",
+    )
+
+
+@store_view
 def layout(metric="f1", x="latency_ms", appliance="", ref="", **params):
     devices, err = guarded(queries.devices)
     if err:
-        return html.Div([page_title("Accuracy versus cost"), notice(err)])
+        return error_page(TITLE, err)
     apps, _ = guarded(queries.appliances)
     metric = OLD_NAMES.get(metric, metric)
     metric = metric if metric in METRICS else "f1"
     x = x if x in COSTS else "latency_ms"
     state = device_state(params, devices)
     ranges_raw, _ = guarded(queries.cost_ranges)
-    presets = [v["budgets"] for v in DEVICE_CLASSES.values()]
-    ranges = {
-        c: slider_range((ranges_raw or {}).get(c, ()), [p[c] for p in presets]) for c in COSTS
-    }
     return html.Div(
         [
-            page_title("Accuracy versus cost"),
-            html.Div(
-                device_line(devices, state["device"]), id="to-device-line", className="device-line"
-            ),
-            device_controls(P, state, devices, ranges),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            html.Label("accuracy metric", htmlFor="to-metric"),
-                            dcc.Dropdown(
-                                [
-                                    {"label": figures.METRIC_LABELS.get(m, m), "value": m}
-                                    for m in METRICS
-                                ],
-                                metric,
-                                id="to-metric",
-                                clearable=False,
-                            ),
-                        ],
-                        xs=12,
-                        md=4,
-                    ),
-                    dbc.Col(
-                        [
-                            html.Label("cost axis (log scale)", htmlFor="to-x"),
-                            dcc.Dropdown(
-                                [{"label": a, "value": b} for a, b in XAXES],
-                                x,
-                                id="to-x",
-                                clearable=False,
-                            ),
-                        ],
-                        xs=6,
-                        md=3,
-                    ),
-                    dbc.Col(
-                        [
-                            html.Label("appliance", htmlFor="to-app"),
-                            dcc.Dropdown(
-                                [{"label": "all (one panel each)", "value": ""}]
-                                + [{"label": a, "value": a} for a in apps or []],
-                                appliance or "",
-                                id="to-app",
-                                clearable=False,
-                            ),
-                        ],
-                        xs=6,
-                        md=3,
-                    ),
-                    dbc.Col(
-                        dcc.Checklist(
-                            [{"label": " the article's published points", "value": "ref"}],
-                            ["ref"] if ref else [],
-                            id="to-ref",
-                        ),
-                        xs=12,
-                        md=2,
-                        className="pt-md-4",
-                    ),
-                ],
-                className="g-2 controls",
-            ),
+            *page_header(TITLE, device=("to-device-line", device_line(devices, state["device"]))),
+            device_controls(P, state, devices, budget_ranges(ranges_raw)),
+            _figure_choices(metric, x, appliance, ref, apps),
             share_link("to-share"),
             html.Div(id="to-notes", className="hint"),
             loading(dcc.Graph(id="tradeoff-graph", config={"responsive": True})),
-            html.Div(
-                "Click a point to open that variant. Grey points are over a budget (dashed "
-                "line); the dotted line is each appliance's Pareto front; the star is the "
-                "recommended variant; horizontal lines are the baselines; error bars are 95 % "
-                "intervals.",
-                className="hint",
-            ),
+            html.Div(HINT, className="hint"),
             dcc.Location(id="to-nav", refresh="callback-nav"),
         ]
     )
@@ -146,6 +120,24 @@ url_state(
 )
 
 
+def _article_points(metric: str, appliance: str):
+    """The article's points for the figure (or None) and a note on what they are."""
+    reference, _ = guarded(queries.reference_points, metric)
+    if reference is None or reference.empty:
+        return None, (
+            f"The article publishes no {figures.METRIC_LABELS.get(metric, metric)} with this "
+            "project's definition (its MAE/SAE/NDE are status-masked: choose the masked MAE "
+            "to compare; its energy error uses its hourly rule)."
+        )
+    if appliance:
+        reference = reference[reference["appliance"] == appliance]
+    return reference, (
+        "Crosses are the article's published numbers on its own hardware (x86 8 threads "
+        "or Raspberry Pi 4, 4 threads) and protocol (see each point's hover); values the "
+        "reference notes mark as errata are not drawn."
+    )
+
+
 @dash.callback(
     Output("tradeoff-graph", "figure"),
     Output("to-device-line", "children"),
@@ -159,37 +151,16 @@ url_state(
     Input("to-ref", "value"),
     [Input(f"{P}-{c}-in", "value") for c in COSTS],
 )
-@one_connection
+@store_view
 def update(device_key, cost, tol, metric, x, appliance, ref, *budget_values):
-    from dashboard.app import budgets_from
-
     devices, _ = guarded(queries.devices)
     line = device_line(devices, device_key)
-    dev = queries.parse_device(device_key)
-    df, err = guarded(queries.tradeoff, appliance or None, dev)
+    df, err = guarded(queries.tradeoff, appliance or None, queries.parse_device(device_key))
     if err:
         return figures.empty(err), line, ""
     baselines, _ = guarded(queries.baselines)
     _, decided, _ = decide(device_key, cost, tol, budget_values)
-    notes = []
-    reference = None
-    if ref:
-        reference, _ = guarded(queries.reference_points, metric)
-        if reference is None or reference.empty:
-            notes.append(
-                f"The article publishes no {figures.METRIC_LABELS.get(metric, metric)} with this "
-                "project's definition (its MAE/SAE/NDE are status-masked: choose the masked MAE "
-                "to compare; its energy error uses its hourly rule)."
-            )
-            reference = None
-        else:
-            if appliance:
-                reference = reference[reference["appliance"] == appliance]
-            notes.append(
-                "Crosses are the article's published numbers on its own hardware (x86 8 threads "
-                "or Raspberry Pi 4, 4 threads) and protocol (see each point's hover); values the "
-                "reference notes mark as errata are not drawn."
-            )
+    reference, notes = _article_points(metric, appliance) if ref else (None, "")
     fig = figures.tradeoff(
         df,
         metric,
@@ -200,7 +171,7 @@ def update(device_key, cost, tol, metric, x, appliance, ref, *budget_values):
         decided,
         device=device_name(devices, device_key),
     )
-    return fig, line, " ".join(notes)
+    return fig, line, notes
 
 
 @dash.callback(

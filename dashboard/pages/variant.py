@@ -9,57 +9,42 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
-from dashboard.app import (
-    download_href,
-    grid,
-    guarded,
-    interval_col,
+from dashboard.callbacks import guarded, store_view
+from dashboard.components import (
+    error_page,
+    field,
     link,
     loading,
     notice,
-    number_col,
-    one_connection,
-    page_title,
+    page_header,
     share_link,
-    text_col,
     url_state,
 )
+from dashboard.downloads import download_href
+from dashboard.grids import grid, interval_col, number_col, text_col
 
 dash.register_page(__name__, path="/variant", name="Variant", title="nilm-edge · variant", order=2)
 
+TITLE = "Variant"
 
-@one_connection
+
+@store_view
 def layout(id=None, **_):
     opts, err = guarded(queries.variant_options)
     if err:
-        return html.Div([page_title("Variant"), notice(err)])
+        return error_page(TITLE, err)
     if opts is None or opts.empty:
-        return html.Div([page_title("Variant"), notice("no variants yet: run `pipeline all`")])
+        return error_page(TITLE, "no variants yet: run `pipeline all`")
     ids = opts["variant_id"].tolist()
     vid = id if id in ids else ids[0]
+    options = [
+        {"label": f"{r.variant_id} ({r.kind})", "value": r.variant_id} for r in opts.itertuples()
+    ]
+    chooser = dcc.Dropdown(options, vid, id="var-id", clearable=False)
     return html.Div(
         [
-            page_title("Variant"),
-            dbc.Row(
-                dbc.Col(
-                    [
-                        html.Label("variant", htmlFor="var-id"),
-                        dcc.Dropdown(
-                            [
-                                {"label": f"{r.variant_id} ({r.kind})", "value": r.variant_id}
-                                for r in opts.itertuples()
-                            ],
-                            vid,
-                            id="var-id",
-                            clearable=False,
-                        ),
-                    ],
-                    xs=12,
-                    md=8,
-                    lg=6,
-                ),
-                className="controls",
-            ),
+            *page_header(TITLE),
+            dbc.Row(field("variant", "var-id", chooser, xs=12, md=8, lg=6), className="controls"),
             share_link("var-share"),
             loading(html.Div(id="var-body")),
         ]
@@ -157,20 +142,74 @@ def downloads(v: dict) -> list:
     return rows or [html.Li("no file (a baseline is a rule, not a model)")]
 
 
-def section(vid: str):
-    v, err = guarded(queries.variant, vid)
-    if err or v is None:
-        return notice(err or f"unknown variant {vid}")
-    metrics, _ = guarded(queries.metrics_vs_float, vid)
-    k, _ = guarded(queries.kernels, vid)
-    ops, _ = guarded(queries.op_profile, vid)
-    totals, _ = guarded(queries.op_totals, vid)
-    stats, _ = guarded(queries.layer_stats, vid)
-    threshold, _ = guarded(queries.suspect_threshold)
-    mem, _ = guarded(queries.memory, vid)
-    census, _ = guarded(queries.census, vid)
-    lat, _ = guarded(queries.latency, vid)
-    hist, _ = guarded(queries.history, v["model_id"])
+LATENCY_COLUMNS = [
+    text_col("host", "host", pinned="left"),
+    text_col("runtime", "runtime"),
+    number_col("threads", "threads", 0),
+    text_col("xnnpack", "XNNPACK"),
+    number_col("batch", "batch", 0),
+    number_col("median_ms", "median", 4, "ms"),
+    number_col("p90_ms", "p90", 4, "ms"),
+    number_col("runs", "runs", 0),
+    text_col("error", "error"),
+]
+CENSUS_COLUMNS = [
+    text_col("op_type", "op type", pinned="left"),
+    text_col("input_dtypes", "inputs"),
+    text_col("output_dtypes", "outputs"),
+    number_col("count", "count", 0),
+]
+
+
+def _read(vid: str, model_id: str) -> dict:
+    """Everything the variant's card shows besides the variant row itself (None: not there)."""
+    reads = {
+        "metrics": (queries.metrics_vs_float, vid),
+        "kernels": (queries.kernels, vid),
+        "ops": (queries.op_profile, vid),
+        "totals": (queries.op_totals, vid),
+        "stats": (queries.layer_stats, vid),
+        "threshold": (queries.suspect_threshold,),
+        "memory": (queries.memory, vid),
+        "census": (queries.census, vid),
+        "latency": (queries.latency, vid),
+        "history": (queries.history, model_id),
+    }
+    return {name: guarded(*call)[0] for name, call in reads.items()}
+
+
+def _table(name: str, df, columns: list[dict], missing: str):
+    return grid(name, df, columns) if df is not None and not df.empty else notice(missing)
+
+
+def _facts(v: dict, vid: str) -> html.Div:
+    params = v.get("parameters")
+    return html.Div(
+        [
+            html.Span(f"kind {v['kind']}"),
+            html.Span(f"mode {v['mode']}"),
+            html.Span(f"{int(params):,} parameters" if not _isnan(params) else ""),
+            html.Span(f"disk {((v['file_bytes'] or 0) / 1e6):.3f} MB")
+            if not _isnan(v.get("file_bytes"))
+            else "",
+            html.Span(f"float compute ops {v['float_compute_ops']}")
+            if not _isnan(v.get("float_compute_ops"))
+            else "",
+            html.Span("model flagged UNDER-TRAINED: never recommended", className="text-danger")
+            if v.get("under_trained") is True
+            else "",
+            dcc.Link(
+                "compare with its float model",
+                href=link("/compare", ids=vid),
+                id="var-compare-link",
+            ),
+        ],
+        className="facts",
+    )
+
+
+def _profile(ops, totals) -> list:
+    """The per-op profile: how faithful the isolated times are, by op type and by node."""
     faithful = ""
     if totals is not None and not totals.empty:
         t = totals.iloc[0]
@@ -178,119 +217,81 @@ def section(vid: str):
             f"sum of isolated op times {t['sum_ops_ms']:.4f} ms vs whole model "
             f"{t['whole_model_ms']:.4f} ms (ratio {t['ratio']:.2f})"
         )
-    if metrics is not None and not metrics.empty:
-        metrics = metrics.assign(verdict=[verdict(r) for _, r in metrics.iterrows()])
+    return [
+        html.H4("Per-op profile (isolated per-op latency; blue = XNNPACK, orange = builtin)"),
+        html.Div(faithful, className="hint"),
+        dcc.Graph(id="ops-type-a", figure=figures.op_profile_by_type(ops)),
+        dcc.Graph(id="ops-node-a", figure=figures.op_profile_by_node(ops)),
+    ]
+
+
+def _quantization_error(stats, threshold) -> list:
+    return [
+        html.H4("Per-tensor quantization error"),
+        html.Div(
+            f"suspect threshold {threshold:g} as recorded in the run's configuration"
+            if threshold is not None
+            else "the run did not record a suspect threshold",
+            className="hint",
+        ),
+        dcc.Graph(id="qerr-a", figure=figures.layer_error(stats, threshold)),
+    ]
+
+
+def _provenance(v: dict) -> html.Pre:
     settings = v.get("converter_settings") or "{}"
-    under = v.get("under_trained")
-    params = v.get("parameters")
+    facts = {
+        "converter_settings": json.loads(settings),
+        "file": v["file_path"],
+        "sha256": v["sha256"],
+        "model": v["model_id"],
+        "profile": v.get("profile"),
+        "loss": v.get("loss_variant"),
+        "train_config": json.loads(v.get("train_config") or "{}"),
+        "stop_reason": v.get("stop_reason"),
+        "status": v["status"],
+        "error": v["error"],
+    }
+    return html.Pre(json.dumps(facts, indent=1, default=str))
+
+
+def section(vid: str):
+    v, err = guarded(queries.variant, vid)
+    if err or v is None:
+        return notice(err or f"unknown variant {vid}")
+    r = _read(vid, v["model_id"])
+    metrics = r["metrics"]
+    if metrics is not None and not metrics.empty:
+        metrics = metrics.assign(verdict=[verdict(row) for _, row in metrics.iterrows()])
     return html.Div(
         [
             html.H3(vid, id="var-title"),
-            html.Div(
-                [
-                    html.Span(f"kind {v['kind']}"),
-                    html.Span(f"mode {v['mode']}"),
-                    html.Span(f"{int(params):,} parameters" if not _isnan(params) else ""),
-                    html.Span(f"disk {((v['file_bytes'] or 0) / 1e6):.3f} MB")
-                    if not _isnan(v.get("file_bytes"))
-                    else "",
-                    html.Span(f"float compute ops {v['float_compute_ops']}")
-                    if not _isnan(v.get("float_compute_ops"))
-                    else "",
-                    html.Span(
-                        "model flagged UNDER-TRAINED: never recommended", className="text-danger"
-                    )
-                    if under is True
-                    else "",
-                    dcc.Link(
-                        "compare with its float model",
-                        href=link("/compare", ids=vid),
-                        id="var-compare-link",
-                    ),
-                ],
-                className="facts",
-            ),
+            _facts(v, vid),
             html.H4("Files"),
             html.Ul(downloads(v)),
             html.H4("Kernels"),
-            html.Ul(kernel_facts(v, k or {}), id="var-kernels"),
+            html.Ul(kernel_facts(v, r["kernels"] or {}), id="var-kernels"),
             html.H4("Metrics (test split) against the float model"),
-            grid("var-metrics", metrics, METRIC_COLUMNS)
-            if metrics is not None and not metrics.empty
-            else notice("no metrics recorded"),
+            _table("var-metrics", metrics, METRIC_COLUMNS, "no metrics recorded"),
             html.H4("Latency (every device it was measured on)"),
-            grid(
-                "var-latency",
-                lat,
-                [
-                    text_col("host", "host", pinned="left"),
-                    text_col("runtime", "runtime"),
-                    number_col("threads", "threads", 0),
-                    text_col("xnnpack", "XNNPACK"),
-                    number_col("batch", "batch", 0),
-                    number_col("median_ms", "median", 4, "ms"),
-                    number_col("p90_ms", "p90", 4, "ms"),
-                    number_col("runs", "runs", 0),
-                    text_col("error", "error"),
-                ],
-            )
-            if lat is not None and not lat.empty
-            else notice("no latency measured"),
-            html.H4("Per-op profile (isolated per-op latency; blue = XNNPACK, orange = builtin)"),
-            html.Div(faithful, className="hint"),
-            dcc.Graph(id="ops-type-a", figure=figures.op_profile_by_type(ops)),
-            dcc.Graph(id="ops-node-a", figure=figures.op_profile_by_node(ops)),
-            html.H4("Per-tensor quantization error"),
-            html.Div(
-                f"suspect threshold {threshold:g} as recorded in the run's configuration"
-                if threshold is not None
-                else "the run did not record a suspect threshold",
-                className="hint",
-            ),
-            dcc.Graph(id="qerr-a", figure=figures.layer_error(stats, threshold)),
+            _table("var-latency", r["latency"], LATENCY_COLUMNS, "no latency measured"),
+            *_profile(r["ops"], r["totals"]),
+            *_quantization_error(r["stats"], r["threshold"]),
             html.H4("Memory by phase"),
-            dcc.Graph(id="mem-a", figure=figures.memory_phases(mem)),
+            dcc.Graph(id="mem-a", figure=figures.memory_phases(r["memory"])),
             html.H4("Op census"),
-            grid(
-                "var-census",
-                census,
-                [
-                    text_col("op_type", "op type", pinned="left"),
-                    text_col("input_dtypes", "inputs"),
-                    text_col("output_dtypes", "outputs"),
-                    number_col("count", "count", 0),
-                ],
-            )
-            if census is not None and not census.empty
-            else notice("no op census"),
+            _table("var-census", r["census"], CENSUS_COLUMNS, "no op census"),
             html.H4("Training curve"),
-            dcc.Graph(id="hist-a", figure=figures.training_curve(hist)),
+            dcc.Graph(id="hist-a", figure=figures.training_curve(r["history"])),
             html.H4("Converter settings and provenance"),
-            html.Pre(
-                json.dumps(
-                    {
-                        "converter_settings": json.loads(settings),
-                        "file": v["file_path"],
-                        "sha256": v["sha256"],
-                        "model": v["model_id"],
-                        "profile": v.get("profile"),
-                        "loss": v.get("loss_variant"),
-                        "train_config": json.loads(v.get("train_config") or "{}"),
-                        "stop_reason": v.get("stop_reason"),
-                        "status": v["status"],
-                        "error": v["error"],
-                    },
-                    indent=1,
-                    default=str,
-                )
-            ),
+            _provenance(v),
         ],
         className="card-variant",
     )
 
 
 @dash.callback(Output("var-body", "children"), Input("var-id", "value"))
-@one_connection
+@store_view
 def show(vid):
     if not vid:
         return notice("choose a variant")

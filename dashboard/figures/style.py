@@ -1,0 +1,101 @@
+"""What every figure shares: colours, symbols, axis labels, number formats, the empty figure.
+
+Colours are the Okabe-Ito palette (safe for the common colour-vision deficiencies); XNNPACK
+versus builtin kernels is blue versus orange, never red versus green.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+}
+MODE_COLORS = {
+    "keras": OKABE_ITO["black"],
+    "convert_only": OKABE_ITO["blue"],
+    "w8": OKABE_ITO["green"],
+    "w8_a8_fallback": OKABE_ITO["orange"],
+    "w8_a8": OKABE_ITO["vermillion"],
+    "w8_a16": OKABE_ITO["purple"],
+    "f16": OKABE_ITO["sky"],
+    "w8_a8_selective": OKABE_ITO["yellow"],
+    # two more from Paul Tol's colour-blind-safe "muted" scheme
+    "w8_a8_xnnpack": "#882255",
+    "w8_a8_mixed16": "#44AA99",
+}
+KERNEL_COLORS = {"XNNPACK": OKABE_ITO["blue"], "builtin": OKABE_ITO["orange"]}
+SERIES_COLORS = [OKABE_ITO[c] for c in ("blue", "vermillion", "green", "purple", "orange", "sky")]
+OVER_BUDGET = "#d0d0d0"
+ARCH_SYMBOLS = {"cnn": "circle", "transformer": "diamond"}
+BASELINE_DASH = {"always_off": "dot", "mean_power": "dash", "aggregate_threshold": "dashdot"}
+HIGHER_IS_BETTER = {"f1", "mcc", "acc", "precision", "recall"}
+X_LABELS = {
+    "latency_ms": "latency (ms, median, batch 1)",
+    "ram_mb": "RAM (MB over the runtime's baseline)",
+    "disk_mb": "disk (MB, 10^6 bytes)",
+}
+METRIC_LABELS = {
+    "f1": "F1",
+    "mcc": "MCC",
+    "acc": "accuracy",
+    "mae_w": "MAE (W, plain)",
+    "mae_masked_w": "MAE (W, article's status-masked)",
+    "sae": "SAE (plain)",
+    "nde": "NDE (plain)",
+    "epd_error_pct": "energy-per-day error (%, unbiased)",
+}
+# tradeoff column -> (interval low column, high column)
+INTERVALS = {
+    "f1": ("f1_lo", "f1_hi"),
+    "mcc": ("mcc_lo", "mcc_hi"),
+    "mae_w": ("mae_lo_w", "mae_hi_w"),
+    "epd_error_pct": ("epd_error_pct_lo", "epd_error_pct_hi"),
+}
+# tradeoff column -> metrics_wide column (for the baselines' reference lines)
+WIDE_NAME = {"mae_w": "mae", "mae_masked_w": "mae_masked"}
+
+
+def num(v, digits: int = 4) -> str:
+    """A number as a person reads it (no exponent)."""
+    from store.recommend import fmt
+
+    return fmt(v, digits)
+
+
+def missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def interval_text(value, lo, hi, digits: int = 3) -> str:
+    if missing(value):
+        return "undefined"
+    if lo is None or hi is None or any(isinstance(x, float) and math.isnan(x) for x in (lo, hi)):
+        return f"{num(value, digits)} (no interval)"
+    return f"{num(value, digits)} [{num(lo, digits)}, {num(hi, digits)}]"
+
+
+def empty(message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(xaxis_visible=False, yaxis_visible=False, height=300)
+    return fig
+
+
+def log_range(values, pad: float = 0.15) -> list[float] | None:
+    """A log10 axis range that covers the data's real range."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v) & (v > 0)]
+    if not len(v):
+        return None
+    return [math.log10(v.min()) - pad, math.log10(v.max()) + pad]
