@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from store.vocab import SAMPLE_METRICS  # noqa: F401 (the metrics a sample estimates)
+
 # per-window features; metrics are ratios of their weighted sums
 FEATURES = (
     "tp",
@@ -37,27 +39,6 @@ FEATURES = (
     "one",
 )
 _I = {name: i for i, name in enumerate(FEATURES)}
-# metrics estimated from the sample (split 'test'), in the vocabulary's names
-SAMPLE_METRICS = (
-    "tp",
-    "tn",
-    "fp",
-    "fn",
-    "acc",
-    "precision",
-    "recall",
-    "f1",
-    "mcc",
-    "mae",
-    "sae",
-    "nde",
-    "mae_masked",
-    "sae_masked",
-    "nde_masked",
-    "epd_true_wh",
-    "epd_pred_wh",
-    "epd_error_pct",
-)
 # why a metric is undefined; all but precision's are about the data (the appliance is never on,
 # or always on, in the test span), precision's is about the model (it never fired)
 REASONS = {

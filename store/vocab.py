@@ -6,6 +6,7 @@ metric uses exactly these values, so SQL written against the store can rely on t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -63,7 +64,8 @@ class Split(StrEnum):
 
 
 class Metric(StrEnum):
-    """Metric names as stored in the long-format `metrics` table."""
+    """Metric names as stored in the long-format `metrics` table (see METRICS for each one's
+    label, unit, direction and formula)."""
 
     MAE = "mae"  # plain, unmasked
     SAE = "sae"
@@ -74,6 +76,9 @@ class Metric(StrEnum):
     EPD_TRUE = "epd_true_wh"
     EPD_PRED = "epd_pred_wh"
     EPD_ERROR_PCT = "epd_error_pct"
+    EPD_ARTICLE_TRUE = "epd_article_true_wh"  # the article's hourly-chunk rule (traces only)
+    EPD_ARTICLE_PRED = "epd_article_pred_wh"
+    EPD_ARTICLE_ERROR_PCT = "epd_article_error_pct"
     ACC = "acc"
     PRECISION = "precision"
     RECALL = "recall"
@@ -83,6 +88,72 @@ class Metric(StrEnum):
     TN = "tn"
     FP = "fp"
     FN = "fn"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric means, for every reader of the store (the dashboard's labels, units and
+    sort order come from here). t: true appliance power, p: predicted, s: on/off status."""
+
+    label: str  # as a person reads it, with unit and definition
+    unit: str  # "" for unitless
+    higher_is_better: bool | None  # None: neither (a count or a raw quantity)
+    formula: str
+    sampled: bool = True  # estimated from the evaluation sample (split test); else traces only
+
+
+METRICS: dict[Metric, MetricInfo] = {
+    Metric.F1: MetricInfo("F1", "", True, "2 TP / (2 TP + FP + FN)"),
+    Metric.MCC: MetricInfo(
+        "MCC", "", True, "(TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)); 0 if constant"
+    ),
+    Metric.ACC: MetricInfo("accuracy", "", True, "(TP + TN) / windows"),
+    Metric.PRECISION: MetricInfo("precision", "", True, "TP / (TP + FP)"),
+    Metric.RECALL: MetricInfo("recall", "", True, "TP / (TP + FN)"),
+    Metric.MAE: MetricInfo("MAE (W, plain)", "W", False, "mean |p - t|"),
+    Metric.SAE: MetricInfo("SAE (plain)", "", False, "|sum p - sum t| / sum t"),
+    Metric.NDE: MetricInfo("NDE (plain)", "", False, "sum (t - p)^2 / sum t^2"),
+    Metric.MAE_MASKED: MetricInfo(
+        "MAE (W, article's status-masked)", "W", False, "mean |t s_t - p s_p|"
+    ),
+    Metric.SAE_MASKED: MetricInfo(
+        "SAE (article's status-masked)", "", False, "|sum p s_p - sum t s_t| / sum t s_t"
+    ),
+    Metric.NDE_MASKED: MetricInfo(
+        "NDE (article's status-masked)", "", False, "sum (t s_t - p s_p)^2 / sum t^2"
+    ),
+    Metric.EPD_TRUE: MetricInfo("true energy per day (Wh)", "Wh", None, "mean t x 24 h"),
+    Metric.EPD_PRED: MetricInfo("predicted energy per day (Wh)", "Wh", None, "mean p x 24 h"),
+    Metric.EPD_ERROR_PCT: MetricInfo(
+        "energy-per-day error (%, unbiased)", "%", None, "100 (EpD_pred - EpD_true) / EpD_true"
+    ),
+    Metric.EPD_ARTICLE_TRUE: MetricInfo(
+        "true energy per day (Wh, article's hourly chunks)",
+        "Wh",
+        None,
+        "mean over whole hours of the hour's energy x 24, masked by status",
+        sampled=False,
+    ),
+    Metric.EPD_ARTICLE_PRED: MetricInfo(
+        "predicted energy per day (Wh, article's hourly chunks)",
+        "Wh",
+        None,
+        "as epd_article_true_wh on the prediction",
+        sampled=False,
+    ),
+    Metric.EPD_ARTICLE_ERROR_PCT: MetricInfo(
+        "energy-per-day error (%, article's hourly chunks)",
+        "%",
+        None,
+        "100 (pred - true) / true of the article's hourly-chunk energies",
+        sampled=False,
+    ),
+    Metric.TP: MetricInfo("true positives", "windows", None, "windows on in truth and prediction"),
+    Metric.TN: MetricInfo("true negatives", "windows", None, "windows off in both"),
+    Metric.FP: MetricInfo("false positives", "windows", None, "off in truth, on in prediction"),
+    Metric.FN: MetricInfo("false negatives", "windows", None, "on in truth, off in prediction"),
+}
+SAMPLE_METRICS: tuple[str, ...] = tuple(m.value for m, info in METRICS.items() if info.sampled)
 
 
 class Profile(StrEnum):

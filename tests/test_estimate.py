@@ -153,3 +153,21 @@ def test_too_few_units_to_resample_gives_no_interval():
     t = np.array([2500.0, 0.0, 0.0])
     e = estimate(window_features(t, t, t > 0, t > 0), d, d.resample_counts(20, 0))
     assert e.value["f1"] == 1.0 and np.isnan(e.low["f1"]) and np.isnan(e.high["f1"])
+
+
+def test_the_metric_registry_describes_every_metric_the_evaluation_writes():
+    from pipeline.estimate import FEATURES
+    from store.vocab import METRICS, SAMPLE_METRICS, Metric
+
+    sums = metrics_from_sums(np.ones(len(FEATURES)))
+    assert set(sums) == set(SAMPLE_METRICS)  # every sample estimate is registered, and only they
+    trace_names = set(plain.all_metrics(*([np.ones(3)] * 4), 8.0)) | {
+        "epd_article_true_wh",
+        "epd_article_pred_wh",
+        "epd_article_error_pct",
+    }
+    assert trace_names - {"epd_true_wh", "epd_pred_wh", "epd_error_pct"} <= {
+        m.value for m in Metric
+    }
+    assert set(METRICS) == set(Metric)  # each name has its label, unit, direction and formula
+    assert METRICS[Metric.F1].higher_is_better and not METRICS[Metric.MAE].higher_is_better

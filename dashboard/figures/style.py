@@ -11,6 +11,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from store.vocab import METRICS, Metric
+
 OKABE_ITO = {
     "black": "#000000",
     "orange": "#E69F00",
@@ -39,22 +41,17 @@ SERIES_COLORS = [OKABE_ITO[c] for c in ("blue", "vermillion", "green", "purple",
 OVER_BUDGET = "#d0d0d0"
 ARCH_SYMBOLS = {"cnn": "circle", "transformer": "diamond"}
 BASELINE_DASH = {"always_off": "dot", "mean_power": "dash", "aggregate_threshold": "dashdot"}
-HIGHER_IS_BETTER = {"f1", "mcc", "acc", "precision", "recall"}
+HIGHER_IS_BETTER = {m.value for m, info in METRICS.items() if info.higher_is_better}
 X_LABELS = {
     "latency_ms": "latency (ms, median, batch 1)",
     "ram_mb": "RAM (MB over the runtime's baseline)",
     "disk_mb": "disk (MB, 10^6 bytes)",
 }
-METRIC_LABELS = {
-    "f1": "F1",
-    "mcc": "MCC",
-    "acc": "accuracy",
-    "mae_w": "MAE (W, plain)",
-    "mae_masked_w": "MAE (W, article's status-masked)",
-    "sae": "SAE (plain)",
-    "nde": "NDE (plain)",
-    "epd_error_pct": "energy-per-day error (%, unbiased)",
-}
+# tradeoff column -> metrics_wide column (for the baselines' reference lines)
+WIDE_NAME = {"mae_w": "mae", "mae_masked_w": "mae_masked"}
+# the tradeoff view's metric columns, labelled from the metric registry (store/vocab.py)
+TRADEOFF_METRICS = ("f1", "mcc", "acc", "mae_w", "mae_masked_w", "sae", "nde", "epd_error_pct")
+METRIC_LABELS = {c: METRICS[Metric(WIDE_NAME.get(c, c))].label for c in TRADEOFF_METRICS}
 # tradeoff column -> (interval low column, high column)
 INTERVALS = {
     "f1": ("f1_lo", "f1_hi"),
@@ -62,8 +59,6 @@ INTERVALS = {
     "mae_w": ("mae_lo_w", "mae_hi_w"),
     "epd_error_pct": ("epd_error_pct_lo", "epd_error_pct_hi"),
 }
-# tradeoff column -> metrics_wide column (for the baselines' reference lines)
-WIDE_NAME = {"mae_w": "mae", "mae_masked_w": "mae_masked"}
 
 
 def num(v, digits: int = 4) -> str:

@@ -29,7 +29,7 @@ dash.register_page(
 
 P = "to"
 TITLE = "Accuracy versus cost"
-METRICS = ["f1", "mcc", "acc", "mae_w", "mae_masked_w", "sae", "nde", "epd_error_pct"]
+METRICS = list(figures.TRADEOFF_METRICS)  # labels, units and direction: store/vocab.py METRICS
 OLD_NAMES = {"mae": "mae_w", "mae_masked": "mae_masked_w"}  # links made before the rename
 XAXES = [("latency (ms)", "latency_ms"), ("RAM (MB)", "ram_mb"), ("disk (MB)", "disk_mb")]
 HINT = (
