@@ -72,7 +72,9 @@ SourceOpt = Annotated[
 PathOpt = Annotated[
     Path | None, typer.Option("--path", help="Folder (or file) of the raw data for refit/csv.")
 ]
-TestHouseOpt = Annotated[str | None, typer.Option("--test-house", help="Test house for csv data.")]
+TestHouseOpt = Annotated[
+    str | None, typer.Option("--test-house", help="Test house(s) for csv data, comma-separated.")
+]
 ValHouseOpt = Annotated[
     str | None, typer.Option("--val-house", help="Validation house for csv data.")
 ]

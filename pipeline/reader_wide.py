@@ -277,17 +277,24 @@ class WideSource:
 def _split_houses(
     houses: list[str], test_house: str | None, val_house: str | None
 ) -> dict[Split, list[str]] | None:
-    """The houses of each split, or None: one or two houses, each split by time."""
+    """The houses of each split, or None: one or two houses, each split by time.
+    ``test_house`` may name several houses, comma-separated (each is then reported alone too)."""
     if test_house or val_house:
-        for h in (test_house, val_house):
+        tests = [h.strip() for h in test_house.split(",") if h.strip()] if test_house else []
+        for h in [*tests, val_house]:
             if h is not None and h not in houses:
                 raise DataError(f"house {h} is not in the data (houses: {', '.join(houses)})")
-        test = test_house or houses[-1]
-        val = val_house or next(h for h in reversed(houses) if h != test)
+        tests = tests or [houses[-1]]
+        val = val_house or next((h for h in reversed(houses) if h not in tests), None)
+        if val is None or val in tests:
+            raise DataError(
+                f"no house left for validation after the test houses {', '.join(tests)} "
+                f"(houses: {', '.join(houses)})"
+            )
         return {
-            Split.TRAIN: [h for h in houses if h not in (test, val)],
+            Split.TRAIN: [h for h in houses if h not in (*tests, val)],
             Split.VAL: [val],
-            Split.TEST: [test],
+            Split.TEST: tests,
         }
     if len(houses) >= 3:
         return {Split.TRAIN: houses[:-2], Split.VAL: [houses[-2]], Split.TEST: [houses[-1]]}

@@ -265,3 +265,16 @@ def test_day_plot_is_written(tmp_path):
     # every sample of the house's first day is plotted, from its first timestamp on
     assert len(spec[0]["x"]) == one_day > 0
     assert spec[0]["x"][0].startswith(str(split.unix[0].astype("datetime64[s]")))
+
+
+def test_several_test_houses_can_be_named():
+    from pipeline.reader_wide import _split_houses
+    from store.vocab import Split
+
+    plan = _split_houses(["1", "2", "3", "4", "5"], "3, 5", None)
+    assert plan[Split.TEST] == ["3", "5"] and plan[Split.VAL] == ["4"]
+    assert plan[Split.TRAIN] == ["1", "2"]
+    with pytest.raises(DataError, match="house 9 is not in the data"):
+        _split_houses(["1", "2", "3"], "2,9", None)
+    with pytest.raises(DataError, match="no house left for validation"):
+        _split_houses(["1", "2"], "1,2", None)
