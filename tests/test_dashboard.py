@@ -236,3 +236,21 @@ def test_user_sql_is_read_only(hand_store, sql, message):
 def test_missing_store_is_a_store_error(tmp_path):
     with pytest.raises(db.StoreError, match="no store here yet"):
         queries.store_facts(tmp_path / "none.duckdb")
+
+
+def test_variant_page_shows_each_test_house_when_there_are_several(hand_store):
+    houses = queries.per_house(hand_store, "kettle.cnn.keras")
+    assert houses["house"].tolist() == ["2", "5"]
+    assert houses.loc[0, "f1"] > houses.loc[1, "f1"] > houses.loc[1, "f1_lo"]
+    assert queries.per_house(hand_store, "kettle.cnn.w8").empty  # one test house: no section
+    app, mods = _pages(hand_store)
+    with app.server.test_request_context():
+        with_houses = _json(mods["Variant"].show("kettle.cnn.keras"))
+        without = _json(mods["Variant"].show("kettle.cnn.w8"))
+    assert "var-houses" in with_houses and "var-houses" not in without
+    # the pooled figures are untouched by the per-house rows
+    wide = db.query_df(
+        hand_store, "SELECT split, f1 FROM metrics_wide WHERE variant_id = 'kettle.cnn.keras'"
+    )
+    assert sorted(wide["split"]) == ["test", "test@house2", "test@house5"]
+    assert wide.set_index("split").loc["test", "f1"] == pytest.approx(0.81)

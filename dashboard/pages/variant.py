@@ -62,6 +62,13 @@ METRIC_COLUMNS = [
     text_col("verdict", "versus float", minWidth=220),
     text_col("reason", "why undefined"),
 ]
+HOUSE_COLUMNS = [
+    text_col("house", "test house", pinned="left"),
+    interval_col("f1", "F1 [95 % CI]", "f1_lo", "f1_hi", 3),
+    interval_col("mcc", "MCC [95 % CI]", "mcc_lo", "mcc_hi", 3),
+    interval_col("mae", "MAE W [95 % CI]", "mae_lo", "mae_hi", 1),
+    number_col("n_windows", "sampled windows", 0),
+]
 
 
 def _isnan(v) -> bool:
@@ -174,6 +181,7 @@ def _read(vid: str, model_id: str) -> dict:
         "census": (queries.census, vid),
         "latency": (queries.latency, vid),
         "history": (queries.history, model_id),
+        "houses": (queries.per_house, vid),
     }
     return {name: guarded(*call)[0] for name, call in reads.items()}
 
@@ -206,6 +214,16 @@ def _facts(v: dict, vid: str) -> html.Div:
         ],
         className="facts",
     )
+
+
+def _per_house(houses) -> list:
+    """Each test house alone, when the test span holds several (how the model transfers)."""
+    if houses is None or houses.empty:
+        return []
+    return [
+        html.H4("Per test house (each house the model never saw, alone)"),
+        grid("var-houses", houses, HOUSE_COLUMNS),
+    ]
 
 
 def _profile(ops, totals) -> list:
@@ -273,6 +291,7 @@ def section(vid: str):
             html.Ul(kernel_facts(v, r["kernels"] or {}), id="var-kernels"),
             html.H4("Metrics (test split) against the float model"),
             _table("var-metrics", metrics, METRIC_COLUMNS, "no metrics recorded"),
+            *_per_house(r["houses"]),
             html.H4("Latency (every device it was measured on)"),
             _table("var-latency", r["latency"], LATENCY_COLUMNS, "no latency measured"),
             *_profile(r["ops"], r["totals"]),

@@ -42,6 +42,28 @@ def variant(store: Path, vid: str) -> dict | None:
 
 
 @cached_read
+def per_house(store: Path, vid: str) -> pd.DataFrame:
+    """One row per test house (when the test span holds several): F1, MCC and MAE with
+    intervals, from the split test@house<N>."""
+    long = q(
+        store,
+        "SELECT split, metric, value, ci_low, ci_high, n_windows FROM metrics "
+        "WHERE variant_id = ? AND split LIKE 'test@house%' AND metric IN ('f1', 'mcc', 'mae') "
+        "ORDER BY split",
+        [vid],
+    )
+    if long.empty:
+        return long
+    rows = []
+    for split, g in long.groupby("split", sort=True):
+        row = {"house": split.removeprefix("test@house"), "n_windows": g["n_windows"].max()}
+        for _, m in g.iterrows():
+            row |= {m.metric: m.value, f"{m.metric}_lo": m.ci_low, f"{m.metric}_hi": m.ci_high}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@cached_read
 def metrics_vs_float(store: Path, vid: str) -> pd.DataFrame:
     """Each test metric with its interval, the float model's value and the paired difference.
 
