@@ -249,8 +249,8 @@ def test_variant_page_shows_each_test_house_when_there_are_several(hand_store):
         without = _json(mods["Variant"].show("kettle.cnn.w8"))
     assert "var-houses" in with_houses and "var-houses" not in without
     # the pooled figures are untouched by the per-house rows
-    wide = db.query_df(
-        hand_store, "SELECT split, f1 FROM metrics_wide WHERE variant_id = 'kettle.cnn.keras'"
-    )
+    from dashboard.queries.common import q  # the dashboard's own reads (one instance a version)
+
+    wide = q(hand_store, "SELECT split, f1 FROM metrics_wide WHERE variant_id = 'kettle.cnn.keras'")
     assert sorted(wide["split"]) == ["test", "test@house2", "test@house5"]
     assert wide.set_index("split").loc["test", "f1"] == pytest.approx(0.81)
