@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from rich.table import Table
 
@@ -17,13 +18,19 @@ SUMMARY_RUNTIME, SUMMARY_THREADS = "litert", 1
 
 def run_all(ctx: RunContext, data_opts) -> None:
     from pipeline.convert import run_convert
-    from pipeline.data import run_data
+    from pipeline.data import appliances_with_data, run_data
     from pipeline.evaluate import run_evaluate
     from pipeline.profile import run_profile
     from pipeline.train import run_train
 
+    def data():
+        nonlocal ctx
+        run_data(ctx, data_opts)
+        # the later stages see the appliances the data has (a new context; none is changed)
+        ctx = replace(ctx, appliances=appliances_with_data(ctx))
+
     stages = [
-        ("data", lambda: run_data(ctx, data_opts)),
+        ("data", data),
         ("train", lambda: run_train(ctx)),
         ("convert", lambda: run_convert(ctx)),
         ("evaluate", lambda: run_evaluate(ctx)),

@@ -80,7 +80,7 @@ def resolve_profile(profile, config, overrides):
 
 def stage_context(store, cfg, appliance, arch, force, command, **options):
     """The RunContext of a command (every appliance and architecture unless some are named)."""
-    from pipeline.context import RunContext
+    from pipeline.context import RunContext, RunOptions
 
     check_writable_store(store)
     return RunContext(
@@ -90,7 +90,7 @@ def stage_context(store, cfg, appliance, arch, force, command, **options):
         archs=list(arch) if arch else list(Arch),
         force=force,
         command=command,
-        options={**options, "appliances_explicit": bool(appliance)},
+        options=RunOptions.of(**options, appliances_explicit=bool(appliance)),
         console=console(),
     )
 

@@ -10,10 +10,11 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from rich.console import Console
@@ -53,6 +54,32 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """The command line's per-run choices that change what a stage does, typed and read-only
+    (no stage changes them), plus what is only recorded with the run (``recorded``: the data
+    source, an ingested file), never read by a stage."""
+
+    int8_io: bool = False  # convert: int8 input/output tensors where the mode allows
+    article_postprocess: bool = False  # evaluate: the article's threshold post-processing
+    article_loss: bool = False  # train: the article's loss (MSE + BCE on status)
+    strategy: str = "default"  # train: the tf.distribute strategy
+    appliances_explicit: bool = False  # the appliances were named (data: none may be missing)
+    recorded: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, **given) -> RunOptions:
+        """Typed fields by name; every other keyword is recorded only."""
+        names = {f.name for f in fields(cls)} - {"recorded"}
+        typed = {k: v for k, v in given.items() if k in names}
+        rest = tuple(sorted((k, v) for k, v in given.items() if k not in names))
+        return cls(**typed, recorded=rest)
+
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "recorded"}
+        return {**out, **dict(self.recorded)}
+
+
 @dataclass
 class RunContext:
     store: Path
@@ -61,7 +88,7 @@ class RunContext:
     archs: list[Arch]
     force: bool = False
     command: str = "all"
-    options: dict = field(default_factory=dict)
+    options: RunOptions = field(default_factory=RunOptions)
     console: Console = field(default_factory=lambda: Console(stderr=True))
     run_id: str = field(
         default_factory=lambda: utcnow().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
@@ -84,7 +111,7 @@ class RunContext:
             "profile": self.cfg.to_json(),
             "appliances": [a.value for a in self.appliances],
             "archs": [a.value for a in self.archs],
-            "options": self.options,
+            "options": self.options.to_json(),
         }
 
     # -- runs -----------------------------------------------------------------------------

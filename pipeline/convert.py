@@ -53,7 +53,7 @@ def _cache_key(ctx: RunContext, appliance, model_row: dict) -> str:
             ctx.cfg.calibration_windows,
             ctx.cfg.debug_windows,
             ctx.cfg.suspect_threshold,
-            bool(ctx.options.get("int8_io", False)),
+            ctx.options.int8_io,
             CONVERT_CODE_VERSION,
         ]
     )

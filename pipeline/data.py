@@ -93,10 +93,9 @@ def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
     """Build and record the splits of every selected appliance; returns the dataset rows."""
     source = open_source(ctx, opts)
     checksum = inputs_checksum([f for fs in source.files.values() for f in fs])
-    explicit = ctx.options.get("appliances_explicit", False)
-    ctx.appliances = source.appliances(ctx.appliances, explicit)
+    explicit = ctx.options.appliances_explicit
     todo = []
-    for a in ctx.appliances:
+    for a in source.appliances(ctx.appliances, explicit):
         key = stable_hash(
             [checksum, opts.to_json(), APPLIANCES[a].__dict__, source.split_houses(a), "v1"]
         )
@@ -202,6 +201,15 @@ def _insert_rows(con, rows: list[dict]) -> None:
 def split_record(ctx: RunContext, a: Appliance, split: Split) -> dict:
     """The store's row for a split (no data read); raises NotReadyError when it is missing."""
     return load_split(ctx, a, split, data=False)[1]
+
+
+def appliances_with_data(ctx: RunContext) -> list:
+    """The run's appliances that have recorded splits (a source without an appliance's column,
+    e.g. a house with no fridge, leaves it out when the appliances were not named)."""
+    if not ctx.store.exists():
+        return []
+    recorded = set(ctx.read("SELECT DISTINCT appliance FROM datasets")["appliance"])
+    return [a for a in ctx.appliances if a.value in recorded]
 
 
 def load_split(ctx: RunContext, a: Appliance, split: Split, data: bool = True):

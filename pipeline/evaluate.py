@@ -172,7 +172,7 @@ def run_evaluate(ctx: RunContext) -> None:
     from pipeline.quiet import quiet_tf
 
     quiet_tf()
-    article = bool(ctx.options.get("article_postprocess", False))
+    article = ctx.options.article_postprocess
     for appliance in ctx.appliances:
         records = _variants_of(ctx, appliance)
         key = _cache_key(ctx, appliance, records, article)

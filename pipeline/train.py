@@ -60,7 +60,7 @@ def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> st
             cfg.on_fraction,
             cfg.val_windows,
             cfg.seed,
-            bool(ctx.options.get("article_loss", False)),
+            ctx.options.article_loss,
             MODEL_CODE_VERSION,
             TRAIN_CODE_VERSION,
         ]

@@ -101,9 +101,9 @@ def _set_up(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, val_
     va = Windows(val_split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
     plan = _plan(cfg, arch, len(tr))
     val_starts = va.sample_with_on_share(cfg.val_windows, cfg.on_fraction, rng)
-    strategy_name = ctx.options.get("strategy", "default")
+    strategy_name = ctx.options.strategy
     strategy = get_strategy(strategy_name)
-    article_bce = bool(ctx.options.get("article_loss", False))
+    article_bce = ctx.options.article_loss
     with strategy.scope():
         model = build_model(arch, cfg.width_scale)
         _compile(model, params, plan, article_bce)

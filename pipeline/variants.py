@@ -265,7 +265,7 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
     calibration, debug, cal_info, _ = calibration_sets(ctx, appliance)
     keras_debug_out = model.predict(debug, verbose=0, batch_size=64).reshape(-1)
     tmp = Path(tempfile.mkdtemp(prefix="nilm-export-"))
-    int8_io = bool(ctx.options.get("int8_io", False))
+    int8_io = ctx.options.int8_io
     try:
         saved = export_saved_model(model, tmp / "saved")
         job = ModelConversion(

@@ -58,3 +58,18 @@ def test_a_pid_reused_by_a_newer_process_does_not_keep_a_run_alive(store_path):
     _ctx(store_path, "train").start_run()
     status = db.query_df(store_path, "SELECT status FROM runs WHERE run_id = ?", [old.run_id])
     assert status.iloc[0, 0] == "crashed"
+
+
+def test_run_options_are_typed_read_only_and_recorded_whole():
+    import dataclasses
+
+    import pytest
+
+    from pipeline.context import RunOptions
+
+    opts = RunOptions.of(int8_io=True, strategy="mirrored", file="bench.txt", host="rpi4")
+    assert opts.int8_io and opts.strategy == "mirrored" and not opts.article_loss
+    assert dict(opts.recorded) == {"file": "bench.txt", "host": "rpi4"}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.int8_io = False  # no stage changes them
+    assert opts.to_json()["host"] == "rpi4" and opts.to_json()["int8_io"] is True
