@@ -94,45 +94,59 @@ def check_store(store: Path) -> list[str]:
     return problems
 
 
+class _KillMoments:
+    """When to kill a start of each kind (resume / forced): uniform over [1 s, cap], where cap
+    starts at --max-wait and becomes 90 % of the mean time that starts of that kind were seen to
+    need to finish, so later kills land inside the work."""
+
+    def __init__(self, max_wait: float) -> None:
+        self.cap = {"resume": max_wait, "forced": max_wait}
+        self.seen: dict[str, list[float]] = {"resume": [], "forced": []}
+
+    def draw(self, kind: str) -> float:
+        return random.uniform(1.0, max(1.5, self.cap[kind]))
+
+    def finished(self, kind: str, seconds: float) -> None:
+        self.seen[kind].append(seconds)
+        self.cap[kind] = 0.9 * sum(self.seen[kind]) / len(self.seen[kind])
+
+
+def _start_and_kill(store: Path, log, force: bool, wait: float, mode: str):
+    """(exit code or None if killed, seconds to its end or None, the process)."""
+    proc = _start_all(store, log, force=force)
+    t0 = time.monotonic()
+    try:
+        return proc.wait(timeout=wait), time.monotonic() - t0, proc
+    except subprocess.TimeoutExpired:
+        if mode == "group":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return None, None, proc
+
+
 def phase_kills(work: Path, kills: int, max_wait: float, final_timeout: float) -> dict:
     """Start `pipeline all` and SIGKILL it until `kills` kills have hit running work.
 
     A start resumes what the last kill left; when the last start ran to its end there is nothing
-    left to kill, so the next start redoes everything (--force). The kill moment is uniform over
-    [1 s, cap], where cap starts at --max-wait and becomes 90 % of the mean time that starts of
-    that kind (resume or forced) were seen to need to finish, so later kills land inside the work.
+    left to kill, so the next start redoes everything (--force).
     """
     store = work / "nilm.duckdb"
     log = open(work / "kills.log", "ab")  # noqa: SIM115 (kept for the whole phase)
-    inconsistent, orphans, details = 0, 0, []
-    cap = {"resume": max_wait, "forced": max_wait}
-    seen: dict[str, list[float]] = {"resume": [], "forced": []}
+    moments, details = _KillMoments(max_wait), []
     finished_early, hits, starts, failed = False, 0, 0, 0
     while hits < kills and starts < 3 * kills:
         starts += 1
-        kind = "forced" if finished_early else "resume"
-        proc = _start_all(store, log, force=finished_early)
-        t0, wait = time.monotonic(), random.uniform(1.0, max(1.5, cap[kind]))
-        try:
-            rc = proc.wait(timeout=wait)
-            finished_early = True
-            failed += int(rc != 0)  # a start that fails by itself is a finding, not a kill
-            if rc == 0:
-                seen[kind].append(time.monotonic() - t0)
-                cap[kind] = 0.9 * sum(seen[kind]) / len(seen[kind])
-        except subprocess.TimeoutExpired:
-            finished_early, rc = False, None
-        mode = "group" if hits % 2 == 0 else "main"
-        if not finished_early:
-            hits += 1
-            if mode == "group":
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:
-                os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+        kind, mode = ("forced" if finished_early else "resume"), ("group", "main")[hits % 2]
+        wait = moments.draw(kind)
+        rc, seconds, proc = _start_and_kill(store, log, finished_early, wait, mode)
+        finished_early = seconds is not None
+        failed += int(finished_early and rc != 0)  # a start that fails by itself is a finding
+        if finished_early and rc == 0:
+            moments.finished(kind, seconds)
+        hits += int(not finished_early)
         left, problems = _after_kill(store, proc)
-        orphans += int(left)
-        inconsistent += int(bool(problems))
         details.append(
             {
                 "start": starts,
@@ -145,22 +159,26 @@ def phase_kills(work: Path, kills: int, max_wait: float, final_timeout: float) -
                 "problems": problems[:5],
             }
         )
+        what = f"kill {hits}/{kills} ({mode}) at {wait:.1f} s"
+        if finished_early:
+            what = f"ran to its end (exit code {rc}) before the kill moment"
         print(
-            f"start {starts} ({kind}): "
-            + (
-                f"ran to its end (exit code {rc}) before the kill moment"
-                if finished_early
-                else f"kill {hits}/{kills} ({mode}) at {wait:.1f} s"
-            )
-            + f", workers left alive: {left}, problems: {len(problems)}",
+            f"start {starts} ({kind}): {what}, workers left alive: {left}, "
+            f"problems: {len(problems)}",
             flush=True,
         )
     resumed, final, running = _final_resume(store, log, final_timeout)
     log.close()
+    return _kill_summary(details, hits, starts, failed, resumed, final, running)
+
+
+def _kill_summary(details, hits, starts, failed, resumed, final, running) -> dict:
+    inconsistent = sum(bool(d["problems"]) for d in details) + int(bool(final))
+    orphans = sum(bool(d["workers_left"]) for d in details)
     print(
         f"kills: {hits} that hit running work in {starts} starts ({failed} starts failed by "
-        f"themselves); inconsistent stores: {inconsistent + int(bool(final))}; workers left "
-        f"alive after a kill: {orphans}",
+        f"themselves); inconsistent stores: {inconsistent}; workers left alive after a kill: "
+        f"{orphans}",
         flush=True,
     )
     return {
@@ -168,7 +186,7 @@ def phase_kills(work: Path, kills: int, max_wait: float, final_timeout: float) -
         "starts": starts,
         "starts_finished_before_kill": starts - hits,
         "starts_that_failed_by_themselves": failed,
-        "inconsistent_stores": inconsistent + int(bool(final)),
+        "inconsistent_stores": inconsistent,
         "workers_left_after_main_kill": orphans,
         "final_resume_ok": resumed,
         "runs_still_running": running,
@@ -373,64 +391,48 @@ def _client(base: str, vid: str, until: float, out: list, seed: int, think: floa
             time.sleep(think * rng.uniform(0.5, 1.5))
 
 
-def phase_clients(
-    work: Path, clients: int, seconds: float, threads: int, think: float = 0.0
-) -> dict:
-    import numpy as np
-
-    store, vid = _ensure_store_with_a_variant(work)
+def _serve(work: Path, store: Path, threads: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
+    args = ["--store", str(store), "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dashboard.serve",
-            "--store",
-            str(store),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--threads",
-            str(threads),
-        ],
+        [sys.executable, "-m", "dashboard.serve", *args, "--threads", str(threads)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=open(work / "server.log", "wb"),  # noqa: SIM115
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(base, server)
-        stop_refresh = threading.Event()
-        refreshes = []
+    return server, f"http://127.0.0.1:{port}"
 
-        def refresh():  # the store is republished while the clients read it
-            while not stop_refresh.is_set():
-                refreshes.append(_publish(store, vid, "bench-refresh"))
 
-        refresher = threading.Thread(target=refresh, daemon=True)
-        refresher.start()
-        until = time.time() + seconds
-        results: list = []
-        workers = [
-            threading.Thread(target=_client, args=(base, vid, until, results, i, think))
-            for i in range(clients)
-        ]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        stop_refresh.set()
-        refresher.join(timeout=300)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+def _clients_during_refreshes(store, vid, base, clients, seconds, think) -> tuple[list, list]:
+    """K clients for S seconds while the store is republished again and again."""
+    stop_refresh, refreshes, results = threading.Event(), [], []
+
+    def refresh():
+        while not stop_refresh.is_set():
+            refreshes.append(_publish(store, vid, "bench-refresh"))
+
+    refresher = threading.Thread(target=refresh, daemon=True)
+    refresher.start()
+    until = time.time() + seconds
+    workers = [
+        threading.Thread(target=_client, args=(base, vid, until, results, i, think))
+        for i in range(clients)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    stop_refresh.set()
+    refresher.join(timeout=300)
+    return results, refreshes
+
+
+def _client_summary(results, refreshes, vid, **settings) -> dict:
+    import numpy as np
+
     lat = np.array([r[1] for r in results]) if results else np.array([0.0])
-    out = {
-        "clients": clients,
-        "seconds": seconds,
-        "server_threads": threads,
-        "think_s": think,
+    return {
+        **settings,
         "requests": len(results),
         "http_errors": sum(1 for r in results if r[2] != 200),
         "error_notices": sum(1 for r in results if r[3]),
@@ -443,6 +445,28 @@ def phase_clients(
         },
         "first_notice": next((r[4] for r in results if r[3]), None),
     }
+
+
+def phase_clients(
+    work: Path, clients: int, seconds: float, threads: int, think: float = 0.0
+) -> dict:
+    store, vid = _ensure_store_with_a_variant(work)
+    server, base = _serve(work, store, threads)
+    try:
+        _wait_for(base, server)
+        results, refreshes = _clients_during_refreshes(store, vid, base, clients, seconds, think)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    out = _client_summary(
+        results,
+        refreshes,
+        vid,
+        clients=clients,
+        seconds=seconds,
+        server_threads=threads,
+        think_s=think,
+    )
     print(
         f"clients: {out['requests']} requests from {clients} clients (think time {think:g} s) "
         f"in {seconds:g} s during "

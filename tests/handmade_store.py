@@ -83,238 +83,282 @@ def trace_frame() -> pd.DataFrame:
     )
 
 
-def build(path: Path, *, intervals: bool = True, baselines: bool = True) -> Path:
-    path = Path(path)
-    art = db.artifacts_dir(path)
-    for sub in ("models", "variants", "traces", "eval"):
-        (art / sub).mkdir(parents=True, exist_ok=True)
-    models, variants, metrics, deltas, latency, memory, ops, evals, traces = ([] for _ in range(9))
-    trace = trace_frame()
-    for (app, arch, mode), (f1, half, lat, ram, disk) in VARIANTS.items():
-        mid = f"{app}.{arch}"
-        vid = f"{mid}.{mode}"
-        if mode == "keras":
-            f = art / "models" / f"{mid}.keras"
-            f.write_bytes(b"PK keras " + mid.encode() * 200)
-            models.append(
-                {
-                    "model_id": mid,
-                    "appliance": app,
-                    "arch": arch,
-                    "profile": "smoke",
-                    "parameters": 123456,
-                    "train_config": json.dumps({"batch": 256}),
-                    "loss_variant": "soft_bce",
-                    "strategy": "default",
-                    "replicas": 1,
-                    "epochs_run": 3,
-                    "best_epoch": 3,
-                    "best_val_loss": 0.1,
-                    "train_seconds": 10.0,
-                    "artifact_path": f"models/{mid}.keras",
-                    "sha256": _sha(f),
-                    "created_at": NOW,
-                    "under_trained": mid in UNDER_TRAINED,
-                    "still_improving": mid in UNDER_TRAINED,
-                    "stop_reason": "epochs",
-                }
-            )
-            rel, sha, nbytes = None, None, None
-        else:
-            f = art / "variants" / f"{vid}.tflite"
-            f.write_bytes(b"TFL3" + vid.encode() * 100)
-            rel, sha, nbytes = f"variants/{vid}.tflite", _sha(f), int(disk * 1e6)
-        variants.append(
+# the tables build fills from VARIANTS and BASELINES, in the order they are inserted
+TABLES = (
+    "models",
+    "variants",
+    "metrics",
+    "metric_deltas",
+    "evaluations",
+    "latency",
+    "memory",
+    "op_profile",
+    "traces",
+    "quant_layer_stats",
+)
+
+
+def _model_row(mid: str, app: str, arch: str, sha: str) -> dict:
+    return {
+        "model_id": mid,
+        "appliance": app,
+        "arch": arch,
+        "profile": "smoke",
+        "parameters": 123456,
+        "train_config": json.dumps({"batch": 256}),
+        "loss_variant": "soft_bce",
+        "strategy": "default",
+        "replicas": 1,
+        "epochs_run": 3,
+        "best_epoch": 3,
+        "best_val_loss": 0.1,
+        "train_seconds": 10.0,
+        "artifact_path": f"models/{mid}.keras",
+        "sha256": sha,
+        "created_at": NOW,
+        "under_trained": mid in UNDER_TRAINED,
+        "still_improving": mid in UNDER_TRAINED,
+        "stop_reason": "epochs",
+    }
+
+
+def _variant_row(vid: str, mid: str, app: str, arch: str, mode: str, file: tuple) -> dict:
+    rel, sha, nbytes = file
+    return {
+        "variant_id": vid,
+        "model_id": mid,
+        "appliance": app,
+        "arch": arch,
+        "mode": mode,
+        "status": "ok",
+        "converter_settings": json.dumps({"mode": mode}),
+        "file_path": rel,
+        "file_bytes": nbytes,
+        "sha256": sha,
+        "xnnpack_partitions": None if mode == "keras" else (0 if mode == "w8" else 1),
+        "n_ops": 12,
+        "float_compute_ops": 0 if mode == "w8_a8" else 8,
+        "kind": "model",
+    }
+
+
+def _add_model_and_variant(rows: dict, art: Path, app: str, arch: str, mode: str, disk) -> str:
+    """Write the variant's file (a .keras model or a .tflite), add its rows; return its sha."""
+    mid = f"{app}.{arch}"
+    vid = f"{mid}.{mode}"
+    if mode == "keras":
+        f = art / "models" / f"{mid}.keras"
+        f.write_bytes(b"PK keras " + mid.encode() * 200)
+        rows["models"].append(_model_row(mid, app, arch, _sha(f)))
+        file = (None, None, None)
+    else:
+        f = art / "variants" / f"{vid}.tflite"
+        f.write_bytes(b"TFL3" + vid.encode() * 100)
+        file = (f"variants/{vid}.tflite", _sha(f), int(disk * 1e6))
+    rows["variants"].append(_variant_row(vid, mid, app, arch, mode, file))
+    return file[1]
+
+
+def _metric_row(vid: str, split: str, metric: str, value, ci_low, ci_high, n_windows=5000):
+    return {
+        "variant_id": vid,
+        "split": split,
+        "metric": metric,
+        "value": value,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "n_windows": n_windows,
+    }
+
+
+def _metric_rows(vid: str, f1: float, half: float, intervals: bool) -> list[dict]:
+    rows = [
+        _metric_row(
+            vid,
+            "test",
+            metric,
+            value,
+            value - half if intervals else None,
+            value + half if intervals else None,
+        )
+        for metric, value in (("f1", f1), ("mcc", f1 - 0.02), ("mae_masked", 20 - 10 * f1))
+    ]
+    if intervals and vid == "kettle.cnn.keras":  # two test houses, each reported alone
+        for house, shift in ((2, 0.05), (5, -0.1)):
+            for metric, value in (("f1", f1 + shift), ("mcc", f1 + shift - 0.03)):
+                rows.append(
+                    _metric_row(
+                        vid,
+                        f"test@house{house}",
+                        metric,
+                        value,
+                        value - 2 * half,
+                        value + 2 * half,
+                        2500,
+                    )
+                )
+    rows.append(
+        _metric_row(
+            vid,
+            "test",
+            "mae",
+            40 - 10 * f1,
+            38 - 10 * f1 if intervals else None,
+            42 - 10 * f1 if intervals else None,
+        )
+    )
+    return rows
+
+
+def _delta_row(app: str, arch: str, mode: str, f1: float) -> dict:
+    """The variant's F1 minus its float model's, with a paired interval."""
+    d = f1 - VARIANTS[(app, arch, "keras")][0]
+    half = PAIRED_HALF_WIDTH.get((app, arch, mode), 0.02)
+    return {
+        "variant_id": f"{app}.{arch}.{mode}",
+        "reference_id": f"{app}.{arch}.keras",
+        "split": "test",
+        "metric": "f1",
+        "delta": d,
+        "ci_low": d - half,
+        "ci_high": d + half,
+        "n_windows": 5000,
+        "distinguishable": not (d - half <= 0 <= d + half),
+    }
+
+
+def _evaluation_row(vid: str, mode: str, sha) -> dict:
+    return {
+        "variant_id": vid,
+        "split": "test",
+        "runtime": "keras" if mode == "keras" else ("tf_lite" if mode == "w8" else "litert"),
+        "xnnpack": mode not in ("keras", "w8"),
+        "file_sha256": sha,
+        "subset": "full",
+        "n_windows": 5000,
+        "seconds": 1.0,
+    }
+
+
+def _add_latency_and_memory(rows: dict, vid: str, arch: str, mode: str, lat, ram, sha) -> None:
+    """One latency and one memory row per device: the devbox and the (slower) Pi."""
+    for host, runtime, threads, factor in (
+        (LOCAL, "litert", 1, 1.0),
+        (PI, "edge_kit", 4, PI_FACTOR[mode] * (3 if arch == "transformer" else 1)),
+    ):
+        rows["latency"].append(
             {
                 "variant_id": vid,
-                "model_id": mid,
+                "host": host,
+                "runtime": runtime,
+                "threads": threads,
+                "xnnpack": True,
+                "batch": 1,
+                "runs": 50,
+                "mean_ms": lat * factor,
+                "median_ms": lat * factor,
+                "p90_ms": lat * factor * 1.1,
+                "measured_at": NOW,
+                "file_sha256": sha,
+            }
+        )
+        rows["memory"].append(
+            {
+                "variant_id": vid,
+                "host": host,
+                "runtime": runtime,
+                "xnnpack": True,
+                "phase": "peak",
+                "rss_mb": ram + 40,
+                "delta_mb": ram,
+            }
+        )
+
+
+def _op_rows(vid: str, mode: str, lat: float) -> list[dict]:
+    return [
+        {
+            "variant_id": vid,
+            "host": LOCAL,
+            "runtime": "litert",
+            "threads": 1,
+            "node_index": n,
+            "node_name": f"n{n}",
+            "op_type": op,
+            "latency_ms": lat / 4,
+            "share": 0.25,
+            "xnnpack": mode != "w8" and op != "RESHAPE",
+            "times_called": 1,
+            "source": "isolated_op",
+        }
+        for n, op in enumerate(["CONV_2D", "CONV_2D", "FULLY_CONNECTED", "RESHAPE"])
+    ]
+
+
+def _trace_row(vid: str, app: str, sha) -> dict:
+    return {
+        "variant_id": vid,
+        "appliance": app,
+        "split": "test_trace",
+        "path": "traces/trace.parquet",
+        "rows": TRACE_ROWS,
+        "file_sha256": sha,
+    }
+
+
+def _add_variant(rows: dict, art: Path, key: tuple, numbers: tuple, intervals: bool) -> None:
+    """All rows for one VARIANTS entry; keras models are never benchmarked or traced."""
+    (app, arch, mode), (f1, half, lat, ram, disk) = key, numbers
+    vid = f"{app}.{arch}.{mode}"
+    sha = _add_model_and_variant(rows, art, app, arch, mode, disk)
+    rows["metrics"] += _metric_rows(vid, f1, half, intervals)
+    if mode != "keras" and intervals:
+        rows["metric_deltas"].append(_delta_row(app, arch, mode, f1))
+    rows["evaluations"].append(_evaluation_row(vid, mode, sha))
+    if lat is None:
+        return
+    _add_latency_and_memory(rows, vid, arch, mode, lat, ram, sha)
+    rows["op_profile"] += _op_rows(vid, mode, lat)
+    rows["traces"].append(_trace_row(vid, app, sha))
+
+
+def _add_baselines(rows: dict, intervals: bool) -> None:
+    for (app, mode), f1 in BASELINES.items():
+        vid = f"{app}.baseline.{mode}"
+        rows["variants"].append(
+            {
+                "variant_id": vid,
+                "model_id": f"{app}.baseline",
                 "appliance": app,
-                "arch": arch,
+                "arch": "baseline",
                 "mode": mode,
                 "status": "ok",
-                "converter_settings": json.dumps({"mode": mode}),
-                "file_path": rel,
-                "file_bytes": nbytes,
-                "sha256": sha,
-                "xnnpack_partitions": None if mode == "keras" else (0 if mode == "w8" else 1),
-                "n_ops": 12,
-                "float_compute_ops": 0 if mode == "w8_a8" else 8,
-                "kind": "model",
+                "converter_settings": None,
+                "file_path": None,
+                "file_bytes": None,
+                "sha256": None,
+                "xnnpack_partitions": None,
+                "n_ops": None,
+                "float_compute_ops": None,
+                "kind": "baseline",
             }
         )
-        for metric, value in (("f1", f1), ("mcc", f1 - 0.02), ("mae_masked", 20 - 10 * f1)):
-            metrics.append(
-                {
-                    "variant_id": vid,
-                    "split": "test",
-                    "metric": metric,
-                    "value": value,
-                    "ci_low": value - half if intervals else None,
-                    "ci_high": value + half if intervals else None,
-                    "n_windows": 5000,
-                }
+        rows["metrics"].append(
+            _metric_row(
+                vid,
+                "test",
+                "f1",
+                f1,
+                max(f1 - 0.03, 0) if intervals else None,
+                f1 + 0.03 if intervals else None,
             )
-        if intervals and vid == "kettle.cnn.keras":  # two test houses, each reported alone
-            for house, shift in ((2, 0.05), (5, -0.1)):
-                for metric, value in (("f1", f1 + shift), ("mcc", f1 + shift - 0.03)):
-                    metrics.append(
-                        {
-                            "variant_id": vid,
-                            "split": f"test@house{house}",
-                            "metric": metric,
-                            "value": value,
-                            "ci_low": value - 2 * half,
-                            "ci_high": value + 2 * half,
-                            "n_windows": 2500,
-                        }
-                    )
-        metrics.append(
-            {
-                "variant_id": vid,
-                "split": "test",
-                "metric": "mae",
-                "value": 40 - 10 * f1,
-                "ci_low": 38 - 10 * f1 if intervals else None,
-                "ci_high": 42 - 10 * f1 if intervals else None,
-                "n_windows": 5000,
-            }
         )
-        if mode != "keras" and intervals:
-            float_f1 = VARIANTS[(app, arch, "keras")][0]
-            d = f1 - float_f1
-            half = PAIRED_HALF_WIDTH.get((app, arch, mode), 0.02)
-            deltas.append(
-                {
-                    "variant_id": vid,
-                    "reference_id": f"{mid}.keras",
-                    "split": "test",
-                    "metric": "f1",
-                    "delta": d,
-                    "ci_low": d - half,
-                    "ci_high": d + half,
-                    "n_windows": 5000,
-                    "distinguishable": not (d - half <= 0 <= d + half),
-                }
-            )
-        evals.append(
-            {
-                "variant_id": vid,
-                "split": "test",
-                "runtime": "keras"
-                if mode == "keras"
-                else ("tf_lite" if mode == "w8" else "litert"),
-                "xnnpack": mode not in ("keras", "w8"),
-                "file_sha256": sha,
-                "subset": "full",
-                "n_windows": 5000,
-                "seconds": 1.0,
-            }
-        )
-        if lat is None:
-            continue
-        for host, runtime, threads, factor in (
-            (LOCAL, "litert", 1, 1.0),
-            (PI, "edge_kit", 4, PI_FACTOR[mode] * (3 if arch == "transformer" else 1)),
-        ):
-            latency.append(
-                {
-                    "variant_id": vid,
-                    "host": host,
-                    "runtime": runtime,
-                    "threads": threads,
-                    "xnnpack": True,
-                    "batch": 1,
-                    "runs": 50,
-                    "mean_ms": lat * factor,
-                    "median_ms": lat * factor,
-                    "p90_ms": lat * factor * 1.1,
-                    "measured_at": NOW,
-                    "file_sha256": sha,
-                }
-            )
-            memory.append(
-                {
-                    "variant_id": vid,
-                    "host": host,
-                    "runtime": runtime,
-                    "xnnpack": True,
-                    "phase": "peak",
-                    "rss_mb": ram + 40,
-                    "delta_mb": ram,
-                }
-            )
-        for n, op in enumerate(["CONV_2D", "CONV_2D", "FULLY_CONNECTED", "RESHAPE"]):
-            ops.append(
-                {
-                    "variant_id": vid,
-                    "host": LOCAL,
-                    "runtime": "litert",
-                    "threads": 1,
-                    "node_index": n,
-                    "node_name": f"n{n}",
-                    "op_type": op,
-                    "latency_ms": lat / 4,
-                    "share": 0.25,
-                    "xnnpack": mode != "w8" and op != "RESHAPE",
-                    "times_called": 1,
-                    "source": "isolated_op",
-                }
-            )
-        traces.append(
-            {
-                "variant_id": vid,
-                "appliance": app,
-                "split": "test_trace",
-                "path": "traces/trace.parquet",
-                "rows": TRACE_ROWS,
-                "file_sha256": sha,
-            }
-        )
-    if baselines:
-        for (app, mode), f1 in BASELINES.items():
-            vid = f"{app}.baseline.{mode}"
-            variants.append(
-                {
-                    "variant_id": vid,
-                    "model_id": f"{app}.baseline",
-                    "appliance": app,
-                    "arch": "baseline",
-                    "mode": mode,
-                    "status": "ok",
-                    "converter_settings": None,
-                    "file_path": None,
-                    "file_bytes": None,
-                    "sha256": None,
-                    "xnnpack_partitions": None,
-                    "n_ops": None,
-                    "float_compute_ops": None,
-                    "kind": "baseline",
-                }
-            )
-            metrics.append(
-                {
-                    "variant_id": vid,
-                    "split": "test",
-                    "metric": "f1",
-                    "value": f1,
-                    "ci_low": max(f1 - 0.03, 0) if intervals else None,
-                    "ci_high": f1 + 0.03 if intervals else None,
-                    "n_windows": 5000,
-                }
-            )
-            metrics.append(
-                {
-                    "variant_id": vid,
-                    "split": "test",
-                    "metric": "mae",
-                    "value": 35.0,
-                    "ci_low": None,
-                    "ci_high": None,
-                    "n_windows": 5000,
-                }
-            )
-    trace.to_parquet(art / "traces" / "trace.parquet", index=False)
-    stats = [
+        rows["metrics"].append(_metric_row(vid, "test", "mae", 35.0, None, None))
+
+
+def _layer_stat_rows() -> list[dict]:
+    """Per-layer quantisation error for the int8 kettle CNN; one layer is over the 0.5 line."""
+    return [
         {
             "variant_id": "kettle.cnn.w8_a8",
             "layer_index": i,
@@ -327,73 +371,70 @@ def build(path: Path, *, intervals: bool = True, baselines: bool = True) -> Path
         }
         for i, (op, r) in enumerate([("CONV_2D", 0.3), ("FULLY_CONNECTED", 0.6), ("ADD", 0.2)])
     ]
+
+
+def _insert_run_hosts_windows(con) -> None:
+    """The rows that do not depend on VARIANTS: the run, the two devices, the test windows."""
+    run = {
+        "run_id": "r1",
+        "command": "all",
+        "profile": "smoke",
+        "config": json.dumps({"name": "smoke", "suspect_threshold": 0.5}),
+        "config_hash": "abc",
+        "host": LOCAL,
+        "started_at": NOW,
+        "finished_at": NOW,
+        "status": "finished",
+    }
+    db.insert_records(con, "runs", [run])
+    hosts = [
+        {
+            "host": LOCAL,
+            "cpu_model": "Test x86",
+            "cores": 2,
+            "machine": "x86_64",
+            "source": "local",
+        },
+        {
+            "host": PI,
+            "cpu_model": "Cortex-A72",
+            "cores": 4,
+            "machine": "aarch64",
+            "source": "edge_kit",
+        },
+    ]
+    db.insert_records(con, "hosts", hosts)
+    windows = [
+        {
+            "appliance": app,
+            "split": "test",
+            "n_windows": 5000,
+            "windows_hash": "h",
+            "postprocess": "clip_negative",
+            "protocol": "stratified",
+            "population_windows": 200000,
+            "test_houses": "2",
+            "seed": 1,
+        }
+        for app in ("kettle", "fridge")
+    ]
+    db.insert_records(con, "eval_windows", windows)
+
+
+def build(path: Path, *, intervals: bool = True, baselines: bool = True) -> Path:
+    path = Path(path)
+    art = db.artifacts_dir(path)
+    for sub in ("models", "variants", "traces", "eval"):
+        (art / sub).mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[dict]] = {table: [] for table in TABLES}
+    for key, numbers in VARIANTS.items():
+        _add_variant(rows, art, key, numbers, intervals)
+    if baselines:
+        _add_baselines(rows, intervals)
+    trace_frame().to_parquet(art / "traces" / "trace.parquet", index=False)
+    rows["quant_layer_stats"] = _layer_stat_rows()
     with db.write_store(path) as con:
-        db.insert_records(
-            con,
-            "runs",
-            [
-                {
-                    "run_id": "r1",
-                    "command": "all",
-                    "profile": "smoke",
-                    "config": json.dumps({"name": "smoke", "suspect_threshold": 0.5}),
-                    "config_hash": "abc",
-                    "host": LOCAL,
-                    "started_at": NOW,
-                    "finished_at": NOW,
-                    "status": "finished",
-                }
-            ],
-        )
-        db.insert_records(
-            con,
-            "hosts",
-            [
-                {
-                    "host": LOCAL,
-                    "cpu_model": "Test x86",
-                    "cores": 2,
-                    "machine": "x86_64",
-                    "source": "local",
-                },
-                {
-                    "host": PI,
-                    "cpu_model": "Cortex-A72",
-                    "cores": 4,
-                    "machine": "aarch64",
-                    "source": "edge_kit",
-                },
-            ],
-        )
-        db.insert_records(
-            con,
-            "eval_windows",
-            [
-                {
-                    "appliance": app,
-                    "split": "test",
-                    "n_windows": 5000,
-                    "windows_hash": "h",
-                    "postprocess": "clip_negative",
-                    "protocol": "stratified",
-                    "population_windows": 200000,
-                    "test_houses": "2",
-                    "seed": 1,
-                }
-                for app in ("kettle", "fridge")
-            ],
-        )
-        for table, rows in (
-            ("models", models),
-            ("variants", variants),
-            ("metrics", metrics),
-            ("metric_deltas", deltas),
-            ("evaluations", evals),
-            ("latency", latency),
-            ("memory", memory),
-            ("op_profile", ops),
-            ("traces", traces),
-            ("quant_layer_stats", stats),
-        ):
-            db.insert_records(con, table, rows)
+        _insert_run_hosts_windows(con)
+        for table in TABLES:
+            db.insert_records(con, table, rows[table])
     return path
