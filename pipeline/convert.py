@@ -20,11 +20,8 @@ from pipeline.config import file_sha256, stable_hash
 from pipeline.context import RunContext
 from pipeline.errors import ModelFileError, NotReadyError
 from pipeline.quant_debug import layer_stat_records
-from pipeline.quiet import quiet_tf
 from pipeline.variants import convert_model
 from store import db
-
-__all__ = ["quiet_tf", "run_convert"]  # quiet_tf: pipeline/train.py imports it from here
 
 # part of every model's cache key: bump when the conversion of an unchanged model changes
 CONVERT_CODE_VERSION = "v2"

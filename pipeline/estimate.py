@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from store.vocab import SAMPLE_METRICS  # noqa: F401 (the metrics a sample estimates)
-
 # per-window features; metrics are ratios of their weighted sums
 FEATURES = (
     "tp",

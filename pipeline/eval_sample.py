@@ -72,32 +72,31 @@ class EvalPlan:
         }
 
 
-def window_rise(w: Windows, starts: np.ndarray, chunk: int = 50_000) -> np.ndarray:
-    """Aggregate at each window's midpoint minus the window's minimum (its base load), in W."""
+def window_extremes(w: Windows, starts: np.ndarray, chunk: int = 20_000):
+    """(minimum, maximum) of the aggregate over each window, in W, in one pass."""
     view = np.lib.stride_tricks.sliding_window_view(w.split.aggregate_w, WINDOW)
-    out = np.empty(len(starts))
-    for lo in range(0, len(starts), chunk):
-        s = starts[lo : lo + chunk]
-        out[lo : lo + chunk] = w.split.aggregate_w[s + MIDPOINT] - view[s].min(axis=1)
-    return out
-
-
-def window_swing(w: Windows, starts: np.ndarray, chunk: int = 20_000) -> np.ndarray:
-    """Aggregate maximum minus minimum over each window, in W."""
-    view = np.lib.stride_tricks.sliding_window_view(w.split.aggregate_w, WINDOW)
-    out = np.empty(len(starts))
+    dtype = w.split.aggregate_w.dtype  # differences in the data's own precision, as before
+    low, high = np.empty(len(starts), dtype), np.empty(len(starts), dtype)
     for lo in range(0, len(starts), chunk):
         v = view[starts[lo : lo + chunk]]
-        out[lo : lo + chunk] = v.max(axis=1) - v.min(axis=1)
-    return out
+        low[lo : lo + chunk], high[lo : lo + chunk] = v.min(axis=1), v.max(axis=1)
+    return low, high
+
+
+def window_rise(w: Windows, starts: np.ndarray, low: np.ndarray | None = None) -> np.ndarray:
+    """Aggregate at each window's midpoint minus the window's minimum (its base load), in W."""
+    if low is None:
+        low, _ = window_extremes(w, starts)
+    return (w.split.aggregate_w[starts + MIDPOINT] - low).astype(np.float64)
 
 
 def strata_labels(w: Windows, starts: np.ndarray, threshold_w: float) -> np.ndarray:
     """Stratum (index into STRATA) of each window, from the aggregate and the ground truth only
     (never from a model), so every variant and baseline is scored on one design."""
     on = w.split.status[starts + MIDPOINT] > 0.5
-    lookalike = window_rise(w, starts) >= threshold_w
-    swing = window_swing(w, starts)
+    low, high = window_extremes(w, starts)
+    lookalike = window_rise(w, starts, low) >= threshold_w
+    swing = (high - low).astype(np.float64)
     active_w = threshold_w
     if on.any():
         active_w = max(threshold_w, float(np.percentile(swing[on], ACTIVE_QUANTILE)))

@@ -8,7 +8,6 @@ import numpy as np
 
 from pipeline.config import APPLIANCES, MIDPOINT
 from pipeline.estimate import (
-    SAMPLE_METRICS,
     Design,
     Estimate,
     estimate,
@@ -19,7 +18,7 @@ from pipeline.eval_sample import EvalPlan
 from pipeline.metrics import all_metrics, energy_per_day, epd_error_pct
 from pipeline.onoff import duration_samples, status_by_segment
 from pipeline.windows import SplitData
-from store.vocab import Appliance, Mode, Split
+from store.vocab import SAMPLE_METRICS, Appliance, Mode, Split
 
 TRACE_SPLIT = "test_trace"
 

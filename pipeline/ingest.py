@@ -16,7 +16,7 @@ from pipeline.context import utcnow
 from pipeline.edge_kit_results import EdgeKitResults, load_edge_kit
 from pipeline.errors import DataError
 from pipeline.ingest_fields import MAX_THREADS
-from pipeline.profile import Measurements
+from pipeline.measurements import Measurements
 from store.db import StoreError
 
 __all__ = [

@@ -19,8 +19,6 @@ from pipeline.measurements import Measurements
 from pipeline.modes import spec_of
 from store.vocab import Runtime
 
-__all__ = ["Measurements", "measure_in_child", "run_profile"]  # Measurements: for ingest
-
 CHILD = Path(__file__).with_name("measure_child.py")
 PER_OP_TOLERANCE = 0.4  # sum of isolated op times vs whole model on a shared 2-core VM
 # part of every model's cache key: bump when the measurement of an unchanged file changes
