@@ -13,25 +13,15 @@ import json
 import math
 from dataclasses import dataclass
 
-from pipeline.config_overrides import (
-    CONFIG_KEYS,
-    ZERO_ALLOWED,
-    apply_overrides,
-    resolve_config,
-    valid_keys_text,
-)
-from pipeline.profiles import PRESETS, ProfileConfig, profile_config
+from pipeline.config_overrides import CONFIG_KEYS, resolve_config
+from pipeline.profiles import ProfileConfig, profile_config
 from store.vocab import Appliance
 
 __all__ = [  # the settings API, defined beside this module
     "CONFIG_KEYS",
-    "PRESETS",
-    "ZERO_ALLOWED",
     "ProfileConfig",
-    "apply_overrides",
     "profile_config",
     "resolve_config",
-    "valid_keys_text",
 ]
 
 WINDOW = 599

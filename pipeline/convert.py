@@ -110,7 +110,7 @@ def _convert_in_workers(ctx: RunContext, todo: list[tuple]) -> None:
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
 
-    from pipeline.train import die_with_parent
+    from pipeline.train_workers import die_with_parent
 
     workers = min(ctx.cfg.convert_workers, len(todo))
     with ProcessPoolExecutor(

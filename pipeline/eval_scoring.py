@@ -8,6 +8,7 @@ import numpy as np
 
 from pipeline.config import APPLIANCES, MIDPOINT
 from pipeline.estimate import (
+    REASONS,
     Design,
     Estimate,
     estimate,
@@ -79,14 +80,13 @@ class Scorer:
         self.plan, self.truth, self.truth_on, self.appliance = plan, truth, truth_on, appliance
         self.B, self.seed = B, seed
         self.houses = houses  # test house of each sample window (None: not known)
+        found = [] if houses is None else sorted(int(h) for h in np.unique(houses))
+        self._test_houses = found if len(found) > 1 else []
         self._subsets: dict[int, tuple] = {}
 
     def test_houses(self) -> list[int]:
         """The test houses, when there are several (each then gets its own estimates)."""
-        if self.houses is None:
-            return []
-        found = sorted(int(h) for h in np.unique(self.houses))
-        return found if len(found) > 1 else []
+        return self._test_houses
 
     def subset(self, m: int):
         if m not in self._subsets:
@@ -125,8 +125,6 @@ def num(x):
 
 
 def _reason(metric: str) -> str:
-    from pipeline.estimate import REASONS
-
     return REASONS.get(metric, "undefined on the windows of the test span")
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from pipeline.config import APPLIANCES
 from pipeline.onoff import duration_samples, status_by_segment
 from pipeline.readers import HouseData
-from pipeline.windows import SplitData
+from pipeline.windows import SPLIT_COLUMNS, SplitData
 from store.vocab import Appliance, Split
 
 GAP_FACTOR = 7.5  # a jump of more than 7.5 sampling periods (60 s at 8 s) is a gap
@@ -48,12 +48,7 @@ def house_series(
 
 
 def concat(parts: list[SplitData]) -> SplitData:
-    return SplitData(
-        *[
-            np.concatenate([getattr(p, c) for p in parts])
-            for c in ("unix", "aggregate_w", "appliance_w", "status", "segment", "house")
-        ]
-    )
+    return SplitData(*[np.concatenate([getattr(p, c) for p in parts]) for c in SPLIT_COLUMNS])
 
 
 def time_split(s: SplitData) -> dict[Split, SplitData]:
@@ -62,12 +57,7 @@ def time_split(s: SplitData) -> dict[Split, SplitData]:
     cuts = [0, int(n * 0.70), int(n * 0.85), n]
     out = {}
     for split, a, b in zip((Split.TRAIN, Split.VAL, Split.TEST), cuts[:-1], cuts[1:], strict=True):
-        part = SplitData(
-            *[
-                getattr(s, c)[a:b]
-                for c in ("unix", "aggregate_w", "appliance_w", "status", "segment", "house")
-            ]
-        )
+        part = SplitData(*[getattr(s, c)[a:b] for c in SPLIT_COLUMNS])
         part.segment = part.segment + (0 if split is Split.TRAIN else 100_000 * (1 + cuts.index(a)))
         out[split] = part
     return out

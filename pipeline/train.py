@@ -2,7 +2,7 @@
 
 The pieces: the loss (pipeline/train_loss.py), the callbacks and learning-rate schedule
 (pipeline/train_callbacks.py), one model's training (pipeline/train_model.py) and training in
-worker processes (pipeline/train_workers.py). Their public names are importable from here.
+worker processes (pipeline/train_workers.py). The names tests use are importable from here.
 """
 
 from __future__ import annotations
@@ -13,21 +13,16 @@ from pipeline import artifacts
 from pipeline.config import stable_hash
 from pipeline.context import RunContext
 from pipeline.data import load_split, split_record
-from pipeline.train_callbacks import BudgetCallback, ProgressCallback, scheduled_lr
-from pipeline.train_loss import SOFT_BCE_TEMPERATURE, make_loss, power_mae
-from pipeline.train_model import get_strategy, train_one
-from pipeline.train_workers import die_with_parent, train_in_workers
+from pipeline.train_callbacks import scheduled_lr
+from pipeline.train_loss import make_loss, power_mae
+from pipeline.train_model import train_one
+from pipeline.train_workers import train_in_workers
 from store import db
 from store.vocab import Arch, Split
 
 __all__ = [
     "MODEL_CODE_VERSION",
-    "SOFT_BCE_TEMPERATURE",
     "TRAIN_CODE_VERSION",
-    "BudgetCallback",
-    "ProgressCallback",
-    "die_with_parent",
-    "get_strategy",
     "make_loss",
     "power_mae",
     "run_train",

@@ -25,6 +25,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from store.file_checks import first_line
+
 READ_STATEMENTS = {"SELECT", "EXPLAIN"}
 FILE_STATEMENTS = {"COPY", "EXPORT"}
 BATCH_ROWS = 2048
@@ -64,7 +66,7 @@ def check_query(sql: str, allow_files: bool = False) -> str:
     try:
         statements = duckdb.extract_statements(text)
     except duckdb.Error as exc:
-        raise UnsafeQueryError(f"syntax error: {_first_line(exc)}") from exc
+        raise UnsafeQueryError(f"syntax error: {first_line(exc)}") from exc
     if len(statements) != 1:
         raise UnsafeQueryError(
             f"one statement at a time, got {len(statements)} (comments can hide a second one)"
@@ -81,10 +83,6 @@ def check_query(sql: str, allow_files: bool = False) -> str:
         inner = EXPLAIN_PREFIX.sub("", text, count=1)
         check_query(inner, allow_files)
     return text.rstrip().rstrip(";")
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _mb(n: int) -> str:
@@ -117,7 +115,7 @@ def run_query(
     except duckdb.InterruptException as exc:
         raise UnsafeQueryError(f"query stopped after its time limit of {timeout_s:g} s") from exc
     except duckdb.Error as exc:
-        raise UnsafeQueryError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+        raise UnsafeQueryError(f"{type(exc).__name__}: {first_line(exc)}") from exc
     finally:
         timer.cancel()
         con.close()

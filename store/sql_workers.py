@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from store.safe_sql import QueryResult, UnsafeQueryError, _first_line, _mb, run_query
+from store.file_checks import first_line
+from store.safe_sql import QueryResult, UnsafeQueryError, _mb, run_query
 
 POOL_SIZE = max(2, os.cpu_count() or 1)
 KILL_GRACE_S = 5.0  # past the query's own limit, a worker that has not answered is killed
@@ -212,7 +213,7 @@ def _answer(req: dict) -> None:
                 "may use; select fewer or shorter columns"
             )
         else:
-            text = f"{type(exc).__name__}: {_first_line(exc)}"
+            text = f"{type(exc).__name__}: {first_line(exc)}"
         _child_write({"error": text})
         return
     sink = pa.BufferOutputStream()

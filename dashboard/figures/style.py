@@ -11,6 +11,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from store.recommend_rule import is_missing
 from store.vocab import METRICS, Metric
 
 OKABE_ITO = {
@@ -68,14 +69,10 @@ def num(v, digits: int = 4) -> str:
     return fmt(v, digits)
 
 
-def missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
 def interval_text(value, lo, hi, digits: int = 3) -> str:
-    if missing(value):
+    if is_missing(value):
         return "undefined"
-    if lo is None or hi is None or any(isinstance(x, float) and math.isnan(x) for x in (lo, hi)):
+    if is_missing(lo) or is_missing(hi):
         return f"{num(value, digits)} (no interval)"
     return f"{num(value, digits)} [{num(lo, digits)}, {num(hi, digits)}]"
 

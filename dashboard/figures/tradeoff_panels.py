@@ -28,9 +28,9 @@ from dashboard.figures.style import (
     empty,
     interval_text,
     log_range,
-    missing,
     num,
 )
+from store.recommend_rule import is_missing
 
 
 @dataclass
@@ -225,7 +225,7 @@ def _baseline_marks(spec: _Spec, p: _Panel) -> tuple[list[dict], list[dict]]:
     shapes, labels = [], []
     for b in spec.baselines[spec.baselines["appliance"] == p.app].itertuples():
         value = getattr(b, wide)
-        if missing(value):
+        if is_missing(value):
             continue
         line = {"color": "#555", "width": 1, "dash": BASELINE_DASH.get(b.mode, "dash")}
         shapes.append(

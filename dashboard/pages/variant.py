@@ -2,7 +2,6 @@
 its paired difference from the float model, latency, per-op profile, quantization error."""
 
 import json
-import math
 
 import dash
 import dash_bootstrap_components as dbc
@@ -22,6 +21,7 @@ from dashboard.components import (
 )
 from dashboard.downloads import download_href
 from dashboard.grids import grid, interval_col, number_col, text_col
+from store.recommend_rule import is_missing
 
 dash.register_page(__name__, path="/variant", name="Variant", title="nilm-edge · variant", order=2)
 
@@ -71,14 +71,10 @@ HOUSE_COLUMNS = [
 ]
 
 
-def _isnan(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
 def verdict(row) -> str:
-    if _isnan(row["delta"]):
+    if is_missing(row["delta"]):
         return ""
-    if _isnan(row["delta_lo"]) or _isnan(row["delta_hi"]):
+    if is_missing(row["delta_lo"]) or is_missing(row["delta_hi"]):
         return "no interval"
     if row["delta_lo"] <= 0 <= row["delta_hi"]:
         return "not distinguishable from float"
@@ -91,7 +87,7 @@ def kernel_facts(v: dict, k: dict) -> list:
     parts = v.get("xnnpack_partitions")
     if v.get("mode") == "keras":
         items.append("Keras float model (TensorFlow kernels)")
-    elif _isnan(parts):
+    elif is_missing(parts):
         items.append("XNNPACK delegation not recorded")
     elif parts == 0:
         items.append("XNNPACK takes none of the graph: builtin (or reference) kernels only")
@@ -196,12 +192,12 @@ def _facts(v: dict, vid: str) -> html.Div:
         [
             html.Span(f"kind {v['kind']}"),
             html.Span(f"mode {v['mode']}"),
-            html.Span(f"{int(params):,} parameters" if not _isnan(params) else ""),
+            html.Span(f"{int(params):,} parameters" if not is_missing(params) else ""),
             html.Span(f"disk {((v['file_bytes'] or 0) / 1e6):.3f} MB")
-            if not _isnan(v.get("file_bytes"))
+            if not is_missing(v.get("file_bytes"))
             else "",
             html.Span(f"float compute ops {v['float_compute_ops']}")
-            if not _isnan(v.get("float_compute_ops"))
+            if not is_missing(v.get("float_compute_ops"))
             else "",
             html.Span("model flagged UNDER-TRAINED: never recommended", className="text-danger")
             if v.get("under_trained") is True
