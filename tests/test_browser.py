@@ -6,6 +6,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
@@ -55,7 +56,10 @@ def _severe(logs):
 def _wait(predicate, timeout=15.0, what="condition", shown=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except StaleElementReferenceException:  # re-rendered while read: look again
+            value = None
         if value:
             return value
         time.sleep(0.2)
