@@ -11,8 +11,9 @@ from pipeline.config import APPLIANCES
 from pipeline.context import RunContext
 from pipeline.data import split_path
 from pipeline.eval_rows import Rows, evaluation_record
-from pipeline.eval_sample import EvalPlan, window_rise
+from pipeline.eval_sample import EvalPlan
 from pipeline.eval_scoring import Scorer, fmt, metric_rows
+from pipeline.strata import window_rise
 from pipeline.windows import Windows
 from store.vocab import Appliance, Split
 

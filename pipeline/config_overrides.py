@@ -13,7 +13,15 @@ from store.vocab import Arch, Mode, Profile, Runtime
 
 # Dotted key -> (ProfileConfig field, help). For the fields in _PER_ARCH, "train.epochs" sets
 # both architectures and "train.epochs.transformer" one of them.
-_PER_ARCH = ("batch", "epochs", "train_windows", "train_seconds", "peak_lr")
+_PER_ARCH = (
+    "batch",
+    "epochs",
+    "patience",
+    "train_windows",
+    "train_seconds",
+    "peak_lr",
+    "hard_fraction",
+)
 CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "data.synthetic_days": ("synthetic_days", "days of embedded data per house"),
     "model.width_scale": ("width_scale", "layer widths relative to the article's (1.0)"),
@@ -27,6 +35,10 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "train.warmup_fraction": ("warmup_fraction", "share of steps spent warming up"),
     "train.clipnorm": ("clipnorm", "clip each gradient to this norm (omit = no clipping)"),
     "train.on_fraction": ("on_fraction", "share of training windows with an 'on' midpoint"),
+    "train.hard_fraction": (
+        "hard_fraction",
+        "least share of training windows that are 'off' but look like activations",
+    ),
     "train.val_windows": ("val_windows", "validation windows (omit = all)"),
     "train.workers": ("train_workers", "models trained at once in worker processes"),
     "convert.calibration_windows": ("calibration_windows", "representative windows"),
@@ -36,7 +48,11 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "convert.modes": ("modes", "quantization modes to produce"),
     "evaluate.protocol": ("eval_protocol", "stratified, first or busiest"),
     "evaluate.windows": ("eval_windows", "evaluation sample size"),
-    "evaluate.core_windows": ("eval_core_windows", "sub-sample for the transformer and CNN 16x8"),
+    "evaluate.reference_windows": (
+        "eval_reference_windows",
+        "sub-sample for the transformer's Keras model and the CNN's 16x8 file (omit = all)",
+    ),
+    "evaluate.core_windows": ("eval_core_windows", "sub-sample for the transformer's files"),
     "evaluate.min_windows": ("eval_min_windows", "sub-sample for the transformer's 16x8 file"),
     "evaluate.trace_hours": ("eval_trace_hours", "hours of contiguous trace kept"),
     "evaluate.bootstrap": ("eval_bootstrap", "bootstrap resamples for intervals"),
@@ -105,16 +121,17 @@ def _coerce(key: str, fname: str, value, current):
         "peak_lr",
         "val_windows",
         "eval_windows",
+        "eval_reference_windows",
         "on_fraction",
+        "hard_fraction",
         "clipnorm",
     )
     if value in ("none", "None", "null") and nullable:
         return None
-    if fname in ("train_seconds", "peak_lr", "on_fraction", "clipnorm"):
+    if fname in ("train_seconds", "peak_lr", "on_fraction", "hard_fraction", "clipnorm"):
         sample = 1.0
-    if fname in ("batch", "epochs", "train_windows", "val_windows", "eval_windows") or isinstance(
-        sample, int
-    ):
+    counts = ("batch", "epochs", "train_windows", "val_windows", "eval_windows")
+    if fname in (*counts, "eval_reference_windows") or isinstance(sample, int):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise bad("a non-negative integer")
         if value == 0 and fname not in ZERO_ALLOWED:
@@ -122,7 +139,7 @@ def _coerce(key: str, fname: str, value, current):
         return value
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
         raise bad("a non-negative number")
-    if fname == "on_fraction" and not 0 <= value <= 1:
+    if fname in ("on_fraction", "hard_fraction") and not 0 <= value <= 1:
         raise bad("a number between 0 and 1")
     return float(value)
 
@@ -180,6 +197,18 @@ def _check_consistent(cfg: ProfileConfig) -> None:
     if cfg.eval_min_windows > cfg.eval_core_windows:
         raise ConfigError(
             f"evaluate.min_windows ({cfg.eval_min_windows}) must not exceed "
+            f"evaluate.core_windows ({cfg.eval_core_windows}): the samples are nested"
+        )
+    for arch, hard in cfg.hard_fraction.items():
+        if (cfg.on_fraction or 0) + (hard or 0) > 1:
+            raise ConfigError(
+                f"train.on_fraction ({cfg.on_fraction}) and train.hard_fraction.{arch.value} "
+                f"({hard}) are shares of one mix: together at most 1"
+            )
+    ref = cfg.eval_reference_windows
+    if ref is not None and ref < cfg.eval_core_windows:
+        raise ConfigError(
+            f"evaluate.reference_windows ({ref}) must not be below "
             f"evaluate.core_windows ({cfg.eval_core_windows}): the samples are nested"
         )
     if cfg.eval_windows is not None and cfg.eval_core_windows > cfg.eval_windows:

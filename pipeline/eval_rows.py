@@ -89,7 +89,7 @@ def _write_sample(ctx, appliance, split, plan: EvalPlan):
     mid = sample.starts + MIDPOINT
     _, design = sample.subset(None)
     level_of = np.full(len(sample), "full", dtype=object)
-    for lv in ("core", "min"):  # nested: the smaller level overwrites
+    for lv in ("reference", "core", "min"):  # nested: the smaller level overwrites
         level_of[sample.subset(plan.levels[lv])[0]] = lv
     table = pa.table(
         {

@@ -7,36 +7,35 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.config import APPLIANCES, MIDPOINT, WINDOW
+from pipeline.config import APPLIANCES
 from pipeline.context import RunContext
 from pipeline.errors import NotReadyError
 from pipeline.estimate import Sample, block_sample, stratified_sample
 from pipeline.modes import spec_of
+from pipeline.strata import STRATA, strata_labels
 from pipeline.windows import Windows
-from store.vocab import Appliance, Arch
+from store.vocab import Appliance, Arch, Mode
 
-# strata of the sample: the midpoint is on; off but the aggregate at the midpoint rises above the
-# window's base load by the appliance's on threshold (look-alikes); off, but somewhere in the
-# window the aggregate swings as widely as it does around the appliance's own activations
-# (active: a seq2point model sees that swing and may fire); off and idle. False positives come
-# from the look-alike and active strata (measured on the demo microwave: 114 and 49 of 163, none
-# from idle windows), so they get most of the sample. Shares of the sample each stratum gets
-# (what one cannot take goes to the others).
-STRATA = ("on", "off_lookalike", "off_active", "off_idle")
+# False positives come from the look-alike and active strata (pipeline/strata.py; measured on
+# the demo microwave: 114 and 49 of 163, none from idle windows), so they get most of the
+# sample. Shares of the sample each stratum gets (what one cannot take goes to the others).
 STRATA_SHARES = (0.25, 0.45, 0.25, 0.05)
-ACTIVE_QUANTILE = 5  # percentile of the on windows' swing that marks an off window as active
-LEVELS = ("full", "core", "min")
+LEVELS = ("full", "reference", "core", "min")
 
 
 def sample_level(arch: str, mode: str) -> str:
     """Which nested sample a variant is scored on, by a fixed rule of its cost per window:
-    the CNN's files run in ~0.1-5 ms (full sample, its 16x8 file included, so that every CNN
-    variant is compared on the same windows), the transformer's in ~2-20 ms (core), its files
-    with costly kernels (16x8: ~130-450 ms on reference kernels) on the smallest (min)."""
+    the CNN's files run in ~0.1-1 ms (full sample), its 16x8 file in ~4 ms (reference); the
+    transformer's Keras model, which every baseline and its own files are compared against, in
+    ~5 ms (reference), its files in ~2-5 ms (core), those with costly kernels (16x8: ~110 ms on
+    reference kernels) on the smallest (min). Any two variants are paired on the smaller level."""
+    spec = spec_of(mode)
+    costly = spec is not None and spec.costly_kernels
     if arch == Arch.TRANSFORMER.value:
-        spec = spec_of(mode)
-        return "min" if spec is not None and spec.costly_kernels else "core"
-    return "full"
+        if mode == Mode.KERAS.value:
+            return "reference"
+        return "min" if costly else "core"
+    return "reference" if costly else "full"
 
 
 @dataclass
@@ -72,38 +71,6 @@ class EvalPlan:
         }
 
 
-def window_extremes(w: Windows, starts: np.ndarray, chunk: int = 20_000):
-    """(minimum, maximum) of the aggregate over each window, in W, in one pass."""
-    view = np.lib.stride_tricks.sliding_window_view(w.split.aggregate_w, WINDOW)
-    dtype = w.split.aggregate_w.dtype  # differences in the data's own precision, as before
-    low, high = np.empty(len(starts), dtype), np.empty(len(starts), dtype)
-    for lo in range(0, len(starts), chunk):
-        v = view[starts[lo : lo + chunk]]
-        low[lo : lo + chunk], high[lo : lo + chunk] = v.min(axis=1), v.max(axis=1)
-    return low, high
-
-
-def window_rise(w: Windows, starts: np.ndarray, low: np.ndarray | None = None) -> np.ndarray:
-    """Aggregate at each window's midpoint minus the window's minimum (its base load), in W."""
-    if low is None:
-        low, _ = window_extremes(w, starts)
-    return (w.split.aggregate_w[starts + MIDPOINT] - low).astype(np.float64)
-
-
-def strata_labels(w: Windows, starts: np.ndarray, threshold_w: float) -> np.ndarray:
-    """Stratum (index into STRATA) of each window, from the aggregate and the ground truth only
-    (never from a model), so every variant and baseline is scored on one design."""
-    on = w.split.status[starts + MIDPOINT] > 0.5
-    low, high = window_extremes(w, starts)
-    lookalike = window_rise(w, starts, low) >= threshold_w
-    swing = (high - low).astype(np.float64)
-    active_w = threshold_w
-    if on.any():
-        active_w = max(threshold_w, float(np.percentile(swing[on], ACTIVE_QUANTILE)))
-    active = swing >= active_w
-    return np.where(on, 0, np.where(lookalike, 1, np.where(active, 2, 3))).astype(np.int8)
-
-
 def _block_plan(ctx: RunContext, w: Windows, period: float) -> EvalPlan:
     """Protocols `first` / `busiest`: one contiguous block, resampled by hours."""
     cfg = ctx.cfg
@@ -132,10 +99,12 @@ def _stratified_plan(ctx: RunContext, w: Windows, appliance: Appliance, period: 
     )
     trace = w.busiest(trace_n)
     n = len(sample)
+    core = min(n, cfg.eval_core_windows)
     levels = {
         "full": n,
-        "core": min(n, cfg.eval_core_windows),
-        "min": min(n, cfg.eval_min_windows, cfg.eval_core_windows),
+        "reference": min(n, max(core, cfg.eval_reference_windows or n)),
+        "core": core,
+        "min": min(core, cfg.eval_min_windows),
     }
     return EvalPlan(cfg.eval_protocol, sample, levels, trace)
 

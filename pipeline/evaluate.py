@@ -157,6 +157,7 @@ def _cache_key(ctx: RunContext, appliance: Appliance, records: list[dict], artic
             sorted((v["variant_id"], v["sha256"]) for v in records),
             cfg.eval_protocol,
             cfg.eval_windows,
+            cfg.eval_reference_windows,
             cfg.eval_core_windows,
             cfg.eval_min_windows,
             cfg.eval_trace_hours,

@@ -27,6 +27,7 @@ from pipeline.config import (
     lr_for_batch,
 )
 from pipeline.context import RunContext, utcnow
+from pipeline.strata import hard_negatives
 from pipeline.train_callbacks import BudgetCallback, ProgressCallback
 from pipeline.train_facts import Fit, history_and_facts, outcome
 from pipeline.train_loss import appliance_loss, power_mae, zero_prediction_loss
@@ -65,6 +66,8 @@ def _plan(cfg, arch: Arch, n_available: int) -> dict:
         "windows_per_epoch": n_train,
         "steps_per_epoch": steps,
         "epochs": cfg.epochs[arch],
+        "patience": cfg.patience[arch],
+        "hard_fraction": cfg.hard_fraction[arch],
         "seconds": cfg.train_seconds[arch],
         "peak_lr": peak,
         "schedule": schedule,
@@ -100,7 +103,13 @@ def _set_up(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, val_
     tr = Windows(train_split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
     va = Windows(val_split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
     plan = _plan(cfg, arch, len(tr))
-    val_starts = va.sample_with_on_share(cfg.val_windows, cfg.on_fraction, rng)
+    hard_tr = hard_va = None
+    if plan["hard_fraction"]:
+        hard_tr = hard_negatives(tr, tr.starts, params.on_threshold_w)
+        hard_va = hard_negatives(va, va.starts, params.on_threshold_w)
+    val_starts = va.sample_with_on_share(
+        cfg.val_windows, cfg.on_fraction, rng, hard_va, plan["hard_fraction"]
+    )
     strategy_name = ctx.options.strategy
     strategy = get_strategy(strategy_name)
     article_bce = ctx.options.article_loss
@@ -108,7 +117,13 @@ def _set_up(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, val_
         model = build_model(arch, cfg.width_scale)
         _compile(model, params, plan, article_bce)
     train_ds = tr.tf_dataset(
-        tr.starts, plan["batch"], seed=seed, on_fraction=cfg.on_fraction, train=True
+        tr.starts,
+        plan["batch"],
+        seed=seed,
+        on_fraction=cfg.on_fraction,
+        train=True,
+        hard=hard_tr,
+        hard_fraction=plan["hard_fraction"],
     )
     val_ds = va.tf_dataset(np.sort(val_starts), plan["batch"])
     return _Job(
@@ -159,7 +174,7 @@ def _fit(ctx: RunContext, job: _Job, key_dir: Path, label: str) -> Fit:
         plan["steps_per_epoch"] * plan["epochs"],
         plan["seconds"],
     )
-    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience)
+    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=plan["patience"])
     train_ds, val_ds = job.datasets
     t0 = time.perf_counter()
     hist = job.model.fit(
@@ -245,7 +260,6 @@ def _train_config(cfg, job: _Job, seed: int, zero_loss: float) -> str:
     return json.dumps(
         {
             **job.plan,
-            "patience": cfg.patience,
             "val_windows": len(job.val_starts),
             "on_fraction": cfg.on_fraction,
             "seed": seed,

@@ -91,23 +91,62 @@ class Windows:
             return rng.permutation(self.starts)
         return np.sort(rng.choice(self.starts, size=n, replace=False))
 
+    def mix(
+        self,
+        starts: np.ndarray,
+        on_fraction: float | None,
+        hard: np.ndarray | None = None,
+        hard_fraction: float | None = None,
+    ) -> tuple[list[np.ndarray], list[float]] | None:
+        """The pools of a training or validation mix and their shares: the 'on' midpoints at
+        ``on_fraction`` (their own share when None), the hard negatives (mask ``hard`` over
+        ``starts``) at ``hard_fraction`` or their own share of the 'off' draws if that is more,
+        the other 'off' windows the rest. None when the mix is
+        plain random draws (no on_fraction and no hard negatives) or a pool is empty."""
+        mid_on = self.status[starts + MIDPOINT] > 0.5
+        hard = None if hard is None or not hard_fraction else hard & ~mid_on
+        if hard is None or not hard.any():  # no hard negatives: the on/off mix
+            if on_fraction is None:
+                return None
+            pools, shares = [starts[mid_on], starts[~mid_on]], [on_fraction, 1 - on_fraction]
+        else:
+            on_share = float(mid_on.mean()) if on_fraction is None else on_fraction
+            # at least hard_fraction: where most 'off' windows are hard anyway (an appliance
+            # with a threshold of a few watts), their own share, not a few idle ones repeated
+            natural = (1 - on_share) * float(hard.sum()) / max(1, int((~mid_on).sum()))
+            hard_share = max(hard_fraction, natural)
+            pools = [starts[mid_on], starts[hard], starts[~mid_on & ~hard]]
+            shares = [on_share, hard_share, max(0.0, 1 - on_share - hard_share)]
+        if any(len(p) == 0 for p, f in zip(pools, shares, strict=True) if f > 0):
+            return None
+        return pools, shares
+
     def sample_with_on_share(
-        self, n: int | None, on_fraction: float | None, rng: np.random.Generator
+        self,
+        n: int | None,
+        on_fraction: float | None,
+        rng: np.random.Generator,
+        hard: np.ndarray | None = None,
+        hard_fraction: float | None = None,
     ) -> np.ndarray:
-        """n starts of which ``on_fraction`` have an 'on' midpoint (as far as there are), sorted;
-        a plain random sample when on_fraction is None. Validation uses the training mix, so
-        the best-validation checkpoint is the one that finds activations, not the one that
-        predicts 'off' best."""
-        if on_fraction is None or n is None or n >= len(self.starts):
-            return self.sample(n, rng)
-        mid_on = self.status[self.starts + MIDPOINT] > 0.5
-        on, off = self.starts[mid_on], self.starts[~mid_on]
-        n_on = min(len(on), int(round(n * on_fraction)))
-        n_off = min(len(off), n - n_on)
-        picked = np.concatenate(
-            [rng.choice(on, n_on, replace=False), rng.choice(off, n_off, replace=False)]
+        """n starts drawn in the training mix (see ``mix``; each pool as far as it goes, the
+        last one fills up), sorted; a plain random sample when there is no mix. Validation uses
+        the training mix, so the best-validation checkpoint is the one that finds activations,
+        not the one that predicts 'off' best."""
+        mix = (
+            None
+            if n is None or n >= len(self.starts)
+            else self.mix(self.starts, on_fraction, hard, hard_fraction)
         )
-        return np.sort(picked)
+        if mix is None:
+            return self.sample(n, rng)
+        pools, shares = mix
+        sizes = [
+            min(len(p), int(round(n * f))) for p, f in zip(pools[:-1], shares[:-1], strict=True)
+        ]
+        sizes.append(min(len(pools[-1]), n - sum(sizes)))
+        picked = [rng.choice(p, k, replace=False) for p, k in zip(pools, sizes, strict=True)]
+        return np.sort(np.concatenate(picked))
 
     def first(self, n: int | None) -> np.ndarray:
         """The first n windows in time order (all when None): the article's evaluation protocol."""
@@ -136,14 +175,21 @@ class Windows:
         )
         return np.sort(picked), {"on": int(n_on), "off": int(n_off), "requested": int(n)}
 
-    def start_stream(self, starts: np.ndarray, seed: int, on_fraction: float | None = None):
+    def start_stream(
+        self,
+        starts: np.ndarray,
+        seed: int,
+        on_fraction: float | None = None,
+        hard: np.ndarray | None = None,
+        hard_fraction: float | None = None,
+    ):
         """An endless tf.data stream of window starts for training.
 
-        Uniform (on_fraction None): every pass is a fresh full permutation of all starts, made
-        in the graph (tf.random.shuffle), so batches mix houses in proportion at any scale and
-        no window is materialised. With on_fraction f, each start is drawn from the 'on'
-        midpoints with probability f (each pool permuted afresh on every pass): short budgets
-        then see enough activations of sparse appliances.
+        Uniform (no mix): every pass is a fresh full permutation of all starts, made in the
+        graph (tf.random.shuffle), so batches mix houses in proportion at any scale and no
+        window is materialised. With a mix (see ``mix``), each start is drawn from a pool with
+        the pool's share (each pool permuted afresh on every pass): short budgets then see
+        enough activations of sparse appliances, and enough of the windows that fool a model.
         """
         import tensorflow as tf
 
@@ -156,19 +202,28 @@ class Windows:
                 .unbatch()
             )
 
-        if on_fraction is None:
+        mix = self.mix(starts, on_fraction, hard, hard_fraction)
+        if mix is None:
             return permuted(starts, seed)
-        mid_on = self.status[starts + MIDPOINT] > 0.5
-        on, off = starts[mid_on], starts[~mid_on]
-        if len(on) == 0 or len(off) == 0:
-            return permuted(starts, seed)
+        pools, shares = mix
+        # pool seeds as before the hard pool existed: on = seed, off = seed + 1, hard = seed + 2
+        seeds = [seed, seed + 1] if len(pools) == 2 else [seed, seed + 2, seed + 1]
         return tf.data.Dataset.sample_from_datasets(
-            [permuted(on, seed), permuted(off, seed + 1)],
-            weights=[on_fraction, 1 - on_fraction],
+            [permuted(p, s) for p, s in zip(pools, seeds, strict=True)],
+            weights=shares,
             seed=seed,
         )
 
-    def tf_dataset(self, starts, batch: int, seed: int = 0, on_fraction=None, train=False):
+    def tf_dataset(
+        self,
+        starts,
+        batch: int,
+        seed: int = 0,
+        on_fraction=None,
+        train=False,
+        hard=None,
+        hard_fraction=None,
+    ):
         """A tf.data pipeline that gathers windows inside the graph (no Python per batch).
 
         ``train``: the endless stream of start_stream; otherwise the given starts once, in order.
@@ -179,7 +234,7 @@ class Windows:
         y = tf.constant(np.stack([self.y, self.status], axis=1))
         offsets = tf.range(WINDOW, dtype=tf.int64)
         if train:
-            ds = self.start_stream(starts, seed, on_fraction)
+            ds = self.start_stream(starts, seed, on_fraction, hard, hard_fraction)
         else:
             ds = tf.data.Dataset.from_tensor_slices(starts.astype(np.int64))
         ds = ds.batch(batch, drop_remainder=False)

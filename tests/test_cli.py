@@ -151,7 +151,10 @@ def test_config_overrides_reach_the_recorded_run(tmp_path):
     )
     assert res.exit_code == 1 and "pipeline train" in res.stderr  # nothing trained yet
     cfg = json.loads(db.query_df(store, "SELECT config FROM runs").iloc[0, 0])["profile"]
-    assert cfg["batch"] == {"cnn": 48, "transformer": 48} and cfg["patience"] == 7
+    assert cfg["batch"] == {"cnn": 48, "transformer": 48} and cfg["patience"] == {
+        "cnn": 7,
+        "transformer": 7,
+    }
 
 
 def test_stage_without_its_inputs_says_what_to_run(tmp_path):

@@ -26,8 +26,12 @@ def test_set_overrides_one_or_both_architectures_with_typed_values():
             'evaluate.protocol="first"',
             "profile.op_profile_modes=['w8_a8']",
             "train.windows=none",
+            "train.patience.transformer=0",
+            "train.hard_fraction.cnn=0.25",
         ],
     )
+    assert cfg.patience == {Arch.CNN: 4, Arch.TRANSFORMER: 0}
+    assert cfg.hard_fraction[Arch.CNN] == 0.25
     assert cfg.epochs == {Arch.CNN: 7, Arch.TRANSFORMER: 2}
     assert cfg.train_seconds[Arch.CNN] == 12.5
     assert cfg.threads == (1, 2) and cfg.eval_protocol == "first"
@@ -59,6 +63,9 @@ def test_toml_file_then_command_line(tmp_path):
         ("convert.workers=0", "convert.workers: expected a positive integer"),
         ("evaluate.min_windows=500", "must not exceed evaluate.core_windows"),
         ("evaluate.windows=100", "must not exceed evaluate.windows"),
+        ("evaluate.reference_windows=300", "must not be below evaluate.core_windows"),
+        ("train.hard_fraction.transformer=0.8", "are shares of one mix: together at most 1"),
+        ("train.hard_fraction=-1", "train.hard_fraction: expected a non-negative number"),
     ],
 )
 def test_bad_overrides_are_refused_with_what_was_expected(override, message):

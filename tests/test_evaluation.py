@@ -114,7 +114,7 @@ def test_oversampling_on_windows_reaches_the_requested_share():
 def test_strata_from_the_aggregate_and_the_truth():
     """on / look-alike (a rise at the midpoint while off) / active (a swing like the
     appliance's elsewhere in the window) / idle, by hand-placed events."""
-    from pipeline.eval_sample import STRATA, strata_labels
+    from pipeline.strata import STRATA, strata_labels
 
     s = _split(n=6000)
     # an off-status 2,500 W load (not the kettle) at sample 3000
@@ -161,3 +161,63 @@ def test_each_test_house_gets_its_own_estimate_and_they_add_up():
     assert per[7].value["f1"] > per[9].value["f1"] + 0.2
     rows = scorer.house_rows("kettle.cnn.keras", pred[idx], len(sample))
     assert {r["split"] for r in rows} == {"test@house7", "test@house9"}
+
+
+def _with_lookalikes(n=30_000):
+    """A 2,400 W kettle run every 3,000 samples and, between them, an off-status 2,500 W load."""
+    split = _split(n)
+    split.aggregate_w -= split.appliance_w
+    split.appliance_w[:] = 0
+    for s in range(700, n - 700, 3000):
+        split.appliance_w[s : s + 20] = 2400
+    split.aggregate_w += split.appliance_w
+    split.status = (split.appliance_w >= 2000).astype(np.int8)
+    for s in range(2200, n - 700, 3000):
+        split.aggregate_w[s : s + 20] += 2500
+    return split
+
+
+def test_hard_negatives_are_the_off_windows_that_look_like_activations():
+    from pipeline.strata import hard_negatives
+
+    split = _with_lookalikes()
+    w = Windows(split, 522, 814, 3100)
+    hard = hard_negatives(w, w.starts, 2000.0)
+    on = split.status[w.starts + MIDPOINT] > 0.5
+    assert hard.any() and not (hard & on).any()
+    # the midpoint on the other load's run is a hard negative; a window with no run is not
+    assert hard[np.searchsorted(w.starts, 2205 - MIDPOINT)]
+    assert not hard[np.searchsorted(w.starts, 1450 - MIDPOINT)]
+
+
+def test_training_mix_draws_at_least_the_hard_share():
+    pytest.importorskip("tensorflow")
+    from pipeline.strata import hard_negatives
+
+    split = _with_lookalikes()
+    w = Windows(split, 522, 814, 3100)
+    hard = hard_negatives(w, w.starts, 2000.0)
+    on = split.status[w.starts + MIDPOINT] > 0.5
+    natural = 0.7 * hard.sum() / (~on).sum()  # their share of the 'off' draws in a plain mix
+    assert 0.1 < natural < 0.4
+
+    def drawn(hard_fraction):
+        stream = w.start_stream(
+            w.starts, 1, on_fraction=0.3, hard=hard, hard_fraction=hard_fraction
+        )
+        starts = next(stream.batch(4000).as_numpy_iterator())
+        assert np.mean(split.status[starts + MIDPOINT]) == pytest.approx(0.3, abs=0.03)
+        return np.isin(starts, w.starts[hard]).mean()
+
+    assert drawn(0.5) == pytest.approx(0.5, abs=0.03)
+    assert drawn(0.05) == pytest.approx(natural, abs=0.03)  # never fewer than in a plain mix
+    # validation draws the same mix; without hard negatives the on/off mix is unchanged
+    val = w.sample_with_on_share(500, 0.3, np.random.default_rng(0), hard, 0.5)
+    assert len(val) == 500 and np.all(np.diff(val) > 0)
+    assert np.isin(val, w.starts[hard]).mean() == pytest.approx(0.5, abs=0.001)
+    plain = w.sample_with_on_share(500, 0.3, np.random.default_rng(0))
+    assert (
+        plain.tolist()
+        == w.sample_with_on_share(500, 0.3, np.random.default_rng(0), None, 0.5).tolist()
+    )
+    assert np.mean(split.status[plain + MIDPOINT]) == pytest.approx(0.3, abs=0.001)
