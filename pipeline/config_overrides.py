@@ -50,7 +50,7 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "evaluate.windows": ("eval_windows", "evaluation sample size"),
     "evaluate.reference_windows": (
         "eval_reference_windows",
-        "sub-sample for the transformer's Keras model and the CNN's 16x8 file (omit = all)",
+        "sub-sample for the transformer's Keras model (omit = all)",
     ),
     "evaluate.core_windows": ("eval_core_windows", "sub-sample for the transformer's files"),
     "evaluate.min_windows": ("eval_min_windows", "sub-sample for the transformer's 16x8 file"),

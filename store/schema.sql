@@ -333,7 +333,7 @@ COMMENT ON COLUMN evaluations.split IS 'Split (test).';
 COMMENT ON COLUMN evaluations.runtime IS 'keras, litert or tf_lite: chosen by a fixed rule (LiteRT with XNNPACK when XNNPACK takes the whole graph, else TensorFlow''s interpreter, whose builtin integer kernels are faster), never by timing.';
 COMMENT ON COLUMN evaluations.xnnpack IS 'XNNPACK delegate on during evaluation.';
 COMMENT ON COLUMN evaluations.file_sha256 IS 'sha256 of the evaluated file (compare with variants.sha256 and latency.file_sha256).';
-COMMENT ON COLUMN evaluations.subset IS 'Nested part of the evaluation sample it saw, by cost per window: full (the whole sample), reference (the transformer''s Keras model, the CNN''s 16x8 file), core (the transformer''s files), min (its 16x8 file); none for baselines. Two variants are compared on the smaller.';
+COMMENT ON COLUMN evaluations.subset IS 'Nested part of the evaluation sample it saw, by cost per window: full (the whole sample), reference (the transformer''s Keras model), core (the transformer''s files), min (its 16x8 file); none for baselines. Two variants are compared on the smaller.';
 COMMENT ON COLUMN evaluations.n_windows IS 'Windows evaluated.';
 COMMENT ON COLUMN evaluations.seconds IS 'Wall time of the evaluation work.';
 COMMENT ON COLUMN metrics.value IS 'Value; NULL when undefined.';
