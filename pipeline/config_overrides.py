@@ -130,8 +130,15 @@ def _coerce(key: str, fname: str, value, current):
         return None
     if fname in ("train_seconds", "peak_lr", "on_fraction", "hard_fraction", "clipnorm"):
         sample = 1.0
-    counts = ("batch", "epochs", "train_windows", "val_windows", "eval_windows")
-    if fname in (*counts, "eval_reference_windows") or isinstance(sample, int):
+    counts = (
+        "batch",
+        "epochs",
+        "train_windows",
+        "val_windows",
+        "eval_windows",
+        "eval_reference_windows",
+    )
+    if fname in counts or isinstance(sample, int):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise bad("a non-negative integer")
         if value == 0 and fname not in ZERO_ALLOWED:

@@ -102,7 +102,7 @@ def _stratified_plan(ctx: RunContext, w: Windows, appliance: Appliance, period: 
     core = min(n, cfg.eval_core_windows)
     levels = {
         "full": n,
-        "reference": min(n, max(core, cfg.eval_reference_windows or n)),
+        "reference": min(n, cfg.eval_reference_windows or n),  # >= core (config check)
         "core": core,
         "min": min(core, cfg.eval_min_windows),
     }

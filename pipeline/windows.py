@@ -59,6 +59,12 @@ def valid_starts(segment: np.ndarray, window: int = WINDOW) -> np.ndarray:
     return s[segment[s] == segment[s + window - 1]]
 
 
+def _draw(pools: list[np.ndarray], sizes: list[int], rng: np.random.Generator) -> np.ndarray:
+    """``sizes[i]`` starts drawn without replacement from each pool in turn, sorted."""
+    picked = [rng.choice(p, k, replace=False) for p, k in zip(pools, sizes, strict=True)]
+    return np.sort(np.concatenate(picked))
+
+
 class Windows:
     """Normalised inputs and targets of one split, with window gathering by start index."""
 
@@ -145,8 +151,7 @@ class Windows:
             min(len(p), int(round(n * f))) for p, f in zip(pools[:-1], shares[:-1], strict=True)
         ]
         sizes.append(min(len(pools[-1]), n - sum(sizes)))
-        picked = [rng.choice(p, k, replace=False) for p, k in zip(pools, sizes, strict=True)]
-        return np.sort(np.concatenate(picked))
+        return _draw(pools, sizes, rng)
 
     def first(self, n: int | None) -> np.ndarray:
         """The first n windows in time order (all when None): the article's evaluation protocol."""
@@ -170,10 +175,8 @@ class Windows:
         on, off = self.starts[mid_on], self.starts[~mid_on]
         n_on = min(len(on), n // 2)
         n_off = min(len(off), n - n_on)
-        picked = np.concatenate(
-            [rng.choice(on, n_on, replace=False), rng.choice(off, n_off, replace=False)]
-        )
-        return np.sort(picked), {"on": int(n_on), "off": int(n_off), "requested": int(n)}
+        picked = _draw([on, off], [n_on, n_off], rng)
+        return picked, {"on": int(n_on), "off": int(n_off), "requested": int(n)}
 
     def start_stream(
         self,
