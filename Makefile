@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
+	# the oldest DuckDB client the README says reads the store (tests/test_store_compat.py)
+	$(PY) -m pip install -q --no-deps --target $(VENV)/duckdb-1.1.0 duckdb==1.1.0
 	touch $@
 
 install: $(VENV)/.installed

@@ -232,41 +232,48 @@ def collect(store: Path, dry_run: bool = False, exclude_run: str | None = None) 
     Holds the store's writer lock throughout (no store is published meanwhile, and a new run
     cannot start: starting one publishes its 'running' row) and removes nothing while another
     run of the store is in progress (``exclude_run``: the calling run, whose work is done).
+    A dry run only reads: it takes no lock, so it works on a store in a read-only folder.
     """
     store = Path(store)
-    report = GcReport(dry_run=dry_run)
-    art = db.artifacts_dir(store)
+    if dry_run:
+        return _sweep(store, GcReport(dry_run=True), exclude_run)
     with db.writer_lock(store):
-        con = db.connect_readonly(store)
-        try:
-            refs = referenced(con)
-            report.blocked_by = live_runs(con, exclude_run)
-        finally:
-            con.close()
-        if report.blocked_by:
-            return report
-        keep = set(refs)
-        for rel in refs:
-            for companion in COMPANIONS.get(Path(rel).suffix, ()):
-                keep.add(os.path.normpath(str(Path(rel).with_suffix(companion))))
-        report.missing = sorted(rel for rel in refs if not (art / rel).is_file())
-        for sub in MANAGED_DIRS:
-            folder = art / sub
-            if not folder.is_dir():
+        return _sweep(store, GcReport(), exclude_run)
+
+
+def _sweep(store: Path, report: GcReport, exclude_run: str | None) -> GcReport:
+    """``collect``'s work: list (and unless a dry run, remove) the unreferenced files."""
+    art = db.artifacts_dir(store)
+    con = db.connect_readonly(store)
+    try:
+        refs = referenced(con)
+        report.blocked_by = live_runs(con, exclude_run)
+    finally:
+        con.close()
+    if report.blocked_by:
+        return report
+    keep = set(refs)
+    for rel in refs:
+        for companion in COMPANIONS.get(Path(rel).suffix, ()):
+            keep.add(os.path.normpath(str(Path(rel).with_suffix(companion))))
+    report.missing = sorted(rel for rel in refs if not (art / rel).is_file())
+    for sub in MANAGED_DIRS:
+        folder = art / sub
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if not path.is_file() and not path.is_symlink():
                 continue
-            for path in sorted(folder.rglob("*")):
-                if not path.is_file() and not path.is_symlink():
-                    continue
-                rel = os.path.normpath(str(path.relative_to(art)))
-                if rel in keep:
-                    report.kept += 1
-                    continue
-                try:
-                    size = path.lstat().st_size
-                    if not dry_run:
-                        path.unlink()
-                except FileNotFoundError:
-                    continue
-                report.removed.append(path)
-                report.removed_bytes += size
+            rel = os.path.normpath(str(path.relative_to(art)))
+            if rel in keep:
+                report.kept += 1
+                continue
+            try:
+                size = path.lstat().st_size
+                if not report.dry_run:
+                    path.unlink()
+            except FileNotFoundError:
+                continue
+            report.removed.append(path)
+            report.removed_bytes += size
     return report

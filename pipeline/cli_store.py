@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,9 @@ import typer
 from pipeline.cli_app import WIDE_OUTPUT, app, check_readable_store, fail, guard
 from pipeline.cli_options import OutFormat, ReadStoreOpt
 from store.db import DEFAULT_STORE
+
+CELL_CHARS = 1000  # longest value a table cell shows; longer ones are cut, with a note
+CUT_MARK = "… (cut, use --format csv)"
 
 
 @app.command()
@@ -95,9 +99,12 @@ def _table(df, max_rows: int) -> str:
 
     table = Table(show_lines=False)
     for c in df.columns:
-        table.add_column(str(c), overflow="fold")
+        table.add_column(_cut(str(c)), overflow="fold")
+    cut = 0
     for row in df.head(max_rows).itertuples(index=False):
-        table.add_row(*[_cell(v) for v in row])
+        cells = [_cell(v) for v in row]
+        cut += sum(len(c) > CELL_CHARS for c in cells)
+        table.add_row(*[_cut(c) for c in cells])
     buf = StringIO()
     Console(file=buf, width=WIDE_OUTPUT).print(table)
     more = (
@@ -105,6 +112,11 @@ def _table(df, max_rows: int) -> str:
         if len(df) > max_rows
         else f"({len(df)} rows)\n"
     )
+    if cut:
+        more += (
+            f"({cut} cell(s) longer than {CELL_CHARS:,} characters cut; "
+            "--format csv or json prints whole values)\n"
+        )
     return buf.getvalue() + more
 
 
@@ -112,6 +124,11 @@ def _cell(v) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     return "" if v is None else str(v)
+
+
+def _cut(text: str) -> str:
+    """A table cell at most CELL_CHARS long: laying out a huge value would take minutes."""
+    return text if len(text) <= CELL_CHARS else text[:CELL_CHARS] + CUT_MARK
 
 
 @app.command()
@@ -150,10 +167,17 @@ def gc(
 ):
     """Remove artifact files no row of the store references (superseded versions, leftovers of
     failed or killed runs). Never touches a referenced file; does nothing while a run is in
-    progress on the store."""
+    progress on the store. --dry-run and --verify work on a store in a read-only folder."""
     from pipeline import artifacts
 
     check_readable_store(store)
+    if not dry_run and not os.access(Path(store).resolve().parent, os.W_OK):
+        if not verify:
+            fail(
+                f"{store}: the store's folder is read-only: nothing can be removed (--dry-run lists)"
+            )
+        typer.echo("gc: the store's folder is read-only: nothing removed (as --dry-run)", err=True)
+        dry_run = True
     report = guard(lambda: artifacts.collect(store, dry_run=dry_run))
     if dry_run:
         for p in report.removed:

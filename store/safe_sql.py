@@ -8,8 +8,8 @@ installed or loaded), a time limit (the connection is interrupted from a timer t
 optional limits on rows and bytes of the result. ``allow_files`` lifts the file rule (and admits
 COPY ... TO / EXPORT) for a person's own exports from the command line; nothing else changes.
 
-The dashboard runs each query in a separate worker process (`run_query_isolated`, the pool is in
-store/sql_workers.py): DuckDB refuses a second connection to one file with a different
+The dashboard runs each query in a separate worker process (`run_query_isolated` and its pool
+in store/sql_workers.py, which builds on this module): DuckDB refuses a second connection to one file with a different
 configuration inside one process, so a sandboxed user query in the server process would break
 every other page's reads while it runs; and a worker can be killed, and its memory is returned,
 whatever the query does.
@@ -37,6 +37,10 @@ class UnsafeQueryError(ValueError):
     """A query that is refused, fails or runs past a limit; the message is for the person."""
 
 
+class QueryMemoryError(UnsafeQueryError):
+    """A query that needed more memory than its bound (``memory_bytes``)."""
+
+
 @dataclass
 class QueryResult:
     table: pa.Table
@@ -48,14 +52,20 @@ class QueryResult:
         return df
 
 
-def sandbox_config(allow_files: bool = False) -> dict:
-    return {
+def sandbox_config(allow_files: bool = False, memory_bytes: int | None = None) -> dict:
+    """DuckDB settings of a sandboxed connection; ``memory_bytes``: what a query may use."""
+    config = {
         "enable_external_access": bool(allow_files),
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "allow_community_extensions": False,
         "lock_configuration": True,
+        # no spilling beside the store (a read-only folder, a path shown to the query)
+        "temp_directory": "",
     }
+    if memory_bytes is not None:
+        config["memory_limit"] = f"{max(1, memory_bytes >> 20)}MiB"
+    return config
 
 
 def check_query(sql: str, allow_files: bool = False) -> str:
@@ -89,10 +99,13 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
-def open_sandboxed(store: Path, allow_files: bool = False) -> duckdb.DuckDBPyConnection:
+def open_sandboxed(
+    store: Path, allow_files: bool = False, memory_bytes: int | None = None
+) -> duckdb.DuckDBPyConnection:
     from store.db import connect_readonly
 
-    return connect_readonly(Path(store), config=sandbox_config(allow_files), check_version=False)
+    config = sandbox_config(allow_files, memory_bytes)
+    return connect_readonly(Path(store), config=config, check_version=False)
 
 
 def run_query(
@@ -103,10 +116,12 @@ def run_query(
     timeout_s: float = 30.0,
     max_bytes: int | None = None,
     allow_files: bool = False,
+    memory_bytes: int | None = None,
 ) -> QueryResult:
-    """Run one checked statement in this process under the sandbox and the limits."""
+    """Run one checked statement in this process under the sandbox and the limits
+    (``memory_bytes``: what the query may use, DuckDB's memory_limit; default DuckDB's own)."""
     text = check_query(sql, allow_files)
-    con = open_sandboxed(store, allow_files)
+    con = open_sandboxed(store, allow_files, memory_bytes)
     timer = threading.Timer(timeout_s, con.interrupt)
     timer.daemon = True
     timer.start()
@@ -114,6 +129,8 @@ def run_query(
         return _fetch(con, text, row_limit, max_bytes)
     except duckdb.InterruptException as exc:
         raise UnsafeQueryError(f"query stopped after its time limit of {timeout_s:g} s") from exc
+    except duckdb.OutOfMemoryException as exc:
+        raise QueryMemoryError(f"out of memory: {first_line(exc)}") from exc
     except duckdb.Error as exc:
         raise UnsafeQueryError(f"{type(exc).__name__}: {first_line(exc)}") from exc
     finally:
@@ -142,20 +159,3 @@ def _fetch(con, text: str, row_limit: int | None, max_bytes: int | None) -> Quer
         if truncated:
             break
     return QueryResult(pa.Table.from_batches(batches, schema=reader.schema), truncated)
-
-
-def run_query_isolated(
-    store: Path,
-    sql: str,
-    *,
-    row_limit: int,
-    timeout_s: float,
-    max_bytes: int,
-) -> QueryResult:
-    """`run_query` in a worker process that is killed at the time limit (store/sql_workers.py)."""
-    from store import sql_workers
-
-    check_query(sql)  # refuse early, without a process
-    return sql_workers.run(
-        store, sql, row_limit=row_limit, timeout_s=timeout_s, max_bytes=max_bytes
-    )

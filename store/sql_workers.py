@@ -2,14 +2,23 @@
 
 A few long-lived worker processes, started on first use and reused, answer the SQL page: each
 takes one request at a time, opens the store read-only for that query alone and closes it. A
-worker that runs past the time limit, dies, or grows past its memory bound is killed and
-replaced, so a runaway query costs one process, never the server. Reuse matters on a busy
-2-core machine: starting Python and importing DuckDB costs about a second per process.
+worker that runs past the time limit, dies, runs out of its memory, or grows past its recycle
+bound is killed and replaced, so a runaway query costs one process, never the server. Reuse
+matters on a busy 2-core machine: starting Python and importing DuckDB costs about a second per
+process.
+
+Memory: a query may use QUERY_MEMORY_BYTES on top of what its worker already holds. DuckDB
+enforces that bound itself (its ``memory_limit``, locked), and the worker's address space is
+capped at its own measured baseline (Python, DuckDB, Arrow and DuckDB's threads, after a warm-up
+query) plus that budget plus HEADROOM_BYTES for what DuckDB does not count, so the cap never eats
+into the promised budget. A query that needs more fails alone with a clear message, and its
+worker is replaced.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import select
@@ -22,14 +31,25 @@ from pathlib import Path
 import pyarrow as pa
 
 from store.file_checks import first_line
-from store.safe_sql import QueryResult, UnsafeQueryError, _mb, run_query
+from store.safe_sql import (
+    QueryMemoryError,
+    QueryResult,
+    UnsafeQueryError,
+    _mb,
+    check_query,
+    run_query,
+)
 
 POOL_SIZE = max(2, os.cpu_count() or 1)
 KILL_GRACE_S = 5.0  # past the query's own limit, a worker that has not answered is killed
 CHILD_START_S = 10.0  # a new worker's start-up (Python + DuckDB import) on a busy machine
-CHILD_MEMORY_BYTES = 3 << 30  # address space of one query process: a runaway query fails there
+QUERY_MEMORY_BYTES = 2 << 30  # what one query may add to its worker (DuckDB's memory_limit)
+HEADROOM_BYTES = 1 << 30  # address space for what DuckDB does not count (Arrow, Python, stacks)
 RECYCLE_RSS_BYTES = 512 << 20  # a worker holding more than this after a query is replaced
 RECYCLE_AFTER = 500  # queries per worker before it is replaced anyway
+# glibc reserves 64 MB of address space per malloc arena, up to 8 per core: two are plenty for
+# one query at a time, and keep the worker's baseline (and so its cap) small and predictable
+WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
 
 
 class _Worker:
@@ -37,10 +57,11 @@ class _Worker:
         root = str(Path(__file__).resolve().parents[1])
         env = {
             **os.environ,
+            **WORKER_ENV,
             "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "store.sql_workers"],
+            [sys.executable, "-m", "store.sql_workers", str(QUERY_MEMORY_BYTES)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -138,8 +159,11 @@ _POOL = _Pool(POOL_SIZE)
 atexit.register(_POOL.close)
 
 
-def run(store: Path, sql: str, *, row_limit: int, timeout_s: float, max_bytes: int) -> QueryResult:
+def run_query_isolated(
+    store: Path, sql: str, *, row_limit: int, timeout_s: float, max_bytes: int
+) -> QueryResult:
     """`run_query` in a worker process that is killed at the time limit; a few at a time."""
+    check_query(sql)  # refuse early, without a process
     if not _POOL.slots.acquire(timeout=timeout_s):
         raise UnsafeQueryError("the server is busy with other SQL queries; try again in a moment")
     try:
@@ -166,9 +190,12 @@ def _ask_a_worker(request: dict, timeout_s: float) -> QueryResult:
         worker.kill()
         raise UnsafeQueryError(
             f"the query process failed ({type(exc).__name__}); the query may have needed more "
-            f"than {_mb(CHILD_MEMORY_BYTES)} of memory"
+            f"than the {_mb(QUERY_MEMORY_BYTES)} of memory a query may use"
         ) from None
-    _POOL.give_back(worker)
+    if status.get("replace"):  # it ran out of memory: a fresh process for the next query
+        worker.kill()
+    else:
+        _POOL.give_back(worker)
     if "error" in status:
         if status.get("kind") == "store":
             from store.db import StoreError
@@ -179,17 +206,55 @@ def _ask_a_worker(request: dict, timeout_s: float) -> QueryResult:
     return QueryResult(table, bool(status["truncated"]))
 
 
-def _child_main() -> None:
-    """A query worker: one JSON request per line on stdin, one answer each on stdout."""
+def _address_space() -> int:
+    """This process's address space in bytes (VmSize)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmSize in /proc/self/status")
+
+
+def _cap_memory(budget: int) -> None:
+    """Cap the address space at this worker's baseline + ``budget`` + HEADROOM_BYTES.
+
+    The baseline is measured after a warm-up query on an in-memory database with the sandbox's
+    settings, so DuckDB's threads, their stacks and malloc arenas are in it, not in the budget.
+    """
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
+    import duckdb
+
+    from store.safe_sql import sandbox_config
+
+    con = duckdb.connect(":memory:", config=sandbox_config(memory_bytes=budget))
+    try:
+        con.execute("SELECT count(DISTINCT range) FROM range(100000)").fetchall()
+        baseline = _address_space()
+    finally:
+        con.close()
+    cap = baseline + budget + HEADROOM_BYTES
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _child_main() -> None:
+    """A query worker: one JSON request per line on stdin, one answer each on stdout."""
+    budget = int(sys.argv[1]) if len(sys.argv) > 1 else QUERY_MEMORY_BYTES
+    with contextlib.suppress(OSError, ValueError):  # no /proc: DuckDB's memory_limit still holds
+        _cap_memory(budget)
     for line in sys.stdin.buffer:
         if line.strip():
-            _answer(json.loads(line))
+            _answer(json.loads(line), budget)
 
 
-def _answer(req: dict) -> None:
+def _memory_text(budget: int) -> str:
+    return (
+        f"the query needed more than the {_mb(budget)} of memory a query may use; "
+        "aggregate or filter more, or select fewer or shorter columns"
+    )
+
+
+def _answer(req: dict, budget: int) -> None:
     from store.db import StoreError
 
     try:
@@ -199,22 +264,22 @@ def _answer(req: dict) -> None:
             row_limit=req["row_limit"],
             timeout_s=req["timeout_s"],
             max_bytes=req["max_bytes"],
+            memory_bytes=budget,
         )
     except StoreError as exc:
         _child_write({"error": str(exc), "kind": "store"})
         return
+    except QueryMemoryError:
+        _child_write({"error": _memory_text(budget), "replace": True})
+        return
     except UnsafeQueryError as exc:
         _child_write({"error": str(exc)})
         return
-    except (MemoryError, OSError) as exc:  # DuckDB's out-of-memory surfaces as an OSError
+    except (MemoryError, OSError) as exc:  # past the cap outside DuckDB (Arrow, Python)
         if isinstance(exc, MemoryError) or "memory" in str(exc).lower():
-            text = (
-                f"query or result larger than the {_mb(CHILD_MEMORY_BYTES)} of memory a query "
-                "may use; select fewer or shorter columns"
-            )
+            _child_write({"error": _memory_text(budget), "replace": True})
         else:
-            text = f"{type(exc).__name__}: {first_line(exc)}"
-        _child_write({"error": text})
+            _child_write({"error": f"{type(exc).__name__}: {first_line(exc)}"})
         return
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, res.table.schema) as writer:

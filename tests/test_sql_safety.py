@@ -164,7 +164,7 @@ def test_sql_page_workers_are_reused_and_a_stuck_one_is_replaced(store, monkeypa
     from store import safe_sql, sql_workers
 
     def ask(sql, timeout_s=10.0):
-        return safe_sql.run_query_isolated(
+        return sql_workers.run_query_isolated(
             store, sql, row_limit=10, timeout_s=timeout_s, max_bytes=1 << 20
         )
 
@@ -182,3 +182,37 @@ def test_sql_page_workers_are_reused_and_a_stuck_one_is_replaced(store, monkeypa
         ask("SELECT 3", timeout_s=1)
     assert first.proc.poll() is not None and sql_workers._POOL.idle == []  # killed, not reused
     assert ask("SELECT 42 AS x").table.column("x").to_pylist() == [42]
+
+
+def test_a_query_gets_its_memory_budget_and_a_huge_one_fails_alone(store):
+    """The bound is what a query may add to its worker: 10 M distinct values fit, every time;
+    a query far past the budget fails with a clear message and only its worker is replaced."""
+    from store import sql_workers
+
+    def ask(sql):
+        return sql_workers.run_query_isolated(
+            store, sql, row_limit=10, timeout_s=60, max_bytes=1 << 20
+        )
+
+    sql_workers._POOL.close()
+    huge = "SELECT length(string_agg(repeat('x', 1000), '')) AS n FROM range(10000000)"
+    for _ in range(20):
+        res = ask("SELECT count(DISTINCT range) AS n FROM range(10000000)")
+        assert res.table.column("n").to_pylist() == [10_000_000]
+        (worker,) = sql_workers._POOL.idle
+        with pytest.raises(safe_sql.UnsafeQueryError, match="of memory a query may use"):
+            ask(huge)
+        assert worker.proc.poll() is not None and sql_workers._POOL.idle == []  # replaced
+    assert ask("SELECT 42 AS x").table.column("x").to_pylist() == [42]
+
+
+def test_pipeline_sql_cuts_a_huge_cell_in_table_format(store):
+    """Laying out a 50 MB cell as a table took minutes; the table shows its start and says so."""
+    t0 = time.perf_counter()
+    res = invoke("sql", "SELECT repeat('x', 50000000) AS big, 7 AS n", "--store", store)
+    assert res.exit_code == 0, res.output
+    assert time.perf_counter() - t0 < 30
+    assert "… (cut, use --format csv)" in res.stdout and "1 cell(s) longer than" in res.stdout
+    assert len(res.stdout) < 20_000
+    res = invoke("sql", "SELECT repeat('x', 50000000) AS big", "--store", store, "--format", "csv")
+    assert res.exit_code == 0 and res.stdout.splitlines()[1] == "x" * 50_000_000

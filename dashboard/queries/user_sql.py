@@ -45,10 +45,10 @@ def run_user_sql(
     process so it never shares this server's DuckDB instance with the other pages' reads.
     ``df.attrs["truncated"]`` says whether rows were cut at ``limit``.
     """
-    from store import safe_sql
+    from store import safe_sql, sql_workers
 
     try:
-        res = safe_sql.run_query_isolated(
+        res = sql_workers.run_query_isolated(
             store, sql, row_limit=int(limit), timeout_s=timeout_s, max_bytes=max_bytes
         )
     except safe_sql.UnsafeQueryError as exc:
