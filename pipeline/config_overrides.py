@@ -21,6 +21,8 @@ _PER_ARCH = (
     "train_seconds",
     "peak_lr",
     "hard_fraction",
+    "qat_steps",
+    "keep_epoch",
 )
 CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "data.synthetic_days": ("synthetic_days", "days of embedded data per house"),
@@ -39,12 +41,30 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
         "hard_fraction",
         "least share of training windows that are 'off' but look like activations",
     ),
+    "train.keep": ("keep_epoch", "weights kept: best (lowest validation loss) or last epoch"),
+    "train.qat_steps": (
+        "qat_steps",
+        "steps of quantization-aware fine-tuning for the qat_w8_a8 variant (0 = none)",
+    ),
+    "train.qat_lr": ("qat_peak_lr", "learning rate of the quantization-aware fine-tuning"),
     "train.val_windows": ("val_windows", "validation windows (omit = all)"),
     "train.workers": ("train_workers", "models trained at once in worker processes"),
     "convert.calibration_windows": ("calibration_windows", "representative windows"),
     "convert.debug_windows": ("debug_windows", "quantization-debugger windows"),
     "convert.suspect_threshold": ("suspect_threshold", "rmse/scale above which a layer is suspect"),
     "convert.workers": ("convert_workers", "models converted at once"),
+    "convert.sensitivity_windows": (
+        "sensitivity_windows",
+        "windows each file with one tensor kept float runs on",
+    ),
+    "convert.sensitivity_top_k": (
+        "sensitivity_top_k",
+        "tensors by local error tried end to end besides the range blow-ups",
+    ),
+    "convert.protect_recovered_share": (
+        "protect_recovered_share",
+        "share of the int8 output error the protected tensors must recover",
+    ),
     "convert.modes": ("modes", "quantization modes to produce"),
     "evaluate.protocol": ("eval_protocol", "stratified, first or busiest"),
     "evaluate.windows": ("eval_windows", "evaluation sample size"),
@@ -57,6 +77,10 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "evaluate.trace_hours": ("eval_trace_hours", "hours of contiguous trace kept"),
     "evaluate.bootstrap": ("eval_bootstrap", "bootstrap resamples for intervals"),
     "evaluate.batch": ("eval_batch", "Keras prediction batch"),
+    "recommend.margin": (
+        "recommend_margin",
+        "F1 a cheaper variant may lose to the best (paired lower bound), 0-1",
+    ),
     "profile.threads": ("threads", "interpreter thread counts measured"),
     "profile.runtimes": ("runtimes", "litert and/or tf_lite"),
     "profile.latency_min_seconds": ("latency_min_seconds", "timed seconds per latency cell"),
@@ -70,11 +94,12 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
 _CHOICES = {
     "schedule": ("constant", "warmup_cosine"),
     "eval_protocol": ("stratified", "first", "busiest"),
+    "keep_epoch": ("best", "last"),
 }
 
 
 # integer settings for which 0 means something (no patience, seed 0); the others need >= 1
-ZERO_ALLOWED = {"patience", "seed"}
+ZERO_ALLOWED = {"patience", "seed", "qat_steps"}
 
 
 def valid_keys_text() -> str:
@@ -146,7 +171,7 @@ def _coerce(key: str, fname: str, value, current):
         return value
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
         raise bad("a non-negative number")
-    if fname in ("on_fraction", "hard_fraction") and not 0 <= value <= 1:
+    if fname in ("on_fraction", "hard_fraction", "recommend_margin") and not 0 <= value <= 1:
         raise bad("a number between 0 and 1")
     return float(value)
 

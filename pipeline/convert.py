@@ -5,7 +5,8 @@ store. The work is split by responsibility:
 
 * pipeline/modes.py: the mode registry (settings, build path, --int8-io, kernel facts);
 * pipeline/converters.py: SavedModel export and the converters that build the files;
-* pipeline/quant_debug.py: the QuantizationDebugger, per-layer statistics, SQNR, suspects;
+* pipeline/quant_debug.py: the QuantizationDebugger, per-layer statistics, SQNR, range checks;
+* pipeline/quant_sensitivity.py: which tensors break the model end to end, what to protect;
 * pipeline/tflite_runtime.py: interpreters, batch-1 inference, op census, XNNPACK partitions;
 * pipeline/variants.py: one model's variants and their rows;
 * this module: which models need converting, the worker processes, the store rows.
@@ -20,11 +21,13 @@ from pipeline.config import file_sha256, stable_hash
 from pipeline.context import RunContext
 from pipeline.errors import ModelFileError, NotReadyError
 from pipeline.quant_debug import layer_stat_records
+from pipeline.quant_sensitivity import sensitivity_records
 from pipeline.variants import convert_model
 from store import db
+from store.vocab import Arch, Mode
 
 # part of every model's cache key: bump when the conversion of an unchanged model changes
-CONVERT_CODE_VERSION = "v2"
+CONVERT_CODE_VERSION = "v3"
 
 
 def _model_row(ctx: RunContext, model_id: str) -> dict:
@@ -50,10 +53,25 @@ def _cache_key(ctx: RunContext, appliance, model_row: dict) -> str:
             ctx.cfg.calibration_windows,
             ctx.cfg.debug_windows,
             ctx.cfg.suspect_threshold,
+            ctx.cfg.sensitivity_windows,
+            ctx.cfg.sensitivity_top_k,
+            ctx.cfg.protect_recovered_share,
             ctx.options.int8_io,
             CONVERT_CODE_VERSION,
+            *_qat_key(ctx, Arch(model_row["arch"])),
         ]
     )
+
+
+def _qat_key(ctx: RunContext, arch: Arch) -> list:
+    """What the quantization-aware fine-tune of this architecture reads (nothing when off)."""
+    cfg = ctx.cfg
+    if Mode.QAT_W8_A8 not in cfg.modes or cfg.qat_steps[arch] <= 0:
+        return []
+    return [
+        ("qat", cfg.qat_steps[arch], cfg.qat_peak_lr, cfg.batch[arch]),
+        (cfg.on_fraction, cfg.hard_fraction[arch], cfg.seed, ctx.options.article_loss),
+    ]
 
 
 def _models_to_convert(ctx: RunContext) -> list[tuple]:
@@ -80,14 +98,16 @@ def _check_model_files(ctx: RunContext, todo: list[tuple]) -> None:
             )
 
 
-def _write(con, model_id: str, variants, census_rows, stats_rows) -> None:
+def _write(con, model_id: str, variants, census_rows, stats_rows, sensitivity_rows) -> None:
     ids = [v["variant_id"] for v in variants]
-    for table in ("variants", "op_census", "quant_layer_stats"):
+    for table in ("variants", "op_census", "quant_layer_stats", "quant_sensitivity"):
         con.execute(f"DELETE FROM {table} WHERE variant_id IN (SELECT unnest(?))", [ids])
     db.insert_records(con, "variants", variants)
     db.insert_records(con, "op_census", census_rows)
     for vid, stats in stats_rows:
         db.insert_records(con, "quant_layer_stats", layer_stat_records(vid, stats))
+    for vid, ranking in sensitivity_rows:
+        db.insert_records(con, "quant_sensitivity", sensitivity_records(vid, ranking))
 
 
 def _convert_job(store, cfg, options, appliance, arch, model_row):
@@ -100,8 +120,8 @@ def _convert_job(store, cfg, options, appliance, arch, model_row):
         options=options,
     )
     t0 = time.perf_counter()
-    variants, census, stats = convert_model(ctx, appliance, arch, model_row)
-    return variants, census, stats, time.perf_counter() - t0
+    variants, census, stats, sensitivity = convert_model(ctx, appliance, arch, model_row)
+    return variants, census, stats, sensitivity, time.perf_counter() - t0
 
 
 def _convert_in_workers(ctx: RunContext, todo: list[tuple]) -> None:
@@ -127,13 +147,13 @@ def _convert_in_workers(ctx: RunContext, todo: list[tuple]) -> None:
         for fut in as_completed(futures):
             appliance, arch, key = futures[fut]
             model_id = f"{appliance.value}.{arch.value}"
-            variants, census, stats, seconds = fut.result()
+            variants, census, stats, sensitivity, seconds = fut.result()
             ctx.commit(
                 "convert",
                 model_id,
                 key,
                 seconds,
-                lambda con, a=(model_id, variants, census, stats): _write(con, *a),
+                lambda con, a=(model_id, variants, census, stats, sensitivity): _write(con, *a),
             )
             ok = sum(v["status"] == "ok" for v in variants) - 1
             ctx.console.print(f"convert: {model_id} done ({ok} TFLite variants, {seconds:.0f} s)")

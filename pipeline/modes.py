@@ -28,6 +28,9 @@ class Build(StrEnum):
     DEBUGGER_DENYLIST = "debugger_denylist"
     # ai-edge-quantizer's static_wi8_ai8 recipe with the suspect tensors of `suspects_of` in int16
     AI_EDGE_QUANTIZER = "ai_edge_quantizer"
+    # the model fine-tuned with fake-quant (pipeline/qat.py), then converted as `w8_a8`; only
+    # for an architecture with train.qat_steps > 0
+    QAT = "qat"
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,16 @@ MODE_SPECS: dict[Mode, ModeSpec] = {
         build=Build.AI_EDGE_QUANTIZER,
         suspects_of=Mode.W8_A8,
         suspects_setting="int16_tensors",
+    ),
+    Mode.QAT_W8_A8: ModeSpec(
+        {
+            "optimizations": ["DEFAULT"],
+            "representative_dataset": True,
+            "supported_ops": ["TFLITE_BUILTINS_INT8"],
+            "source": "the trained model after quantization-aware fine-tuning (train.qat_steps)",
+        },
+        build=Build.QAT,
+        int8_io=True,
     ),
 }
 

@@ -31,7 +31,9 @@ __all__ = [
     "train_one",
 ]
 
-MODEL_CODE_VERSION = "m3"  # bump when an architecture changes so cached models are retrained
+# per architecture: bump one when that architecture changes, so only its cached models are retrained
+# (transformer m4: the L2 pool's epsilon 1e-10 -> 1e-2, so its RSQRT has a bounded range)
+MODEL_CODE_VERSION = {Arch.CNN: "m3", Arch.TRANSFORMER: "m4"}
 TRAIN_CODE_VERSION = "t3"  # bump when the training loop changes what a model learns
 
 
@@ -55,10 +57,11 @@ def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> st
             cfg.on_fraction,
             # only when set, so that runs without it keep their models
             *([] if cfg.hard_fraction[arch] is None else [("hard", cfg.hard_fraction[arch])]),
+            *([] if cfg.keep_epoch[arch] == "best" else [("keep", cfg.keep_epoch[arch])]),
             cfg.val_windows,
             cfg.seed,
             ctx.options.article_loss,
-            MODEL_CODE_VERSION,
+            MODEL_CODE_VERSION[arch],
             TRAIN_CODE_VERSION,
         ]
     )

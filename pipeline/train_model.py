@@ -1,4 +1,4 @@
-"""One model's training: set up, fit within the budget, keep the best epoch, say what it learned.
+"""One model's training: set up, fit in the budget, keep the best (or last) epoch, say what it learned.
 
 The best model is kept beside the resume state (private to this model and these settings) and
 renamed to a new content-addressed name under models/ when training ends: a published .keras
@@ -28,7 +28,14 @@ from pipeline.config import (
 )
 from pipeline.context import RunContext, utcnow
 from pipeline.strata import hard_negatives
-from pipeline.train_callbacks import BudgetCallback, ProgressCallback
+from pipeline.train_callbacks import (
+    BestCheckpoint,
+    BudgetCallback,
+    ProgressCallback,
+    SafeBackup,
+    UnreadableCheckpoint,
+    checkpoint_problem,
+)
 from pipeline.train_facts import Fit, history_and_facts, outcome
 from pipeline.train_loss import appliance_loss, power_mae, zero_prediction_loss
 from pipeline.windows import Windows
@@ -68,6 +75,7 @@ def _plan(cfg, arch: Arch, n_available: int) -> dict:
         "epochs": cfg.epochs[arch],
         "patience": cfg.patience[arch],
         "hard_fraction": cfg.hard_fraction[arch],
+        "keep_epoch": cfg.keep_epoch[arch],
         "seconds": cfg.train_seconds[arch],
         "peak_lr": peak,
         "schedule": schedule,
@@ -154,12 +162,25 @@ def _compile(model, params, plan, article_bce: bool) -> None:
 
 def _checkpoint_dir(ctx: RunContext, model_id: str, train_key: str) -> Path:
     """The folder of this model's resume state and best epoch under these settings; checkpoints
-    of other settings are stale and removed (a run resumes only a run of the same settings)."""
+    of other settings are stale and removed (a run resumes only a run of the same settings),
+    and so is a resume state that cannot be read (training starts afresh, and says so)."""
     key_dir = ctx.path("checkpoints", model_id, train_key, "x").parent
     for stale in key_dir.parent.iterdir():
         if stale != key_dir:
             shutil.rmtree(stale, ignore_errors=True)
+    problem = checkpoint_problem(key_dir)
+    if problem:
+        _start_afresh(ctx, model_id, key_dir, problem)
     return key_dir
+
+
+def _start_afresh(ctx: RunContext, model_id: str, key_dir: Path, problem: str) -> None:
+    """Remove an unusable resume state, saying so in one line."""
+    ctx.console.print(
+        f"train: {model_id}: its checkpoint is unreadable ({problem}); training starts afresh"
+    )
+    shutil.rmtree(key_dir, ignore_errors=True)
+    key_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _fit(ctx: RunContext, job: _Job, key_dir: Path, label: str) -> Fit:
@@ -185,10 +206,8 @@ def _fit(ctx: RunContext, job: _Job, key_dir: Path, label: str) -> Fit:
         shuffle=False,  # the stream is already a fresh permutation on every pass
         verbose=0,
         callbacks=[
-            keras.callbacks.BackupAndRestore(str(key_dir / "backup")),
-            keras.callbacks.ModelCheckpoint(
-                str(key_dir / "best.keras"), monitor="val_loss", save_best_only=True
-            ),
+            SafeBackup(key_dir / "backup"),
+            BestCheckpoint(key_dir),
             early,
             budget,
             progress,
@@ -197,9 +216,15 @@ def _fit(ctx: RunContext, job: _Job, key_dir: Path, label: str) -> Fit:
     return Fit(hist, time.perf_counter() - t0, progress, budget, early)
 
 
-def _publish_best(ctx: RunContext, model_id: str, key_dir: Path) -> tuple[Path, str]:
-    """The best epoch's model under its content-addressed name in models/ (and its sha256)."""
+def _publish_best(ctx: RunContext, model_id: str, key_dir: Path, last=None) -> tuple[Path, str]:
+    """The best epoch's model (or, given `last`, that final-epoch model) under its
+    content-addressed name in models/ (and its sha256)."""
     best = key_dir / "best.keras"
+    if last is not None and best.exists():
+        # the final epoch's weights, saved beside best.keras in this model's private folder
+        # (removed below; a kill here leaves nothing published)
+        best = key_dir / "last.keras"
+        last.save(best)
     if not best.exists():  # no epoch produced a finite validation loss
         from pipeline.errors import PipelineError
 
@@ -226,8 +251,16 @@ def train_one(
 
     job = _set_up(ctx, appliance, arch, train_split, val_split, seed)
     key_dir = _checkpoint_dir(ctx, job.model_id, train_key)
-    fit = _fit(ctx, job, key_dir, f"{appliance.value}/{arch.value}")
-    final, final_sha = _publish_best(ctx, job.model_id, key_dir)
+    label = f"{appliance.value}/{arch.value}"
+    try:
+        fit = _fit(ctx, job, key_dir, label)
+    except UnreadableCheckpoint as exc:  # its bytes matched their record but would not load
+        _start_afresh(ctx, job.model_id, key_dir, str(exc))
+        keras.backend.clear_session()
+        job = _set_up(ctx, appliance, arch, train_split, val_split, seed)
+        fit = _fit(ctx, job, key_dir, label)
+    keep_last = job.plan["keep_epoch"] == "last"
+    final, final_sha = _publish_best(ctx, job.model_id, key_dir, job.model if keep_last else None)
     history, facts = history_and_facts(job.model_id, fit.hist, job.plan, fit.progress.epoch_seconds)
     zero_loss = zero_prediction_loss(job.val, job.val_starts, job.params, job.article_bce)
     facts.update(

@@ -1,7 +1,8 @@
 """One model's variants: its file in every mode, built as the mode's record says, checked on
 the debug windows, and described in rows for the variants, op_census and quant_layer_stats
-tables. Variants with int8 activations are inspected with TFLite's QuantizationDebugger;
-`w8_a8_selective` keeps the debugger's suspect tensors in float.
+tables. Variants with int8 activations are inspected with TFLite's QuantizationDebugger; the
+tensors that break w8_a8 end to end (pipeline/quant_sensitivity.py) are kept in float by
+`w8_a8_selective` and given int16 activations by `w8_a8_mixed16`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from pipeline.converters import export_saved_model, make_converter, mixed16_mode
 from pipeline.data import load_split
 from pipeline.errors import ModelFileError
 from pipeline.modes import MODE_SPECS, Build, ModeSpec, recorded_settings
-from pipeline.quant_debug import run_debugger, suspects
+from pipeline.quant_debug import inspect
+from pipeline.quant_sensitivity import Sensitivity, rank_tensors
 from pipeline.quiet import quiet_tf, silenced
 from pipeline.tflite_runtime import float_compute_ops, op_census, run_tflite, xnnpack_partitions
 from pipeline.windows import Windows
@@ -55,9 +57,14 @@ def calibration_sets(ctx: RunContext, appliance: Appliance):
     dbg_starts, dbg_info = w.balanced(
         ctx.cfg.debug_windows, np.random.default_rng(ctx.cfg.seed + 11)
     )
+    sens_starts, sens_info = w.balanced(
+        ctx.cfg.sensitivity_windows, np.random.default_rng(ctx.cfg.seed + 13)
+    )
     info = {
         "calibration": cal_info,
         "debug": dbg_info,
+        "sensitivity": sens_info,
+        "sensitivity_inputs": w.inputs(sens_starts),
         "split": row["dataset_id"],
         "houses": row["houses"],
     }
@@ -67,8 +74,8 @@ def calibration_sets(ctx: RunContext, appliance: Appliance):
 @dataclass
 class ModelConversion:
     """What the modes of one model share: its SavedModel, the calibration and debug windows,
-    the Keras model's outputs on the debug windows, the debugger's statistics by mode, and the
-    rows collected so far."""
+    the Keras model's outputs on the debug and sensitivity windows, the debugger's statistics
+    and end-to-end sensitivity by mode, and the rows collected so far."""
 
     ctx: RunContext
     model_id: str
@@ -80,30 +87,58 @@ class ModelConversion:
     cal_info: dict
     keras_debug_out: np.ndarray
     int8_io: bool
+    sensitivity_windows: np.ndarray | None = None
+    keras_sensitivity_out: np.ndarray | None = None
+    model_path: Path | None = None  # the trained Keras file (quantization-aware fine-tuning)
     stats: dict[Mode, pd.DataFrame] = field(default_factory=dict)
+    sensitivity: dict[Mode, Sensitivity] = field(default_factory=dict)
     variants: list[dict] = field(default_factory=list)
     census_rows: list[dict] = field(default_factory=list)
     stats_rows: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    sensitivity_rows: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    # lines for the console, printed once the (silenced) build is done
+    notes: list[str] = field(default_factory=list)
 
     def debugged(self, mode: Mode, denylist=None):
-        """(statistics, file) from the debugger with the mode's settings; kept by mode when
-        no tensor was denylisted, for the modes that need its suspects."""
-        stats, blob = run_debugger(
-            self.saved,
-            self.calibration,
-            self.debug,
-            denylist=denylist,
-            threshold=self.ctx.cfg.suspect_threshold,
-            mode=mode,
+        """(statistics, file) from the debugger with the mode's settings. Without a denylist
+        the statistics are kept by mode and, for a mode whose tensors another mode protects,
+        the tensors are ranked end to end (its sensitivity rows are stored with its variant)."""
+        cfg = self.ctx.cfg
+        found = inspect(
+            self.saved, self.calibration, self.debug, denylist, cfg.suspect_threshold, mode
         )
         if denylist is None:
-            self.stats[mode] = stats
-        return stats, blob
+            self.stats[mode] = found.stats
+            if any(s.suspects_of is mode for s in MODE_SPECS.values()):
+                self.sensitivity[mode] = self._ranked(found, mode)
+        return found.stats, found.model
 
-    def suspects_of(self, mode: Mode) -> list[str]:
-        if mode not in self.stats:
+    def _ranked(self, found, mode: Mode) -> Sensitivity:
+        on_level = (
+            APPLIANCES[self.appliance].on_threshold_w / APPLIANCES[self.appliance].max_power_w
+        )
+        cfg = self.ctx.cfg
+        sens = rank_tensors(
+            found,
+            self.sensitivity_windows,
+            self.keras_sensitivity_out,
+            on_level,
+            cfg.sensitivity_top_k,
+            cfg.protect_recovered_share,
+        )
+        self.sensitivity_rows.append((f"{self.model_id}.{mode.value}", sens.ranking))
+        self.notes.append(
+            f"convert: {self.model_id}.{mode.value}: {len(sens.ranking)} tensors ranked end to "
+            f"end in {sens.seconds:.1f} s; protect {sens.protected or 'none'} (output RMSE "
+            f"{sens.rmse_quant:.4g} -> {sens.rmse_protected:.4g})"
+        )
+        return sens
+
+    def protected_of(self, mode: Mode) -> Sensitivity:
+        """The end-to-end ranking of `mode` and the tensors it says to protect."""
+        if mode not in self.sensitivity:
             self.debugged(mode)
-        return suspects(self.stats[mode])
+        return self.sensitivity[mode]
 
 
 # -- how a file is built, by the record's `build` ------------------------------------------
@@ -120,16 +155,67 @@ def _by_debugger(job: ModelConversion, mode: Mode, spec: ModeSpec, settings: dic
     return job.debugged(mode)
 
 
+def _protected(job: ModelConversion, spec: ModeSpec, settings: dict) -> list[str]:
+    """The tensors the end-to-end ranking of `spec.suspects_of` protects, recorded with why."""
+    sens = job.protected_of(spec.suspects_of)
+    settings[spec.suspects_setting] = sens.protected
+    settings["protected_by"] = {
+        "ranking": f"quant_sensitivity of {job.model_id}.{spec.suspects_of.value}",
+        "rule": (
+            "tensors in rank order, each kept only if it lowers the output error, until "
+            f"{job.ctx.cfg.protect_recovered_share:.0%} of the int8 output error is recovered "
+            f"or {job.ctx.cfg.sensitivity_top_k} are chosen"
+        ),
+        "output_rmse_int8": sens.rmse_quant,
+        "output_rmse_protected_float": sens.rmse_protected,
+        "ranking_seconds": round(sens.seconds, 1),
+        "why": {r.tensor_name: r.why for r in sens.ranking.itertuples() if r.protected},
+    }
+    return sens.protected
+
+
 def _by_debugger_denylist(job: ModelConversion, mode: Mode, spec: ModeSpec, settings: dict):
-    deny = job.suspects_of(spec.suspects_of)
-    settings[spec.suspects_setting] = deny
+    deny = _protected(job, spec, settings)
     return job.debugged(mode, denylist=deny)
 
 
 def _by_ai_edge_quantizer(job: ModelConversion, mode: Mode, spec: ModeSpec, settings: dict):
-    int16 = job.suspects_of(spec.suspects_of)
-    settings[spec.suspects_setting] = int16
+    int16 = _protected(job, spec, settings)
     return None, mixed16_model(job.saved, job.calibration, int16)
+
+
+def _by_qat(job: ModelConversion, mode: Mode, spec: ModeSpec, settings: dict):
+    """Fine-tune a fresh copy of the trained model with fake-quant on the training split
+    (pipeline/qat.py), then quantize it with the same calibration windows as w8_a8."""
+    from pipeline.qat import QatPlan, fine_tuned_saved_model
+    from pipeline.strata import hard_negatives
+    from pipeline.train_loss import appliance_loss
+
+    ctx, params = job.ctx, APPLIANCES[job.appliance]
+    split, _ = load_split(ctx, job.appliance, Split.TRAIN)
+    w = Windows(split, AGG_MEAN_W, AGG_STD_W, params.max_power_w)
+    hard_fraction = ctx.cfg.hard_fraction[job.arch]
+    mix = {
+        "on_fraction": ctx.cfg.on_fraction,
+        "hard": hard_negatives(w, w.starts, params.on_threshold_w) if hard_fraction else None,
+        "hard_fraction": hard_fraction,
+    }
+    plan = QatPlan(
+        steps=ctx.cfg.qat_steps[job.arch],
+        batch=ctx.cfg.batch[job.arch],
+        lr=ctx.cfg.qat_peak_lr,
+        seed=ctx.cfg.seed + 17,
+    )
+    loss = appliance_loss(params, ctx.options.article_loss)
+    saved, record = fine_tuned_saved_model(
+        job.model_path, job.saved.parent / "qat", w, loss, job.calibration, plan, mix
+    )
+    settings["quantization_aware_training"] = record
+    job.notes.append(
+        f"convert: {job.model_id}.{mode.value}: fine-tuned with fake-quant for {plan.steps} "
+        f"steps in {record['seconds']:.0f} s (final loss {record['final_loss']:.4g})"
+    )
+    return None, make_converter(saved, mode, job.calibration, job.int8_io).convert()
 
 
 BUILDERS: dict[Build, Callable] = {
@@ -137,6 +223,7 @@ BUILDERS: dict[Build, Callable] = {
     Build.DEBUGGER: _by_debugger,
     Build.DEBUGGER_DENYLIST: _by_debugger_denylist,
     Build.AI_EDGE_QUANTIZER: _by_ai_edge_quantizer,
+    Build.QAT: _by_qat,
 }
 
 
@@ -157,6 +244,9 @@ def _produce(job: ModelConversion, mode: Mode, row: dict, settings: dict) -> Non
     if spec.debugger and stats is None:
         with silenced():
             stats, _ = job.debugged(mode)
+    for line in job.notes:
+        ctx.console.print(line)
+    job.notes.clear()
     diff = outs - job.keras_debug_out
     row.update(
         status="ok",
@@ -253,6 +343,12 @@ def keras_row(model_id: str, appliance: Appliance, arch: Arch, model_row: dict, 
     }
 
 
+def _modes_of(ctx: RunContext, arch: Arch) -> list[Mode]:
+    """The modes converted for one architecture: qat_w8_a8 only where it is fine-tuned."""
+    skip = {Mode.KERAS} | ({Mode.QAT_W8_A8} if ctx.cfg.qat_steps[arch] <= 0 else set())
+    return [m for m in ctx.cfg.modes if m not in skip]
+
+
 def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: dict):
     """All modes of one model. Returns variant rows, census rows and layer-stat frames."""
     quiet_tf()
@@ -264,6 +360,8 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
     model = load_keras_model(model_path)
     calibration, debug, cal_info, _ = calibration_sets(ctx, appliance)
     keras_debug_out = model.predict(debug, verbose=0, batch_size=64).reshape(-1)
+    sens_windows = cal_info.pop("sensitivity_inputs")
+    keras_sens_out = model.predict(sens_windows, verbose=0, batch_size=64).reshape(-1)
     tmp = Path(tempfile.mkdtemp(prefix="nilm-export-"))
     int8_io = ctx.options.int8_io
     try:
@@ -279,10 +377,13 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
             cal_info=cal_info,
             keras_debug_out=keras_debug_out,
             int8_io=int8_io,
+            sensitivity_windows=sens_windows,
+            keras_sensitivity_out=keras_sens_out,
+            model_path=model_path,
         )
-        for mode in [m for m in ctx.cfg.modes if m is not Mode.KERAS]:
+        for mode in _modes_of(ctx, arch):
             job.variants.append(convert_mode(job, mode))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     first = keras_row(model_id, appliance, arch, model_row, model_path)
-    return [first, *job.variants], job.census_rows, job.stats_rows
+    return [first, *job.variants], job.census_rows, job.stats_rows, job.sensitivity_rows

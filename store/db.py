@@ -29,10 +29,11 @@ from store.file_checks import (
     open_error,
 )
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 DEFAULT_STORE = Path("store/nilm.duckdb")
-# storage format of new store files: readable by DuckDB 1.0 and later (2.x writes 'v2.0.0',
-# which 1.x clients refuse with "Trying to read a database file with version number 999")
+# storage format of new store files: readable by DuckDB 1.1 and later (2.x writes 'v2.0.0',
+# which 1.x clients refuse with "Trying to read a database file with version number 999"; 1.0
+# clients cannot read the primary-key indexes 2.x writes even in this format)
 STORAGE_COMPATIBILITY = "v1.0.0"
 
 

@@ -36,6 +36,7 @@ class Mode(StrEnum):
     W8_A8_SELECTIVE = "w8_a8_selective"  # full int8 except the debugger's suspect tensors
     W8_A8_XNNPACK = "w8_a8_xnnpack"  # int8; ops XNNPACK runs only in float kept float32
     W8_A8_MIXED16 = "w8_a8_mixed16"  # int8; the debugger's suspect tensors in int16 (AEQ)
+    QAT_W8_A8 = "qat_w8_a8"  # full int8 of the model fine-tuned with fake-quant (QAT)
 
 
 TFLITE_MODES: tuple[Mode, ...] = tuple(m for m in Mode if m is not Mode.KERAS)
@@ -46,6 +47,7 @@ QUANTIZED_ACTIVATION_MODES: tuple[Mode, ...] = (
     Mode.W8_A8_SELECTIVE,
     Mode.W8_A8_XNNPACK,
     Mode.W8_A8_MIXED16,
+    Mode.QAT_W8_A8,
 )
 
 

@@ -28,8 +28,13 @@ def test_set_overrides_one_or_both_architectures_with_typed_values():
             "train.windows=none",
             "train.patience.transformer=0",
             "train.hard_fraction.cnn=0.25",
+            'train.keep.cnn="last"',
+            "train.qat_steps=0",
+            "train.qat_steps.transformer=12",
         ],
     )
+    assert cfg.keep_epoch == {Arch.CNN: "last", Arch.TRANSFORMER: "last"}
+    assert cfg.qat_steps == {Arch.CNN: 0, Arch.TRANSFORMER: 12}
     assert cfg.patience == {Arch.CNN: 4, Arch.TRANSFORMER: 0}
     assert cfg.hard_fraction[Arch.CNN] == 0.25
     assert cfg.epochs == {Arch.CNN: 7, Arch.TRANSFORMER: 2}
@@ -66,6 +71,8 @@ def test_toml_file_then_command_line(tmp_path):
         ("evaluate.reference_windows=300", "must not be below evaluate.core_windows"),
         ("train.hard_fraction.transformer=0.8", "are shares of one mix: together at most 1"),
         ("train.hard_fraction=-1", "train.hard_fraction: expected a non-negative number"),
+        ("train.keep.transformer=first", "train.keep.transformer: expected one of best, last"),
+        ("train.qat_steps=-3", "train.qat_steps: expected a non-negative integer"),
     ],
 )
 def test_bad_overrides_are_refused_with_what_was_expected(override, message):

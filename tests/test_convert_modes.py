@@ -84,6 +84,7 @@ def test_recorded_settings_are_the_ones_stores_hold(mode):
 def test_int8_io_is_recorded_only_where_the_record_says():
     io = {m: recorded_settings(m, CAL, int8_io=True).get("inference_io") for m in MODE_SPECS}
     assert io.pop(Mode.W8_A8) == "int8"
+    assert io.pop(Mode.QAT_W8_A8) == "int8"  # converted as w8_a8 is
     assert io.pop(Mode.W8_A8_SELECTIVE) == "float (int8 I/O not available for this mode)"
     assert set(io.values()) == {None}
 

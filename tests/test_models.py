@@ -152,8 +152,8 @@ def _legacy_transformer(scale, monkeypatch):
 
     class LegacyL2Pool(m.L2Pool):
         def call(self, x):
-            t = ops.average_pool(x * x, 2, 2, padding="valid") + 1e-10
-            return t * ops.rsqrt(t)
+            t = ops.average_pool(x * x, 2, 2, padding="valid")
+            return t * ops.rsqrt(t + self.epsilon)
 
     class LegacyAttention(m.StaticSelfAttention):
         def call(self, x):
@@ -269,3 +269,77 @@ def test_mixed16_mode_puts_the_named_tensors_in_int16(saved, calib):
     assert float_compute_ops(census) == 0
     out = run_tflite(blob, calib[:3])
     assert np.all(np.isfinite(out))
+
+
+# -- issue 23: an L2 pool whose RSQRT has a bounded range -------------------------------------
+
+
+def test_l2_pool_is_a_bounded_root_mean_square():
+    """sqrt(t) within 0.5 % where t > 1, and the RSQRT never above 1/sqrt(eps), even where a
+    channel is exactly zero (what gave the old pool's RSQRT a range of ~94,000)."""
+    from keras import ops
+
+    from pipeline.models import L2_POOL_EPSILON, L2Pool
+
+    x = np.random.default_rng(0).normal(0, 2, (2, 40, 8)).astype(np.float32)
+    x[0, :2, 0] = 0.0  # a channel silent over one pair of steps
+    got = np.asarray(L2Pool(epsilon=L2_POOL_EPSILON)(x))
+    t = (x.reshape(2, 20, 2, 8) ** 2).mean(axis=2)
+    big = t > 1
+    assert np.all(np.abs(got[big] - np.sqrt(t[big])) <= 0.005 * np.sqrt(t[big]))
+    assert got[0, 0, 0] == 0.0
+    rsqrt = np.asarray(ops.rsqrt(t + L2_POOL_EPSILON))
+    assert rsqrt.max() <= 1 / np.sqrt(L2_POOL_EPSILON) + 1e-4
+
+
+def test_new_transformers_use_the_bounded_pool_and_old_files_keep_theirs(tmp_path):
+    import keras
+
+    from pipeline.models import L2_POOL_EPSILON, L2Pool, load_keras_model
+
+    model = build_model("transformer", 1 / 16)
+    assert model.get_layer("l2_pool").epsilon == L2_POOL_EPSILON
+    path = tmp_path / "m.keras"
+    model.save(path)
+    assert load_keras_model(path).get_layer("l2_pool").epsilon == L2_POOL_EPSILON
+    # a layer config written before the setting existed loads with the old epsilon
+    cfg = {k: v for k, v in model.get_layer("l2_pool").get_config().items() if k != "epsilon"}
+    assert L2Pool.from_config(cfg).epsilon == 1e-10
+    assert isinstance(keras.saving.get_registered_object("nilm_edge>L2Pool"), type)
+
+
+def _rsqrt_output_range(blob: bytes) -> float:
+    """The representable range of the L2 pool's int8 RSQRT output (the graph's first RSQRT:
+    the pool comes before every LayerNorm)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=blob)
+    first = next(op for op in it._get_ops_details() if op["op_name"] == "RSQRT")
+    scale = it._get_tensor_details(first["outputs"][0], 0)["quantization"][0]
+    return 255 * scale
+
+
+def test_bounded_pool_keeps_the_int8_rsqrt_range_small(tmp_path):
+    """The same weights with the old and the new epsilon, quantized to full int8 on the same
+    calibration windows: the old pool's RSQRT range explodes, the new one stays below
+    1/sqrt(eps), and the int8 model follows the float one more closely."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    new = build_model("transformer", 1 / 16)
+    old = keras.models.clone_model(new)
+    old.get_layer("l2_pool").epsilon = 1e-10
+    old.set_weights(new.get_weights())
+    rng = np.random.default_rng(6)
+    calib = rng.normal(0, 1, (32, WINDOW)).astype(np.float32)
+    calib[:, 100:300] = 0.0  # flat stretches: near-zero channels, as in idle mains
+    test = rng.normal(0, 1, (16, WINDOW)).astype(np.float32)
+    errors, ranges = {}, {}
+    for name, model in (("old", old), ("new", new)):
+        saved = export_saved_model(model, tmp_path / name)
+        blob = make_converter(saved, Mode.W8_A8, calib).convert()
+        ranges[name] = _rsqrt_output_range(blob)
+        want = model.predict(test, verbose=0).reshape(-1)
+        errors[name] = np.sqrt(np.mean((run_tflite(blob, test) - want) ** 2))
+    assert ranges["new"] <= 1 / np.sqrt(1e-2) * 1.05 < ranges["old"] / 10
+    assert errors["new"] < errors["old"]

@@ -63,14 +63,18 @@ def op_profile_by_node(ops: pd.DataFrame, top: int = 25) -> go.Figure:
 def layer_error(stats: pd.DataFrame, threshold: float | None = None) -> go.Figure:
     """rmse/scale per tensor; the suspect line is the threshold the conversion actually used."""
     if stats.empty:
-        return empty("no debugger statistics (only variants with int8 activations have them)")
+        return empty(
+            "no per-tensor statistics for this file: the QuantizationDebugger inspects the "
+            "files it builds (w8_a8, w8_a8_fallback, w8_a8_selective); for the other modes "
+            "read the w8_a8 variant of the same model"
+        )
     colors = np.where(stats["suspect"], OKABE_ITO["vermillion"], OKABE_ITO["blue"])
     fig = go.Figure(
         go.Bar(
             x=stats["layer_index"].astype(str) + " " + stats["op_name"],
             y=stats["rmse_scale"],
             marker_color=colors,
-            hovertext=stats["tensor_name"],
+            hovertext=[_tensor_hover(r) for r in stats.to_dict("records")],
         )
     )
     fig.add_hline(y=0.289, line_dash="dot", annotation_text="0.289 = well quantized (1/√12)")
@@ -83,6 +87,22 @@ def layer_error(stats: pd.DataFrame, threshold: float | None = None) -> go.Figur
         )
     fig.update_layout(yaxis_title="rmse / scale", height=420, margin=dict(t=30))
     return fig
+
+
+def sqnr_text(value) -> str:
+    """SQNR in dB as shown: +inf is an exact tensor (no quantization noise)."""
+    if value is None or value != value:
+        return "not recorded"
+    if value == float("inf"):
+        return "exact"
+    return "no signal" if value == float("-inf") else f"{value:.1f} dB"
+
+
+def _tensor_hover(r: dict) -> str:
+    reason = r.get("suspect_reason")
+    return f"{r['tensor_name']}<br>SQNR {sqnr_text(r.get('sqnr_db'))}" + (
+        f"<br>{reason}" if isinstance(reason, str) else ""
+    )
 
 
 def memory_phases(mem: pd.DataFrame) -> go.Figure:
