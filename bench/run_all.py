@@ -13,6 +13,7 @@ SCRIPTS = [
     "bench_dashboard.py",
     "bench_end_to_end.py",
     "bench_reliability.py",
+    "bench_coverage.py",
 ]
 
 failed = []

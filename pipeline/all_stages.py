@@ -120,58 +120,87 @@ def _text(value) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _ci(v, lo, hi, digits: int = 3, unit: str = "") -> str:
+    f = recommend.fmt
+    if recommend.is_missing(v):
+        return "-"
+    if recommend.is_missing(lo):
+        return f"{f(v, digits)}{unit} (no interval)"
+    return f"{f(v, digits)}{unit} [{f(lo, digits)}, {f(hi, digits)}]"
+
+
+def _answer_cells(r, device_note: str) -> list[str]:
+    """One appliance's answer as the summary's cells (after the appliance's name)."""
+    f = recommend.fmt
+    if not _text(r.get("variant_id")):
+        flag = _text(r.get("power_flag"))
+        why = _text(r.get("why")).split("; closest:")[0]  # the runner-up column names it
+        return [f"none: {why}", "-", "-", f"(runner-up) {flag}" if flag else "-", "-"]
+    ship = r["variant_id"]
+    if _text(r.get("same_as")):
+        ship += f" (one file: {r['same_as']})"
+    if _text(r.get("group")) and "," in r["group"]:
+        ship += f"; or any of {r['group']}: equal within noise"
+    n = r.get("n_windows")
+    sample = "" if recommend.is_missing(n) else f"; n={int(n):,} {_text(r.get('level'))}"
+    energy = _ci(r.get("epd_error_pct"), r.get("epd_error_pct_lo"), r.get("epd_error_pct_hi"), 3)
+    energy = energy.replace(" [", " % [", 1) if "[" in energy else energy
+    flag = _text(r.get("power_flag"))
+    costs = (
+        f"{f(r['latency_ms'])} ms, {f(r['ram_mb'])} MB RAM, {f(r['disk_mb'])} MB disk "
+        f"on {r['host']} ({_text(r.get('machine')) or 'machine not recorded'}){device_note}"
+    )
+    return [
+        ship,
+        _ci(r["f1"], r["f1_lo"], r["f1_hi"]) + sample,
+        _ci(r.get("f1_delta"), r.get("f1_delta_lo"), r.get("f1_delta_hi")),
+        energy + (f" - WORSE: {flag}" if flag else ""),
+        costs,
+    ]
+
+
 def summary_table(ctx: RunContext) -> Table:
-    """Per appliance, the variant the recommendation rule picks on this machine (the dashboard's
-    Overview shows the same rule for any device and budgets)."""
+    """Per appliance, one answer under the recommendation rule on this machine (the dashboard's
+    Overview shows the same rule for any device and budgets): the recommended group with the
+    margin, its F1 and paired loss to float, its energy error (flagged when worse than a
+    baseline), its costs with the host they were measured on, and every candidate's n."""
     device = summary_device(ctx)
     if device is None:
         table = Table(title="No variant measured with LiteRT on one thread: nothing to recommend")
         return table
     host, runtime, threads, machine = device
     preset = recommend.preset_for_machine(machine)
-    rule = recommend.Rule(cost="latency_ms", budgets=BUDGETS[preset])
+    cfg = getattr(ctx, "cfg", None)
+    margin = getattr(cfg, "recommend_margin", recommend.DEFAULT_TOLERANCE)
+    rule = recommend.Rule(cost="latency_ms", budgets=BUDGETS[preset], tolerance=margin)
     candidates = ctx.read(recommend.CANDIDATES_SQL, [host, runtime, threads])
     baselines = ctx.read(recommend.BASELINES_SQL)
     rec = recommend.recommend(candidates, baselines, rule)
-    floats = ctx.read(
-        "SELECT appliance, arch, f1, mae FROM metrics_wide WHERE mode = 'keras' AND split = 'test'"
-    )
-    float_f1 = {(r.appliance, r.arch): (r.f1, r.mae) for r in floats.itertuples()}
+    spec = recommend.DEVICE_CLASSES[preset]
+    measured = machine is not None and machine.lower() in spec["machines"]
+    note = "" if measured else f"; not measured on a {spec['label'].split(' (')[0]} device"
     table = Table(
-        title=f"Recommended variant per appliance on {host} ({runtime}, {threads} thread; "
-        f"{recommend.DEVICE_CLASSES[preset]['label']} budgets)",
-        caption=rule.text(),
+        title=f"Recommended per appliance on {host} ({runtime}, {threads} thread; "
+        f"{spec['label']} budgets; margin {rule.margin:g} F1)",
+        caption=rule.text()
+        + "\nEvery candidate's sample (n, level, 'on' windows):\n"
+        + "\n".join(_text(c) for c in rec.get("candidates_n", [])),
     )
     for col in (
         "appliance",
-        "recommended",
-        "F1 [95 % CI]",
-        "latency ms",
-        "RAM MB",
-        "disk MB",
-        "float F1",
+        "ship",
+        "F1 [95 % CI]; n",
+        "F1 vs float [paired CI]",
+        "energy/day error %",
+        "costs (measured on)",
         "runner-up: why it lost",
     ):
         table.add_column(col)
-
-    f = recommend.fmt
-    for r in rec.itertuples():
-        ci = (
-            f"{f(r.f1, 3)} [{f(r.f1_lo, 3)}, {f(r.f1_hi, 3)}]"
-            if r.f1_lo == r.f1_lo and r.f1_lo is not None
-            else f"{f(r.f1, 3)} (no interval)"
-        )
-        fl = float_f1.get((r.appliance, r.arch), (None, None))[0]
+    for r in rec.to_dict("records"):
+        up = r.get("runner_up_id")
         table.add_row(
-            r.appliance,
-            _text(r.variant_id) or f"none ({_text(r.why)})",
-            ci if _text(r.variant_id) else "-",
-            f(r.latency_ms),
-            f(r.ram_mb),
-            f(r.disk_mb),
-            f(fl, 3),
-            f"{r.runner_up_id}: {r.runner_up_why}"
-            if _text(r.runner_up_id)
-            else _text(r.runner_up_why),
+            r["appliance"],
+            *_answer_cells(r, note),
+            f"{up}: {r['runner_up_why']}" if _text(up) else _text(r.get("runner_up_why")),
         )
     return table

@@ -63,16 +63,24 @@ def _baseline_variant(appliance: Appliance, vid: str, name: str, power: dict) ->
     }
 
 
-def score_baselines(ctx, appliance, w, plan: EvalPlan, scorer: Scorer, rows: Rows) -> None:
-    """Every baseline on the full sample: its metrics, evaluation and variants rows."""
+def score_baselines(ctx, appliance, w, plan: EvalPlan, scorer: Scorer, rows: Rows) -> dict:
+    """Every baseline on the full sample: its metrics, evaluation and variants rows; returns
+    each baseline's predictions on the sample's windows."""
     power = training_power(ctx, appliance)
     n = plan.levels["full"]
+    preds = {}
     for name in BASELINES:
         vid = f"{appliance.value}.baseline.{name}"
         pred = baseline_predictions(name, w, plan.sample.starts, appliance, power)
+        preds[vid] = pred
         est = scorer.score(pred, n)
         rows.metrics += metric_rows(vid, est, n)
         rows.metrics += scorer.house_rows(vid, pred, n)
-        rows.evaluations.append(evaluation_record(vid, "baseline", False, None, "full", n, 0.0))
+        rows.evaluations.append(
+            evaluation_record(
+                vid, "baseline", False, None, "full", n, 0.0, int(np.sum(scorer.truth_on > 0))
+            )
+        )
         rows.baselines.append(_baseline_variant(appliance, vid, name, power))
         ctx.console.print(f"evaluate: {vid}: F1 {fmt(est, 'f1')} MAE {fmt(est, 'mae', 1)} W")
+    return preds

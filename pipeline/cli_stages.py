@@ -197,11 +197,21 @@ def all_(
     article_loss: ArticleLossOpt = False,
     int8_io: Int8IoOpt = False,
     article_postprocess: ArticlePostprocessOpt = False,
+    margin: Annotated[
+        float | None,
+        typer.Option(
+            "--margin",
+            help="F1 the recommendation lets a cheaper variant lose to the best, paired "
+            "(default 0.02; the same as --set recommend.margin=...).",
+        ),
+    ] = None,
 ):
     """Run every stage in order (data, train, convert, evaluate, profile); skip what is current."""
     opts = data_options(
         source, path, test_house, val_house, house_map, keep_issues, keep_zero_aggregate
     )
+    if margin is not None:
+        set_ = [*(set_ or []), f"recommend.margin={margin}"]
     cfg = resolve_profile(profile, config, set_)
     ctx = stage_context(
         store,

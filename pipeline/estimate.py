@@ -4,10 +4,13 @@ The evaluation runs each variant on a stratified random sample of the test span'
 (strata by ground-truth status and aggregate activity). A sampled window of stratum h stands for
 N_h / n_h windows of the span (its weight), so weighted sums estimate the sums over every window
 of the span without bias, and every metric below is a ratio of such sums (a consistent ratio
-estimator). Intervals come from resampling the sample the way it was drawn: windows with
-replacement within each stratum (or, for a contiguous block, whole hours), B times; the 2.5th and
-97.5th percentiles of the B recomputed metrics bound the 95 % interval. A paired difference
-between two variants uses the same resamples for both.
+estimator). Intervals come from resampling the sample the way it was drawn: windows within each
+stratum by the rescaled bootstrap, which keeps the finite-population correction of a sample
+drawn without replacement (or, for a contiguous block, whole hours), B times, with a stratum
+that saw no error of a kind drawing that error's rate from its posterior (zero_event_sums);
+the 2.5th and 97.5th percentiles of the B recomputed metrics bound the 95 % interval. A paired
+difference between two variants uses the same resamples for both. bench/bench_coverage.py
+measures how often these intervals cover the whole-span value.
 
 All metrics are functions of eleven per-window sums, so one matrix product gives every
 metric for every resample at once.
@@ -149,16 +152,21 @@ class Design:
         None when the sample cannot tell its own uncertainty (a resampled stratum with fewer
         than two units).
 
-        In a random sample, a stratum whose every window was scored (weight 1) has no sampling
-        error: it enters every resample as it is. A contiguous block is resampled by its units
-        (hours) as a sample of the process that produced them.
+        A random sample is resampled by the rescaled bootstrap (Rao and Wu, 1988): within each
+        stratum n_h - 1 draws with replacement, rescaled so that the resampled totals vary as a
+        sample drawn without replacement does, finite-population correction (1 - n_h / N_h)
+        included; a stratum whose every window was scored (weight 1) has no sampling error and
+        enters every resample as it is. A contiguous block is resampled by its units (hours),
+        with replacement, as a sample of the process that produced them.
         """
         rng = np.random.default_rng(seed)
         counts = np.zeros((B, len(self)), np.float64)
         for h in np.unique(self.stratum):
             in_h = np.flatnonzero(self.stratum == h)
-            if self.windows_are_units and np.allclose(self.weight[in_h], 1.0):
-                counts[:, in_h] = 1.0
+            if self.windows_are_units:
+                counts[:, in_h] = _rescaled_draws(rng, B, self.weight[in_h])
+                if counts[0, in_h[0]] != counts[0, in_h[0]]:  # NaN: fewer than two windows
+                    return None
                 continue
             units, inverse = np.unique(self.unit[in_h], return_inverse=True)
             k = len(units)
@@ -169,28 +177,105 @@ class Design:
         return counts
 
 
+def _rescaled_draws(rng, B: int, weight: np.ndarray) -> np.ndarray:
+    """(B, n_h) rescaled-bootstrap counts of one stratum's windows (mean 1 in every resample's
+    expectation, variance matching without-replacement sampling); NaN when n_h < 2."""
+    n = len(weight)
+    f = min(1.0, 1.0 / float(np.mean(weight))) if n else 1.0
+    if f >= 1.0 - 1e-12:
+        return np.ones((B, n))
+    if n < 2:
+        return np.full((B, n), np.nan)
+    draws = rng.multinomial(n - 1, np.full(n, 1.0 / n), size=B)
+    return 1.0 + np.sqrt(1.0 - f) * (draws * n / (n - 1) - 1.0)
+
+
 @dataclass
 class Estimate:
     value: dict[str, float]
     low: dict[str, float]
     high: dict[str, float]
     boot: dict[str, np.ndarray]
+    # what a paired difference needs beyond the resampled metrics: the resamples without the
+    # zero-event draws, and the features, design and resamples they came from
+    boot_plain: dict[str, np.ndarray] = field(default_factory=dict)
+    source: tuple | None = None  # (features, design, counts, resampled weighted sums)
 
 
 def estimate(features: np.ndarray, design: Design, counts: np.ndarray | None) -> Estimate:
-    """Point estimates (weighted sums) and percentile intervals over the resamples ``counts``."""
+    """Point estimates (weighted sums) and percentile intervals over the resamples ``counts``.
+
+    Where a sampled stratum saw no error of a kind, the interval is the union of the plain
+    resamples' (the error rate may truly be 0) and those with the rate drawn from its posterior
+    (it may be up to a few per n): it covers the point estimate and the unseen errors alike."""
     wf = features * design.weight[:, None]
     point = metrics_from_sums(wf.sum(axis=0))
     value = {k: float(v) for k, v in point.items()}
     if counts is None or len(counts) == 0:
         nan = dict.fromkeys(value, float("nan"))
         return Estimate(value, nan, dict(nan), {})
-    boot = metrics_from_sums(counts @ wf)
+    sums = counts @ wf
+    plain = metrics_from_sums(sums)
+    extra = zero_event_sums(features, design, len(counts))
+    boot = metrics_from_sums(sums + extra) if extra.any() else plain
     low, high = {}, {}
-    for k, b in boot.items():
-        lo, hi = _percentiles(b)
-        low[k], high[k] = lo, hi
-    return Estimate(value, low, high, boot)
+    for k in boot:
+        low[k], high[k] = _union(plain[k], boot[k])
+    return Estimate(value, low, high, boot, plain, (features, design, counts, sums))
+
+
+def _union(*boots: np.ndarray) -> tuple[float, float]:
+    """The smallest interval holding every given set's percentile interval."""
+    ends = [_percentiles(b) for b in boots]
+    lows = [lo for lo, _ in ends if np.isfinite(lo)]
+    highs = [hi for _, hi in ends if np.isfinite(hi)]
+    if not lows:
+        return float("nan"), float("nan")
+    return float(min(lows)), float(max(highs))
+
+
+# the errors whose absence in a sampled stratum says little: (error, the right call it
+# would replace)
+_ZERO_EVENT_PAIRS = (("fp", "tn"), ("fn", "tp"))
+# prior shape a of an unseen error rate: its posterior after 0 of n is Beta(a, n + 1 - a),
+# whose 97.5th percentile is ~1.7 / n at a = 0.25. Measured in bench/bench_coverage.py at the
+# 10,000-window level: a = 0.1 covered 0.92 where false alarms are rare and mostly idle ones
+# (the "quiet" population), a = 0.25 0.965 with intervals 0.97-1.01x the true spread
+ZERO_EVENT_PRIOR = 0.25
+# the same for a disagreement two variants never showed: a = 0.1 (97.5th percentile ~1 / n)
+# covered the paired difference at every level; 0.25 made it 1.2x wider than its true spread
+# at 10,000 windows
+DISCORDANCE_PRIOR = 0.1
+
+
+def zero_event_sums(features: np.ndarray, design: Design, B: int) -> np.ndarray:
+    """(B, F) additions to the resampled sums for strata that saw no event of a kind.
+
+    A sampled stratum with no false alarm among its n off windows would give every resample
+    zero false alarms there: a zero-width contribution, as if the stratum's rate were known to
+    be 0. Each resample instead draws that stratum's rate from its posterior, Beta(a, n + 1 - a)
+    (a = ZERO_EVENT_PRIOR), and moves that share of the stratum's unsampled off windows from
+    true negatives to false alarms (likewise misses, from hits). The draws depend only on the design
+    and the ground truth, so two variants scored on one design get the same ones (paired)."""
+    out = np.zeros((B, features.shape[1]))
+    if not design.windows_are_units:
+        return out
+    for h in np.unique(design.stratum):
+        in_h = design.stratum == h
+        w, f = design.weight[in_h], features[in_h]
+        if np.all(w <= 1.0 + 1e-12):
+            continue
+        for k, (event, other) in enumerate(_ZERO_EVENT_PAIRS):
+            e, o = f[:, _I[event]], f[:, _I[other]]
+            n = float((e + o).sum())  # windows of that true class: the same for every variant
+            if n > 0 and e.sum() == 0:
+                rng = np.random.default_rng([20_240_601, int(h), k, B])
+                r = rng.beta(ZERO_EVENT_PRIOR, n + 1 - ZERO_EVENT_PRIOR, size=B)
+                # the unsampled windows of the class are what the sample could not see
+                moved = r * float((w * (e + o)).sum()) * (1.0 - min(1.0, 1.0 / float(w.mean())))
+                out[:, _I[event]] += moved
+                out[:, _I[other]] -= moved
+    return out
 
 
 def _percentiles(b: np.ndarray) -> tuple[float, float]:
@@ -202,12 +287,65 @@ def _percentiles(b: np.ndarray) -> tuple[float, float]:
 
 
 def paired_delta(a: Estimate, ref: Estimate, metric: str) -> tuple[float, float, float]:
-    """a - ref with the percentile interval of the paired resampled differences."""
+    """a - ref with the percentile interval of the paired resampled differences.
+
+    Where the two never disagree in a sampled stratum (a rare kind of error, seen by neither
+    or by both on the same windows), that stratum would add no width to the difference; the
+    interval then also holds the resamples in which the disagreement rate is drawn from its
+    posterior, falling to either variant (discordance_sums)."""
     delta = a.value[metric] - ref.value[metric]
     if metric not in a.boot or metric not in ref.boot:
         return delta, float("nan"), float("nan")
-    lo, hi = _percentiles(a.boot[metric] - ref.boot[metric])
+    sets = [a.boot[metric] - ref.boot[metric]]
+    if metric in a.boot_plain and metric in ref.boot_plain:
+        sets.append(a.boot_plain[metric] - ref.boot_plain[metric])
+    extra = _discordant(a, ref, metric)
+    if extra is not None:
+        sets.append(extra)
+    lo, hi = _union(*sets)
     return delta, lo, hi
+
+
+def _discordant(a: Estimate, ref: Estimate, metric: str) -> np.ndarray | None:
+    """Resampled a - ref with unseen disagreements drawn in, or None when not applicable."""
+    if a.source is None or ref.source is None:
+        return None
+    (fa, design, counts, sa), (fb, _, counts_b, sb) = a.source, ref.source
+    if fa.shape != fb.shape or counts is not counts_b and not np.array_equal(counts, counts_b):
+        return None
+    ea, eb = discordance_sums(fa, fb, design, len(counts))
+    if not (ea.any() or eb.any()):
+        return None
+    return metrics_from_sums(sa + ea)[metric] - metrics_from_sums(sb + eb)[metric]
+
+
+def discordance_sums(fa: np.ndarray, fb: np.ndarray, design: Design, B: int):
+    """(B, F) additions to each variant's resampled sums for sampled strata in which the two
+    never disagree on an error of a kind: each resample draws the disagreement rate from its
+    posterior, Beta(a, n + 1 - a) with a = DISCORDANCE_PRIOR, and gives that share of the stratum's unsampled windows of
+    the true class the error in one of the two variants, either with equal chance."""
+    ea, eb = np.zeros((B, fa.shape[1])), np.zeros((B, fa.shape[1]))
+    if not design.windows_are_units:
+        return ea, eb
+    for h in np.unique(design.stratum):
+        in_h = design.stratum == h
+        w = design.weight[in_h]
+        if np.all(w <= 1.0 + 1e-12):
+            continue
+        for k, (event, other) in enumerate(_ZERO_EVENT_PAIRS):
+            e, o = _I[event], _I[other]
+            cls = (fa[in_h, e] + fa[in_h, o]) > 0  # windows of that true class
+            n = int(cls.sum())
+            if n == 0 or np.any(fa[in_h, e][cls] != fb[in_h, e][cls]):
+                continue
+            rng = np.random.default_rng([20_240_602, int(h), k, B])
+            r = rng.beta(DISCORDANCE_PRIOR, n + 1 - DISCORDANCE_PRIOR, size=B)
+            moved = r * float(w[cls].sum()) * (1.0 - min(1.0, 1.0 / float(w.mean())))
+            to_a = rng.random(B) < 0.5
+            for extra, side in ((ea, to_a), (eb, ~to_a)):
+                extra[side, e] += moved[side]
+                extra[side, o] -= moved[side]
+    return ea, eb
 
 
 # -- drawing the sample ------------------------------------------------------------------------
@@ -231,6 +369,7 @@ class Sample:
     population: np.ndarray  # per stratum
     strata: list[dict]
     unit: np.ndarray | None = None  # resampling unit per window (None: each window)
+    floors: np.ndarray | None = None  # per stratum: fewest windows any sub-sample keeps
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -239,11 +378,14 @@ class Sample:
         """(mask over the sample, design of that sub-sample) for at most m windows."""
         n = len(self)
         sizes = np.bincount(self.stratum, minlength=len(self.population))
+        floors = np.ones_like(sizes) if self.floors is None else self.floors
         if m is None or m >= n:
             keep = sizes
         else:
-            keep = np.where(sizes > 0, np.maximum(1, np.round(sizes * m / n)), 0).astype(int)
-            keep = np.minimum(keep, sizes)
+            # every level keeps each stratum's floor (two windows for an interval, enough 'on'
+            # windows for F1): a small level is raised rather than left without an interval
+            keep = np.maximum(np.round(sizes * m / n), floors).astype(int)
+            keep = np.where(sizes > 0, np.minimum(np.maximum(keep, 1), sizes), 0)
         mask = self.rank < keep[self.stratum]
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(keep > 0, self.population / np.maximum(keep, 1), 0.0)
@@ -275,11 +417,15 @@ def stratified_sample(
     shares: list[float],
     n: int,
     seed: int,
+    floors: list[int] | None = None,
 ) -> Sample:
-    """Draw n of ``starts`` without replacement, stratified by ``labels`` (0..len(names)-1)."""
+    """Draw n of ``starts`` without replacement, stratified by ``labels`` (0..len(names)-1);
+    ``floors``: the fewest windows of each stratum, in the sample and every sub-sample (capped
+    by the stratum's size)."""
     rng = np.random.default_rng(seed)
     population = [int(np.sum(labels == h)) for h in range(len(names))]
-    sizes = allocate(population, shares, n)
+    floor_h = np.minimum(np.array(floors or [1] * len(names)), population)
+    sizes = [max(k, int(f)) for k, f in zip(allocate(population, shares, n), floor_h, strict=True)]
     picked, stratum, rank, strata = [], [], [], []
     for h, (name, N, k) in enumerate(zip(names, population, sizes, strict=True)):
         chosen = rng.choice(starts[labels == h], size=k, replace=False) if k else starts[:0]
@@ -293,6 +439,7 @@ def stratified_sample(
         np.concatenate(rank),
         np.array(population, float),
         strata,
+        floors=floor_h.astype(int),
     )
 
 

@@ -26,13 +26,14 @@ class Rows:
 
     metrics: list = field(default_factory=list)
     deltas: list = field(default_factory=list)
+    pairs: list = field(default_factory=list)
     evaluations: list = field(default_factory=list)
     traces: list = field(default_factory=list)
     baselines: list = field(default_factory=list)
     window_info: dict = field(default_factory=dict)
 
 
-def evaluation_record(vid, runtime, xnnpack, sha, subset, n_windows, seconds) -> dict:
+def evaluation_record(vid, runtime, xnnpack, sha, subset, n_windows, seconds, on_windows=None):
     return {
         "variant_id": vid,
         "split": Split.TEST.value,
@@ -41,6 +42,7 @@ def evaluation_record(vid, runtime, xnnpack, sha, subset, n_windows, seconds) ->
         "file_sha256": sha,
         "subset": subset,
         "n_windows": n_windows,
+        "on_windows": on_windows,
         "seconds": seconds,
     }
 
@@ -49,16 +51,19 @@ def split_appliance(vid: str) -> str:
     return vid.split(".")[0]
 
 
-def write_trace(ctx, vid, split, starts, pred, pred_on, sha) -> dict:
-    """The predicted trace of one variant as a Parquet file; returns its traces row."""
+def write_trace(ctx, vid, split, starts, pred, pred_on, sha, truth_on=None) -> dict:
+    """The predicted trace of one variant as a Parquet file; returns its traces row.
+    ``truth_on``: the true status under the trace's own rule (default: the split's)."""
     mid = starts + MIDPOINT
+    if truth_on is None:
+        truth_on = split.status[mid]
     table = pa.table(
         {
             "time": pa.array(split.unix[mid].astype("datetime64[s]")),
             "aggregate_w": split.aggregate_w[mid].astype(np.float32),
             "truth_w": split.appliance_w[mid].astype(np.float32),
             "pred_w": np.asarray(pred, np.float32),
-            "truth_on": split.status[mid].astype(np.int8),
+            "truth_on": np.asarray(truth_on, np.int8),
             "pred_on": np.asarray(pred_on, np.int8),
         }
     )
@@ -126,7 +131,14 @@ def window_info(appliance, split, row, plan: EvalPlan, article: bool, ctx) -> di
         "protocol": plan.protocol,
         "population_windows": int(sample.population.sum()),
         "core_windows": int(plan.levels["core"]),
-        "strata": json.dumps({"strata": sample.strata, "levels": plan.levels}),
+        "strata": json.dumps(
+            {
+                "strata": sample.strata,
+                "levels": plan.levels,
+                # windows each level holds: its size, raised to the floors of every stratum
+                "windows": {lv: int(m.sum()) for lv, m in plan.masks().items()},
+            }
+        ),
         "sample_path": ctx.rel(sample_path),
         "test_houses": str(row["houses"]),
         "trace_first_time": _ts(split.unix[tmid[0]]),
@@ -144,13 +156,15 @@ def write(con, rows: Rows, variant_ids: list[str]) -> None:
     )
     db.insert_records(con, "eval_windows", [info])
     ids = variant_ids + [b["variant_id"] for b in rows.baselines]
-    for table in ("metrics", "metric_deltas", "evaluations", "traces"):
+    for table in ("metrics", "metric_deltas", "paired_deltas", "evaluations", "traces"):
         con.execute(f"DELETE FROM {table} WHERE variant_id IN (SELECT unnest(?))", [ids])
+    con.execute("DELETE FROM paired_deltas WHERE other_id IN (SELECT unnest(?))", [ids])
     con.execute(
         "DELETE FROM variants WHERE kind = 'baseline' AND appliance = ?", [info["appliance"]]
     )
     db.insert_records(con, "variants", rows.baselines)
     db.insert_records(con, "metrics", rows.metrics)
     db.insert_records(con, "metric_deltas", rows.deltas)
+    db.insert_records(con, "paired_deltas", rows.pairs)
     db.insert_records(con, "evaluations", rows.evaluations)
     db.insert_records(con, "traces", rows.traces)

@@ -21,6 +21,10 @@ from store.vocab import Appliance, Arch, Mode
 # sample. Shares of the sample each stratum gets (what one cannot take goes to the others).
 STRATA_SHARES = (0.25, 0.45, 0.25, 0.05)
 LEVELS = ("full", "reference", "core", "min")
+# fewest windows of each stratum at every level: 20 'on' windows (an F1 from fewer is mostly
+# luck: its interval would not cover) and two of every other stratum (an interval needs two)
+MIN_ON_WINDOWS = 20
+STRATA_FLOORS = (MIN_ON_WINDOWS, 2, 2, 2)
 
 
 def sample_level(arch: str, mode: str) -> str:
@@ -88,7 +92,7 @@ def _stratified_plan(ctx: RunContext, w: Windows, appliance: Appliance, period: 
     """Protocol `stratified`: a sample across the whole span and the busiest stretch as trace."""
     cfg = ctx.cfg
     trace_n = max(1, int(cfg.eval_trace_hours * 3600 / period))
-    labels = strata_labels(w, w.starts, APPLIANCES[appliance].on_threshold_w)
+    labels = strata_labels(w, w.starts, APPLIANCES[appliance].on_threshold_w, by_threshold=True)
     sample = stratified_sample(
         w.starts,
         labels,
@@ -96,6 +100,7 @@ def _stratified_plan(ctx: RunContext, w: Windows, appliance: Appliance, period: 
         list(STRATA_SHARES),
         cfg.eval_windows or len(w.starts),
         cfg.seed,
+        list(STRATA_FLOORS),
     )
     trace = w.busiest(trace_n)
     n = len(sample)

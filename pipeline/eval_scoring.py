@@ -11,6 +11,7 @@ from pipeline.estimate import (
     REASONS,
     Design,
     Estimate,
+    _percentiles,
     estimate,
     paired_delta,
     window_features,
@@ -32,35 +33,41 @@ def house_split(house: int) -> str:
 DELTA_METRICS = ("f1", "mcc", "precision", "recall", "mae", "sae", "nde", "epd_error_pct")
 
 
-def _pred_status(pred: np.ndarray, appliance: Appliance) -> np.ndarray:
-    """Sampled windows are isolated: their status is the threshold alone (no duration rule)."""
-    return (pred >= APPLIANCES[appliance].on_threshold_w).astype(np.int8)
+def threshold_status(power: np.ndarray, appliance: Appliance) -> np.ndarray:
+    """Sampled windows are isolated: their status, truth's and prediction's alike, is the
+    threshold alone (a duration rule needs the neighbours a sampled window does not have)."""
+    return (np.asarray(power, float) >= APPLIANCES[appliance].on_threshold_w).astype(np.int8)
 
 
 def score_sample(pred, truth, truth_on, design: Design, counts, appliance, domain=None) -> Estimate:
     """Weighted estimates over the sample; with ``domain`` (a mask over these windows), of that
     part of the span alone (a domain estimate: the same weights and resamples, the windows
     outside the domain count as zero, so the interval keeps the design's sampling error)."""
-    feats = window_features(truth, pred, truth_on, _pred_status(pred, appliance))
+    feats = window_features(truth, pred, truth_on, threshold_status(pred, appliance))
     if domain is not None:
         feats = feats * np.asarray(domain, float)[:, None]
     return estimate(feats, design, counts)
 
 
-def trace_metrics(split: SplitData, starts, pred, appliance: Appliance, period: float) -> dict:
+def trace_metrics(split: SplitData, starts, pred, appliance: Appliance, period: float):
     """The article's protocol on a contiguous stretch: duration-ruled status, masked metrics,
-    energy per day by hourly chunks (kept under the epd_article_* names)."""
+    energy per day by hourly chunks (kept under the epd_article_* names). Truth and prediction
+    get the same status rule on the same stretch (an activation cut by the stretch's edge is
+    judged alike in both). Returns (metrics, predicted status, true status)."""
     params = APPLIANCES[appliance]
     mid = starts + MIDPOINT
     truth = split.appliance_w[mid].astype(np.float64)
-    truth_on = split.status[mid]
-    pred_on = status_by_segment(
-        pred,
-        split.segment[mid],
-        params.on_threshold_w,
-        duration_samples(params.min_on_s, period),
-        duration_samples(params.min_off_s, period),
-    )
+
+    def status(power):
+        return status_by_segment(
+            power,
+            split.segment[mid],
+            params.on_threshold_w,
+            duration_samples(params.min_on_s, period),
+            duration_samples(params.min_off_s, period),
+        )
+
+    truth_on, pred_on = status(truth), status(np.asarray(pred, np.float64))
     out = all_metrics(truth, pred, truth_on, pred_on, period)
     for k in ("epd_true_wh", "epd_pred_wh", "epd_error_pct"):
         out.pop(k)
@@ -69,7 +76,7 @@ def trace_metrics(split: SplitData, starts, pred, appliance: Appliance, period: 
     out["epd_article_true_wh"] = ta
     out["epd_article_pred_wh"] = pa_
     out["epd_article_error_pct"] = epd_error_pct(ta[0], pa_[0])
-    return out, pred_on
+    return out, pred_on, truth_on
 
 
 class Scorer:
@@ -194,6 +201,66 @@ def _delta_rows(vid: str, ref: str, a: Estimate, b: Estimate, n: int) -> list[di
             }
         )
     return rows
+
+
+PAIR_METRICS = ("f1", "mae", "abs_epd_error_pct")
+
+
+def _pair_values(est: Estimate, metric: str):
+    """(point value, resampled values or None) of a metric compared between any two entries."""
+    if metric == "abs_epd_error_pct":
+        b = est.boot.get("epd_error_pct")
+        return abs(est.value["epd_error_pct"]), None if b is None else np.abs(b)
+    return est.value[metric], est.boot.get(metric)
+
+
+def pair_rows(on_sample: dict, window_level: dict, scorer: Scorer) -> list[dict]:
+    """Every ordered pair of an appliance's entries (variants and baselines): the paired
+    difference of F1, MAE and the absolute energy-per-day error, on the windows both saw (the
+    smaller of their nested levels), with the same resamples for both. The recommendation
+    compares variants, and each variant with the baselines, by these."""
+    cache: dict[tuple, Estimate] = {}
+
+    def est(vid: str, m: int) -> Estimate:
+        if (vid, m) not in cache:
+            cache[(vid, m)] = scorer.score(on_sample[vid], m)
+        return cache[(vid, m)]
+
+    rows, ids = [], sorted(on_sample)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            m = min(window_level[a], window_level[b])
+            mask = scorer.subset(m)[0]
+            n, n_on = int(mask.sum()), int(np.sum(scorer.truth_on[mask] > 0))
+            for metric in PAIR_METRICS:
+                d, lo, hi = _pair(est(a, m), est(b, m), metric)
+                # both directions: b - a is the negated difference, its interval flipped
+                for x, y, sign in ((a, b, 1.0), (b, a, -1.0)):
+                    ends = (lo, hi) if sign > 0 else (-hi, -lo)
+                    rows.append(
+                        {
+                            "variant_id": x,
+                            "other_id": y,
+                            "split": Split.TEST.value,
+                            "metric": metric,
+                            "delta": num(sign * d),
+                            "ci_low": num(ends[0]),
+                            "ci_high": num(ends[1]),
+                            "n_windows": n,
+                            "on_windows": n_on,
+                        }
+                    )
+    return rows
+
+
+def _pair(a: Estimate, b: Estimate, metric: str) -> tuple[float, float, float]:
+    """a - b of a pair metric with its paired interval."""
+    if metric != "abs_epd_error_pct":
+        return paired_delta(a, b, metric)
+    va, ba = _pair_values(a, metric)
+    vb, bb = _pair_values(b, metric)
+    lo, hi = (np.nan, np.nan) if ba is None or bb is None else _percentiles(ba - bb)
+    return va - vb, lo, hi
 
 
 def deltas(variants, on_sample, level, plan: EvalPlan, scorer: Scorer) -> list[dict]:

@@ -37,13 +37,15 @@ from pipeline.eval_scoring import (
     deltas,
     fmt,
     metric_rows,
+    pair_rows,
+    threshold_status,
     trace_metric_rows,
     trace_metrics,
 )
 from pipeline.windows import SplitData, Windows
 from store.vocab import Appliance, Split
 
-EVAL_CODE_VERSION = "e7"
+EVAL_CODE_VERSION = "e8"
 
 
 @dataclass
@@ -72,8 +74,9 @@ class ApplianceScoring:
         self.rows.metrics += metric_rows(vid, est, k)
         self.rows.metrics += self.scorer.house_rows(vid, full, self.plan.levels[lv])
         self._score_trace(v, lv, pred[:k] if self.plan.trace_is_sample else pred[k:])
+        on = int(np.sum(self.scorer.truth_on[self.masks[lv]] > 0))
         self.rows.evaluations.append(
-            evaluation_record(vid, runtime, xnn, v["sha256"], lv, n_needed, seconds)
+            evaluation_record(vid, runtime, xnn, v["sha256"], lv, n_needed, seconds, on)
         )
         self.ctx.console.print(
             f"evaluate: {vid}: F1 {fmt(est, 'f1')} MAE {fmt(est, 'mae', 1)} W on {k:,} "
@@ -83,10 +86,14 @@ class ApplianceScoring:
 
     def _score_trace(self, v: dict, lv: str, pred_trace: np.ndarray) -> None:
         vid, starts = v["variant_id"], self.plan.trace_for(lv)
-        tm, pred_on = trace_metrics(self.split, starts, pred_trace, self.appliance, self.period)
+        tm, pred_on, truth_on = trace_metrics(
+            self.split, starts, pred_trace, self.appliance, self.period
+        )
         self.rows.metrics += trace_metric_rows(vid, tm, len(starts))
         self.rows.traces.append(
-            write_trace(self.ctx, vid, self.split, starts, pred_trace, pred_on, v["sha256"])
+            write_trace(
+                self.ctx, vid, self.split, starts, pred_trace, pred_on, v["sha256"], truth_on
+            )
         )
 
 
@@ -100,7 +107,8 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
     needs = plan.needs(level, masks)
     raw = predict_all(ctx, variants, needs, w)
     mid = plan.sample.starts + MIDPOINT
-    truth, truth_on = split.appliance_w[mid].astype(np.float64), split.status[mid]
+    truth = split.appliance_w[mid].astype(np.float64)
+    truth_on = threshold_status(truth, appliance)
     scorer = Scorer(
         plan, truth, truth_on, appliance, ctx.cfg.eval_bootstrap, ctx.cfg.seed, split.house[mid]
     )
@@ -113,7 +121,10 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
     }
     rows = scoring.rows
     rows.deltas = deltas(variants, on_sample, level, plan, scorer)
-    score_baselines(ctx, appliance, w, plan, scorer, rows)
+    base = score_baselines(ctx, appliance, w, plan, scorer, rows)
+    window_level = {vid: plan.levels[lv] for vid, lv in level.items()}
+    window_level.update(dict.fromkeys(base, plan.levels["full"]))
+    rows.pairs = pair_rows({**on_sample, **base}, window_level, scorer)
     rows.window_info = window_info(appliance, split, row, plan, article, ctx)
     return rows
 

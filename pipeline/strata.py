@@ -38,10 +38,17 @@ def window_rise(w: Windows, starts: np.ndarray, low: np.ndarray | None = None) -
     return (w.split.aggregate_w[starts + MIDPOINT] - low).astype(np.float64)
 
 
-def strata_labels(w: Windows, starts: np.ndarray, threshold_w: float) -> np.ndarray:
+def strata_labels(
+    w: Windows, starts: np.ndarray, threshold_w: float, by_threshold: bool = False
+) -> np.ndarray:
     """Stratum (index into STRATA) of each window, from the aggregate and the ground truth only
-    (never from a model), so every variant and baseline is scored on one design."""
-    on = w.split.status[starts + MIDPOINT] > 0.5
+    (never from a model), so every variant and baseline is scored on one design. 'On' is the
+    split's status (with the duration rules), or with ``by_threshold`` the ground truth's
+    threshold status, the rule an isolated sampled window is scored by."""
+    if by_threshold:
+        on = w.split.appliance_w[starts + MIDPOINT] >= threshold_w
+    else:
+        on = w.split.status[starts + MIDPOINT] > 0.5
     low, high = window_extremes(w, starts)
     lookalike = window_rise(w, starts, low) >= threshold_w
     swing = (high - low).astype(np.float64)

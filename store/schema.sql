@@ -209,7 +209,7 @@ COMMENT ON COLUMN variants.variant_id IS 'appliance.arch.mode';
 COMMENT ON COLUMN variants.model_id IS 'Model it was made from.';
 COMMENT ON COLUMN variants.appliance IS 'Appliance.';
 COMMENT ON COLUMN variants.arch IS 'Architecture.';
-COMMENT ON COLUMN variants.mode IS 'keras, convert_only, w8, w8_a8_fallback, w8_a8, w8_a16, f16, w8_a8_selective, w8_a8_xnnpack (int8 with the ops XNNPACK runs only in float kept float) or w8_a8_mixed16 (the debugger''s suspect tensors in int16); always_off, mean_power or aggregate_threshold for baselines.';
+COMMENT ON COLUMN variants.mode IS 'keras, convert_only, w8, w8_a8_fallback, w8_a8, w8_a16, f16, w8_a8_selective, w8_a8_xnnpack (int8 with the ops XNNPACK runs only in float kept float) w8_a8_mixed16 (the protected tensors in int16) or qat_w8_a8 (full int8 of the model after a short quantization-aware fine-tune); always_off, mean_power or aggregate_threshold for baselines.';
 COMMENT ON COLUMN variants.status IS 'ok, or failed when the converter (or a first invoke) refused the mode.';
 COMMENT ON COLUMN variants.error IS 'The converter''s or runtime''s reason when status = failed.';
 COMMENT ON COLUMN variants.converter_settings IS 'The converter settings of the mode, verbatim, as JSON.';
@@ -254,7 +254,12 @@ CREATE TABLE quant_layer_stats (
     range DOUBLE,
     rmse_scale DOUBLE,
     sqnr_db DOUBLE,
-    suspect BOOLEAN NOT NULL
+    suspect BOOLEAN NOT NULL,
+    p99_abs DOUBLE,
+    p99_over_scale DOUBLE,
+    zero_share DOUBLE,
+    range_blowup BOOLEAN,
+    suspect_reason VARCHAR
 );
 COMMENT ON TABLE quant_layer_stats IS 'Per-tensor quantization error from the TFLite QuantizationDebugger for every variant with integer activations.';
 COMMENT ON COLUMN quant_layer_stats.variant_id IS 'Variant.';
@@ -270,9 +275,57 @@ COMMENT ON COLUMN quant_layer_stats.mean_squared_error IS 'Mean squared error.';
 COMMENT ON COLUMN quant_layer_stats.scale IS 'Quantization scale of the tensor.';
 COMMENT ON COLUMN quant_layer_stats.zero_point IS 'Quantization zero point.';
 COMMENT ON COLUMN quant_layer_stats.range IS '255 * scale: the float range the int8 grid covers.';
-COMMENT ON COLUMN quant_layer_stats.rmse_scale IS 'sqrt(mean_squared_error) / scale; about 0.289 (1/sqrt 12) for a well-quantized tensor.';
-COMMENT ON COLUMN quant_layer_stats.sqnr_db IS 'Signal-to-quantization-noise ratio in dB: 10 log10(mean(f^2) / mean((f - q)^2)) of the float tensor f and its dequantized int8 counterpart q on the debug set; NULL when the float tensor is all zero.';
-COMMENT ON COLUMN quant_layer_stats.suspect IS 'rmse_scale above the configured threshold (the article used 0.7).';
+COMMENT ON COLUMN quant_layer_stats.rmse_scale IS 'RMS error / scale, the error over the finite float values; about 0.289 (1/sqrt 12) for a well-quantized tensor.';
+COMMENT ON COLUMN quant_layer_stats.sqnr_db IS 'Signal-to-quantization-noise ratio in dB: 10 log10(mean(f^2) / mean((f - q)^2)) of the float tensor f (the op run in float on its dequantized inputs) and its dequantized int8 counterpart q on the debug set, over the finite values of f. Never NULL: +inf (shown as exact) when q equals f, -inf when f is all zero and q is not.';
+COMMENT ON COLUMN quant_layer_stats.suspect IS 'rmse_scale above the configured threshold (the article used 0.7), or a range blow-up.';
+COMMENT ON COLUMN quant_layer_stats.p99_abs IS '99th percentile of |f| on a debug window (finite values), averaged over the debug windows: the typical magnitude.';
+COMMENT ON COLUMN quant_layer_stats.p99_over_scale IS 'p99_abs / scale: how many quantization steps the typical magnitude spans (of 255).';
+COMMENT ON COLUMN quant_layer_stats.zero_share IS 'Share of the non-zero float values that round to the zero point (|f| < scale / 2).';
+COMMENT ON COLUMN quant_layer_stats.range_blowup IS 'The range is blown up against the values: p99_over_scale below 1 or zero_share at least 0.9 (a rare outlier set the range and the typical values collapse to the zero point), whatever the local error.';
+COMMENT ON COLUMN quant_layer_stats.suspect_reason IS 'Why the tensor is suspect (range blow-up, local error), in words; NULL when it is not.';
+
+CREATE TABLE quant_sensitivity (
+    variant_id VARCHAR NOT NULL,
+    rank INTEGER NOT NULL,
+    tensor_name VARCHAR NOT NULL,
+    op_name VARCHAR,
+    layer_index INTEGER,
+    range DOUBLE,
+    scale DOUBLE,
+    p99_over_scale DOUBLE,
+    zero_share DOUBLE,
+    range_blowup BOOLEAN,
+    rmse_scale DOUBLE,
+    output_rmse_quant DOUBLE,
+    output_rmse_kept_float DOUBLE,
+    recovered_share DOUBLE,
+    flip_share_quant DOUBLE,
+    flip_share_kept_float DOUBLE,
+    protected BOOLEAN NOT NULL,
+    island VARCHAR,
+    why VARCHAR,
+    PRIMARY KEY (variant_id, rank)
+);
+COMMENT ON TABLE quant_sensitivity IS 'What breaks a quantized model end to end: the range blow-ups and the tensors worst by local error, each kept alone in float (re-quantized from the debugger''s calibrated model, no new calibration) and ranked by the model output error left; w8_a8_selective keeps the protected ones in float, w8_a8_mixed16 gives them int16.';
+COMMENT ON COLUMN quant_sensitivity.variant_id IS 'Variant whose tensors are ranked (w8_a8).';
+COMMENT ON COLUMN quant_sensitivity.rank IS '1 = keeping this tensor alone in float leaves the smallest output error.';
+COMMENT ON COLUMN quant_sensitivity.tensor_name IS 'Tensor name (as in quant_layer_stats and the deny lists).';
+COMMENT ON COLUMN quant_sensitivity.op_name IS 'TFLite op that produces the tensor.';
+COMMENT ON COLUMN quant_sensitivity.layer_index IS 'quant_layer_stats.layer_index of the tensor.';
+COMMENT ON COLUMN quant_sensitivity.range IS '255 * scale: the float range the int8 grid covers.';
+COMMENT ON COLUMN quant_sensitivity.scale IS 'Quantization step of the tensor.';
+COMMENT ON COLUMN quant_sensitivity.p99_over_scale IS 'p99 |f| / scale (see quant_layer_stats).';
+COMMENT ON COLUMN quant_sensitivity.zero_share IS 'Share of non-zero float values that round to the zero point.';
+COMMENT ON COLUMN quant_sensitivity.range_blowup IS 'Flagged as a range blow-up by the range check.';
+COMMENT ON COLUMN quant_sensitivity.rmse_scale IS 'Local error of the tensor (RMS error / scale).';
+COMMENT ON COLUMN quant_sensitivity.output_rmse_quant IS 'RMSE of the int8 model output against the float model (normalised power units, 1 = the appliance''s maximum power) on the sensitivity windows.';
+COMMENT ON COLUMN quant_sensitivity.output_rmse_kept_float IS 'The same with only this tensor kept in float.';
+COMMENT ON COLUMN quant_sensitivity.recovered_share IS '(output_rmse_quant - output_rmse_kept_float) / output_rmse_quant: the share of the output error keeping it float recovers (negative: it gets worse).';
+COMMENT ON COLUMN quant_sensitivity.flip_share_quant IS 'Share of sensitivity windows whose on/off decision (output >= the appliance''s on threshold) the int8 model flips against the float model.';
+COMMENT ON COLUMN quant_sensitivity.flip_share_kept_float IS 'The same with only this tensor kept in float.';
+COMMENT ON COLUMN quant_sensitivity.protected IS 'Chosen for the protected set of w8_a8_selective (kept float) and w8_a8_mixed16 (int16).';
+COMMENT ON COLUMN quant_sensitivity.island IS 'The nodes denylisted to keep the tensor in float: the tensor and the outputs of the ops that read it (denylisting only its producer re-quantizes it onto the same grid).';
+COMMENT ON COLUMN quant_sensitivity.why IS 'Why it was or was not protected, in words.';
 
 CREATE TABLE metrics (
     variant_id VARCHAR NOT NULL,
@@ -325,6 +378,7 @@ CREATE TABLE evaluations (
     subset VARCHAR NOT NULL,
     n_windows BIGINT NOT NULL,
     seconds DOUBLE NOT NULL,
+    on_windows BIGINT,
     PRIMARY KEY (variant_id, split)
 );
 COMMENT ON TABLE evaluations IS 'How each variant was evaluated: interpreter, delegate, the file it ran and which part of the sample it saw.';
@@ -336,6 +390,30 @@ COMMENT ON COLUMN evaluations.file_sha256 IS 'sha256 of the evaluated file (comp
 COMMENT ON COLUMN evaluations.subset IS 'Nested part of the evaluation sample it saw, by cost per window: full (the whole sample), reference (the transformer''s Keras model), core (the transformer''s files), min (its 16x8 file); none for baselines. Two variants are compared on the smaller.';
 COMMENT ON COLUMN evaluations.n_windows IS 'Windows evaluated.';
 COMMENT ON COLUMN evaluations.seconds IS 'Wall time of the evaluation work.';
+COMMENT ON COLUMN evaluations.on_windows IS 'Sampled windows of its level whose ground truth is on (threshold status): what its F1 rests on.';
+
+CREATE TABLE paired_deltas (
+    variant_id VARCHAR NOT NULL,
+    other_id VARCHAR NOT NULL,
+    split VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    delta DOUBLE,
+    ci_low DOUBLE,
+    ci_high DOUBLE,
+    n_windows BIGINT,
+    on_windows BIGINT,
+    PRIMARY KEY (variant_id, other_id, split, metric)
+);
+COMMENT ON TABLE paired_deltas IS 'Paired difference between any two entries of an appliance (model variants and baselines), on the windows both saw (the smaller of their nested levels), with the same bootstrap resamples for both: what the recommendation compares.';
+COMMENT ON COLUMN paired_deltas.variant_id IS 'Entry (variant or baseline).';
+COMMENT ON COLUMN paired_deltas.other_id IS 'Entry it is compared with.';
+COMMENT ON COLUMN paired_deltas.split IS 'Split (test).';
+COMMENT ON COLUMN paired_deltas.metric IS 'f1, mae (W) or abs_epd_error_pct (absolute energy-per-day error, percentage points).';
+COMMENT ON COLUMN paired_deltas.delta IS 'variant value minus other value.';
+COMMENT ON COLUMN paired_deltas.ci_low IS 'Lower end of the paired 95 % interval; NULL without one.';
+COMMENT ON COLUMN paired_deltas.ci_high IS 'Upper end of the paired 95 % interval.';
+COMMENT ON COLUMN paired_deltas.n_windows IS 'Windows both were scored on.';
+COMMENT ON COLUMN paired_deltas.on_windows IS 'Of those, windows whose ground truth is on.';
 COMMENT ON COLUMN metrics.value IS 'Value; NULL when undefined.';
 COMMENT ON COLUMN metrics.reason IS 'Why the value is NULL (e.g. no activations in ground truth).';
 
@@ -369,7 +447,7 @@ COMMENT ON COLUMN eval_windows.postprocess IS 'Prediction post-processing: clip_
 COMMENT ON COLUMN eval_windows.protocol IS 'stratified (a random sample across the whole test span, strata by ground-truth status, weighted) or first (the first N windows in time order, the article''s protocol).';
 COMMENT ON COLUMN eval_windows.population_windows IS 'Complete windows in the test span: what the weighted estimates stand for.';
 COMMENT ON COLUMN eval_windows.core_windows IS 'Size of the stratified sub-sample that slow variants are evaluated on.';
-COMMENT ON COLUMN eval_windows.strata IS 'Per stratum: population size, sample size, core size and inclusion weight, as JSON.';
+COMMENT ON COLUMN eval_windows.strata IS 'Per stratum: population size, sample size, core size and inclusion weight; levels: each nested level''s requested size; windows: what each level holds (raised so every stratum keeps its floor: 20 on windows, 2 of each other); as JSON.';
 COMMENT ON COLUMN eval_windows.sample_path IS 'Parquet of the sampled windows (start index, midpoint time, stratum, weight, core flag), relative to the artifacts folder: anyone can recompute.';
 COMMENT ON COLUMN eval_windows.test_houses IS 'House(s) of the test split.';
 COMMENT ON COLUMN eval_windows.trace_first_time IS 'First midpoint of the contiguous stretch kept as traces (split test_trace).';
@@ -628,10 +706,12 @@ SELECT
     v.file_bytes / 1e6 AS disk_mb,
     v.xnnpack_partitions, v.float_compute_ops,
     bt.windows_per_s AS throughput_wps,
-    m.under_trained
+    m.under_trained,
+    w.n_windows, e.subset AS sample_level, e.on_windows
 FROM variants v
 JOIN latency l ON l.variant_id = v.variant_id AND l.batch = 1 AND l.xnnpack AND l.error IS NULL
 LEFT JOIN metrics_wide w ON w.variant_id = v.variant_id AND w.split = 'test'
+LEFT JOIN evaluations e ON e.variant_id = v.variant_id AND e.split = 'test'
 LEFT JOIN memory_peak mp ON mp.variant_id = v.variant_id AND mp.host = l.host
     AND mp.runtime = l.runtime AND mp.xnnpack
 LEFT JOIN best_throughput bt ON bt.variant_id = v.variant_id AND bt.host = l.host AND bt.runtime = l.runtime
@@ -741,6 +821,9 @@ COMMENT ON COLUMN tradeoff.epd_error_pct IS 'Energy-per-day error (unbiased, mea
 COMMENT ON COLUMN tradeoff.epd_error_pct_lo IS 'Lower end of the 95 % interval of epd_error_pct.';
 COMMENT ON COLUMN tradeoff.epd_error_pct_hi IS 'Upper end of the 95 % interval of epd_error_pct.';
 COMMENT ON COLUMN tradeoff.latency_ms IS 'Median batch-1 latency, ms.';
+COMMENT ON COLUMN tradeoff.n_windows IS 'Sampled windows its accuracy was estimated on.';
+COMMENT ON COLUMN tradeoff.sample_level IS 'Nested sample level it was scored on (full, reference, core, min).';
+COMMENT ON COLUMN tradeoff.on_windows IS 'Of its sampled windows, those whose ground truth is on.';
 COMMENT ON COLUMN tradeoff.latency_p90_ms IS '90th-percentile batch-1 latency, ms.';
 COMMENT ON COLUMN tradeoff.ram_mb IS 'Peak resident memory over the post-import baseline, MB (10^6 bytes).';
 COMMENT ON COLUMN tradeoff.disk_mb IS 'File size, MB (10^6 bytes, as the article).';
@@ -749,4 +832,4 @@ COMMENT ON COLUMN tradeoff.float_compute_ops IS 'Ops computing in float (non-zer
 COMMENT ON COLUMN tradeoff.throughput_wps IS 'Best offline throughput on this host and runtime, windows/s.';
 COMMENT ON COLUMN tradeoff.under_trained IS 'The model is flagged under-trained (never recommended).';
 
-INSERT INTO meta VALUES ('schema_version', '3');
+INSERT INTO meta VALUES ('schema_version', '4');

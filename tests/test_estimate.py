@@ -112,7 +112,9 @@ def test_paired_difference_is_zero_for_identical_predictions_and_clear_for_a_wor
     ref = estimate(window_features(t, p, st, sp)[s.starts], d, counts)
     same = estimate(window_features(t, p, st, sp)[s.starts], d, counts)
     bad = estimate(window_features(t, worse, st, worse >= 2000)[s.starts], d, counts)
-    assert paired_delta(same, ref, "f1") == (0.0, 0.0, 0.0)
+    # identical on the sample: 0, with the width of disagreements no sample window showed
+    d, lo, hi = paired_delta(same, ref, "f1")
+    assert d == 0.0 and lo < 0 < hi and hi - lo < 0.12  # 500 off windows of 39,000
     delta, lo, hi = paired_delta(bad, ref, "f1")
     assert delta < 0 and hi < 0 and lo <= delta <= hi
 
@@ -171,3 +173,46 @@ def test_the_metric_registry_describes_every_metric_the_evaluation_writes():
     }
     assert set(METRICS) == set(Metric)  # each name has its label, unit, direction and formula
     assert METRICS[Metric.F1].higher_is_better and not METRICS[Metric.MAE].higher_is_better
+
+
+def test_every_level_keeps_the_floors_of_every_stratum():
+    labels = np.repeat(np.arange(4), [300, 5000, 3000, 20000])
+    s = stratified_sample(np.arange(len(labels)), labels, ["on", "a", "b", "c"],
+                          [0.25, 0.45, 0.25, 0.05], 10_000, 0, [20, 2, 2, 2])  # fmt: skip
+    mask, design = s.subset(60)  # 60 windows would give the 'on' stratum 4 and idle 2
+    kept = np.bincount(s.stratum[mask], minlength=4)
+    assert kept[0] >= 20 and (kept >= 2).all()
+    # a design with two windows per stratum has an interval
+    assert design.resample_counts(50, 0) is not None
+
+
+def test_the_resampling_keeps_the_finite_population_correction():
+    """Half of a stratum sampled: the resampled totals vary as a without-replacement sample's
+    (variance (1 - f) N^2 s^2 / n), not as a with-replacement sample's."""
+    rng = np.random.default_rng(0)
+    N, n = 2000, 1000
+    y = rng.normal(10, 3, n)
+    design = Design(np.full(n, N / n), np.zeros(n, np.int8))
+    counts = design.resample_counts(4000, 1)
+    totals = counts @ (y * N / n)
+    expected = (1 - n / N) * N**2 * y.var(ddof=1) / n
+    assert totals.var() == pytest.approx(expected, rel=0.1)
+    # every window scored: no sampling error at all
+    census = Design(np.ones(n), np.zeros(n, np.int8)).resample_counts(10, 1)
+    assert (census == 1).all()
+
+
+def test_a_stratum_without_false_alarms_still_carries_their_uncertainty_paired():
+    n = 200
+    stratum = np.repeat([0, 1], [100, 100]).astype(np.int8)
+    design = Design(np.where(stratum == 1, 50.0, 5.0), stratum)
+    t = np.where(stratum == 0, 1000.0, 0.0)
+    hit = np.where(stratum == 0, 1000.0, 0.0)
+    feats = window_features(t, hit, t > 0, hit > 0)  # a perfect model: no error anywhere
+    est = estimate(feats, design, design.resample_counts(400, 0))
+    assert est.value["f1"] == 1.0 and est.low["f1"] < 0.999  # not a zero-width certainty
+    # two variants on one design get the same zero-event draws; what they may disagree on
+    # unseen falls to either side: the paired interval holds 0 and is about symmetric
+    d, lo, hi = paired_delta(est, estimate(feats, design, design.resample_counts(400, 0)), "f1")
+    assert d == 0 and lo < 0 < hi and abs(lo + hi) < 0.5 * (hi - lo)
+    assert n == len(design)

@@ -6,8 +6,11 @@ import pytest
 
 from pipeline.baselines import baseline_predictions
 from pipeline.config import MIDPOINT, WINDOW
-from pipeline.eval_scoring import trace_metrics
+from pipeline.estimate import stratified_sample
+from pipeline.eval_sample import EvalPlan
+from pipeline.eval_scoring import Scorer, pair_rows, threshold_status, trace_metrics
 from pipeline.quant_debug import layer_stats, sqnr_db
+from pipeline.strata import STRATA, strata_labels
 from pipeline.train import scheduled_lr
 from pipeline.windows import SplitData, Windows
 from store.vocab import Appliance
@@ -48,16 +51,49 @@ def test_article_trace_metrics_keep_the_article_energy_rule_under_its_own_name()
     split = _split(3000)
     starts = np.arange(0, 3000 - WINDOW)
     truth = split.appliance_w[starts + MIDPOINT].astype(float)
-    out, pred_on = trace_metrics(split, starts, truth, Appliance.KETTLE, 8.0)
+    out, pred_on, truth_on = trace_metrics(split, starts, truth, Appliance.KETTLE, 8.0)
     assert out["f1"][0] == pytest.approx(1.0)
     assert "epd_error_pct" not in out and out["epd_article_error_pct"][0] == pytest.approx(0.0)
-    assert (pred_on == split.status[starts + MIDPOINT]).all()
+    assert (pred_on == split.status[starts + MIDPOINT]).all() and (truth_on == pred_on).all()
+
+
+def test_a_perfect_power_predictor_scores_f1_1_and_mae_0_on_every_split():
+    """One status rule per scoring: sampled windows by the threshold for truth and prediction
+    alike, the trace by the duration rules for both; prediction = truth is then perfect, even
+    for short spikes the split's duration rule drops and for a trace cut mid-activation."""
+    split = _split(6000)
+    spikes = np.arange(300, 5600, 450)  # 2 samples over the threshold: shorter than min-on
+    split.appliance_w[spikes] = 2500
+    split.appliance_w[spikes + 1] = 2500
+    w = Windows(split, 522, 814, 3100)
+    starts = w.starts
+    mid = starts + MIDPOINT
+    truth = split.appliance_w[mid].astype(float)
+    labels = strata_labels(w, starts, 2000.0, by_threshold=True)
+    sample = stratified_sample(starts, labels, list(STRATA), [0.25, 0.45, 0.25, 0.05], 800, 0,
+                               [20, 2, 2, 2])  # fmt: skip
+    levels = {"full": len(sample), "reference": 400, "core": 200, "min": 60}
+    plan = EvalPlan("stratified", sample, levels, starts[:1000])
+    idx = np.searchsorted(starts, sample.starts)
+    t = truth[idx]
+    scorer = Scorer(plan, t, threshold_status(t, Appliance.KETTLE), Appliance.KETTLE, 50, 0)
+    for m in levels.values():
+        est = scorer.score(t.copy(), m)
+        assert est.value["f1"] == pytest.approx(1.0) and est.value["mae"] == pytest.approx(0.0)
+    # the trace starts inside an activation: both statuses see the same cut
+    cut = starts[705:1500]
+    out, pred_on, truth_on = trace_metrics(
+        split, cut, split.appliance_w[cut + MIDPOINT].astype(float), Appliance.KETTLE, 8.0
+    )
+    assert out["f1"][0] == pytest.approx(1.0) and out["mae"][0] == pytest.approx(0.0)
 
 
 def test_sqnr_is_signal_power_over_error_power():
     # hand computation: f = [3, 4] (mean square 12.5), error power 0.125 -> 20 dB
     assert float(sqnr_db(12.5, 0.125)) == pytest.approx(20.0)
-    assert np.isnan(sqnr_db(0.0, 0.1)) and np.isnan(sqnr_db(1.0, 0.0))
+    # always defined: exact (no noise) is +inf, noise on an all-zero signal is -inf
+    assert float(sqnr_db(1.0, 0.0)) == np.inf and float(sqnr_db(0.0, 0.0)) == np.inf
+    assert float(sqnr_db(0.0, 0.1)) == -np.inf and float(sqnr_db(np.nan, np.nan)) == -np.inf
     df = pd.DataFrame(
         {
             "scale": [0.1, 0.2],
@@ -221,3 +257,24 @@ def test_training_mix_draws_at_least_the_hard_share():
         == w.sample_with_on_share(500, 0.3, np.random.default_rng(0), None, 0.5).tolist()
     )
     assert np.mean(split.status[plain + MIDPOINT]) == pytest.approx(0.3, abs=0.001)
+
+
+def test_pairs_are_scored_on_the_windows_both_saw_in_both_directions():
+    split = _split(6000)
+    w = Windows(split, 522, 814, 3100)
+    starts = w.starts
+    truth = split.appliance_w[starts + MIDPOINT].astype(float)
+    labels = strata_labels(w, starts, 2000.0, by_threshold=True)
+    sample = stratified_sample(starts, labels, list(STRATA), [0.25, 0.45, 0.25, 0.05], 800, 0,
+                               [20, 2, 2, 2])  # fmt: skip
+    plan = EvalPlan("stratified", sample, {"full": len(sample), "min": 60}, starts[:100])
+    t = truth[np.searchsorted(starts, sample.starts)]
+    scorer = Scorer(plan, t, threshold_status(t, Appliance.KETTLE), Appliance.KETTLE, 50, 0)
+    worse = np.where(np.arange(len(t)) % 3 == 0, 0.0, t)  # misses a third of the windows
+    rows = pair_rows({"a": t, "b": worse}, {"a": len(sample), "b": 60}, scorer)
+    f1 = {(r["variant_id"], r["other_id"]): r for r in rows if r["metric"] == "f1"}
+    ab, ba = f1[("a", "b")], f1[("b", "a")]
+    # on the smaller level's windows (raised to the floors), each the other's mirror image
+    assert ab["n_windows"] == int(scorer.subset(60)[0].sum()) >= 60 and ab["on_windows"] >= 20
+    assert ab["delta"] > 0 and ab["delta"] == -ba["delta"] and ab["ci_low"] == -ba["ci_high"]
+    assert {r["metric"] for r in rows} == {"f1", "mae", "abs_epd_error_pct"}
