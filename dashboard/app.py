@@ -17,6 +17,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboard import grids  # noqa: F401  (its CSV export callback serves every page's grids)
 from dashboard.downloads import register_downloads
+from dashboard.validate import NOTICE_ID, install_guard, on_error
 
 
 def navbar() -> dbc.Navbar:
@@ -61,6 +62,12 @@ def _toggle_nav(n, is_open):
     return not is_open
 
 
+@dash.callback(Output(NOTICE_ID, "children"), Input("url", "pathname"))
+def _clear_notice(_pathname):
+    """A notice about a failed request is about this page only: a new page starts without."""
+    return ""
+
+
 def create_app(store: Path) -> dash.Dash:
     app = dash.Dash(
         __name__,
@@ -69,14 +76,24 @@ def create_app(store: Path) -> dash.Dash:
         suppress_callback_exceptions=True,
         title="nilm-edge",
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        on_error=on_error,
     )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
+    install_guard(app)
     app.server.config["NILM_STORE"] = str(Path(store).resolve())
     register_downloads(app.server)
     app.layout = html.Div(
         [
             dcc.Location(id="url"),
             navbar(),
-            dbc.Container(dash.page_container, fluid=True, className="main"),
+            dbc.Container(
+                [
+                    html.Div(id=NOTICE_ID, role="status", className="callback-notice"),
+                    dash.page_container,
+                ],
+                fluid=True,
+                className="main",
+            ),
         ]
     )
     return app

@@ -28,7 +28,8 @@ def notice(message: str, **kwargs) -> html.Div:
 
 
 def page_title(text: str) -> html.Div:
-    return html.Div([html.H2(text, className="mb-1")], className="mb-2")
+    """The page's one H1 (its sections are H2, their parts H3)."""
+    return html.Div([html.H1(text, className="mb-1 page-title")], className="mb-2")
 
 
 def page_header(
@@ -56,6 +57,11 @@ def error_page(title: str, message: str) -> html.Div:
 def field(label: str, control_id: str, control, **widths) -> dbc.Col:
     """A labelled control in a grid column (widths: dbc.Col's xs, md, lg)."""
     return dbc.Col([html.Label(label, htmlFor=control_id), control], **widths)
+
+
+def chart(graph, label: str) -> html.Div:
+    """A chart with an accessible name (screen readers announce a figure with this label)."""
+    return html.Div(graph, role="figure", className="chart", **{"aria-label": label})
 
 
 def loading(child, **kwargs) -> dcc.Loading:
@@ -96,3 +102,16 @@ def as_float(value, default=None):
     except (TypeError, ValueError):
         return default
     return v if math.isfinite(v) and v > 0 else default
+
+
+DEFAULT_PREFERENCE = ("kettle.cnn.w8_a8", ".cnn.w8_a8", ".w8_a8", ".keras")
+
+
+def default_variant(ids: list[str]) -> str | None:
+    """The variant a page shows without a choice: the kettle's int8 CNN, else any int8 CNN,
+    any int8 variant, any float model, the first."""
+    for end in DEFAULT_PREFERENCE:
+        hit = next((i for i in ids if i == end or i.endswith(end)), None)
+        if hit:
+            return hit
+    return ids[0] if ids else None

@@ -12,6 +12,7 @@ from dash import Input, Output, dcc, html
 
 from dashboard.callbacks import guarded
 from dashboard.components import as_float, field
+from dashboard.validate import number, one_of
 from store.recommend import COSTS, DEFAULT_TOLERANCE, DEVICE_CLASSES, fmt
 
 BUDGET_LABELS = {c: f"{name} budget ({unit})" for c, (name, unit) in COSTS.items()}
@@ -89,6 +90,13 @@ def budget_control(prefix: str, col: str, value, rng: tuple[int, int]) -> html.D
     )
 
 
+def preset_label(devices: pd.DataFrame | None, preset: str) -> str:
+    """A device class with the hosts measured for it, or 'not measured'."""
+    hosts = sorted({k.split("|")[0] for k in hosts_of_class(devices, preset)})
+    seen = f"measured on {', '.join(hosts)}" if hosts else "not measured"
+    return f"{DEVICE_CLASSES[preset]['label']} · {seen}"
+
+
 def _choice_fields(prefix: str, state: dict, devices) -> list[dbc.Col]:
     """Device, budget preset, cost and tolerance."""
     device_options = (
@@ -96,7 +104,7 @@ def _choice_fields(prefix: str, state: dict, devices) -> list[dbc.Col]:
         if devices is not None
         else []
     )
-    preset_options = [{"label": v["label"], "value": k} for k, v in DEVICE_CLASSES.items()]
+    preset_options = [{"label": preset_label(devices, k), "value": k} for k in DEVICE_CLASSES]
     cost_options = [{"label": f"{n} ({u})", "value": c} for c, (n, u) in COSTS.items()]
     tolerance = dbc.Input(
         id=f"{prefix}-tol",
@@ -162,11 +170,12 @@ def register_budget_sync(prefix: str) -> None:
         prevent_initial_call=True,
     )
     def sync(preset, *values):
-        boxes, sliders = list(values[: len(cols)]), list(values[len(cols) :])
+        boxes = [number(v, None, 0, 1e12) for v in values[: len(cols)]]
+        sliders = [number(v, None, -12, 12) for v in values[len(cols) :]]
         trigger = dash.ctx.triggered_id
         out_boxes = [dash.no_update] * len(cols)
         out_sliders = [dash.no_update] * len(cols)
-        if trigger == f"{prefix}-preset" and preset in DEVICE_CLASSES:
+        if trigger == f"{prefix}-preset" and one_of(preset, DEVICE_CLASSES):
             for i, c in enumerate(cols):
                 v = DEVICE_CLASSES[preset]["budgets"][c]
                 out_boxes[i], out_sliders[i] = v, math.log10(v)
@@ -179,9 +188,35 @@ def register_budget_sync(prefix: str) -> None:
                     out_sliders[i] = math.log10(v)
         return out_boxes + out_sliders
 
+    register_device_binding(prefix)
+
+
+def register_device_binding(prefix: str) -> None:
+    """Choosing a device class moves the device to a measured host of that class, when there is
+    one (otherwise the device stays and its line says the class was not measured)."""
+
+    @dash.callback(
+        Output(f"{prefix}-device", "value"),
+        Input(f"{prefix}-preset", "value"),
+        dash.State(f"{prefix}-device", "value"),
+        prevent_initial_call=True,
+    )
+    def bind(preset, device):
+        from dashboard import queries
+
+        if not one_of(preset, DEVICE_CLASSES):
+            return dash.no_update
+        devices, err = guarded(queries.devices)
+        if err or devices is None or devices.empty:
+            return dash.no_update
+        keys = hosts_of_class(devices, preset)
+        return dash.no_update if not keys or device in keys else keys[0]
+
 
 def budgets_from(values) -> dict:
-    return {c: as_float(v) for c, v in zip(COSTS, values, strict=True)}
+    """Budgets from the boxes' values: a positive finite number each, else no limit."""
+    values = list(values) + [None] * len(COSTS)
+    return {c: number(v, None, 1e-12, 1e12) for c, v in zip(COSTS, values, strict=False)}
 
 
 def device_params(prefix: str) -> list[tuple[str, str, str]]:
@@ -194,21 +229,91 @@ def device_params(prefix: str) -> list[tuple[str, str, str]]:
 
 
 def device_name(devices: pd.DataFrame | None, key: str | None) -> str:
-    if devices is None or key is None or key not in set(devices["key"]):
+    if devices is None or not isinstance(key, str) or key not in set(devices["key"]):
         return ""
     return devices.loc[devices["key"] == key, "label"].iloc[0]
 
 
-def device_line(devices: pd.DataFrame | None, key: str | None) -> list:
-    if devices is None or key is None or key not in set(devices["key"]):
+def class_of_machine(machine) -> str | None:
+    """The device class a measured host belongs to (by its machine type), or None."""
+    m = machine.lower() if isinstance(machine, str) else ""
+    return next((k for k, spec in DEVICE_CLASSES.items() if m and m in spec["machines"]), None)
+
+
+def class_name(preset: str | None) -> str:
+    """A device class as a person reads it: 'Raspberry Pi 4 / Cortex-A class'."""
+    spec = DEVICE_CLASSES.get(preset) if isinstance(preset, str) else None
+    return spec["label"].split(" (")[0] if spec else "unknown class"
+
+
+def hosts_of_class(devices: pd.DataFrame | None, preset: str | None) -> list[str]:
+    """The measured devices (keys, most variants first) whose host is of the class ``preset``."""
+    if devices is None or devices.empty or not one_of(preset, DEVICE_CLASSES):
+        return []
+    return [
+        k
+        for k, m in zip(devices["key"], devices["machine"], strict=True)
+        if class_of_machine(m) == preset
+    ]
+
+
+def device_measurement(
+    devices: pd.DataFrame | None, key: str | None, preset: str | None = None
+) -> tuple[bool, str, str]:
+    """Whether the chosen device class was measured: (measured, host label, message).
+
+    ``key`` is the device (host · runtime · threads) whose figures are shown; ``preset`` the
+    device class chosen for the budgets (None: no class claimed, the host's own class is said).
+    Where the class has no measured host the message says so and names the host the figures
+    come from, so a latency is never read as the class's.
+    """
+    if devices is None or not isinstance(key, str) or key not in set(devices["key"]):
+        return False, "", "nothing measured yet: no device has latency figures"
+    row = devices[devices["key"] == key].iloc[0]
+    host, own = row["label"], class_of_machine(row["machine"])
+    if not one_of(preset, DEVICE_CLASSES) or own == preset:
+        return (
+            True,
+            host,
+            f"measured on {host}, a {class_name(own).removesuffix(' class')} class device"
+            if own
+            else f"measured on {host}",
+        )
+    others = hosts_of_class(devices, preset)
+    hint = (
+        f" (measured class hosts: {', '.join(device_name(devices, k) for k in others)})"
+        if others
+        else ""
+    )
+    return (
+        False,
+        host,
+        f"not measured on a {class_name(preset)} device; figures are from {host}{hint}",
+    )
+
+
+def device_line(devices: pd.DataFrame | None, key: str | None, preset: str | None = None) -> list:
+    """Which device the page's figures are from and, when the chosen class was not measured,
+    a plain warning first."""
+    if devices is None or not isinstance(key, str) or key not in set(devices["key"]):
         return ["No device selected: nothing measured yet."]
     r = devices[devices["key"] == key].iloc[0]
     cpu = r["cpu_model"] if isinstance(r["cpu_model"], str) else "CPU not recorded"
     src = r["source"] if isinstance(r["source"], str) else "unknown source"
-    return [
+    measured, _, message = device_measurement(devices, key, preset)
+    warning = (
+        []
+        if measured
+        else [html.Div(message[0].upper() + message[1:] + ".", className="not-measured")]
+    )
+    own = class_of_machine(r["machine"])
+    name = class_name(own)
+    cls = f", {'an' if name[0].lower() in 'aeiox' else 'a'} {name} device" if own else ""
+    return warning + [
         "Numbers on this page are from device ",
         html.B(r["label"]),
-        f" ({cpu}; {src}); accuracy is the same on every device: it is measured once per variant.",
+        f" ({cpu}; {src}{cls}); accuracy is the same on every device: it is measured once per "
+        "variant.",
     ]
 
 
@@ -219,16 +324,28 @@ def decide(device_key, cost, tol, budget_values):
     dev = queries.parse_device(device_key)
     if dev is None:
         return None, None, "choose a device"
+    cost = one_of(cost, COSTS, "latency_ms")
+    tol = number(tol, DEFAULT_TOLERANCE, 0, 1)
     inputs, err = guarded(queries.recommendation_inputs, *dev)
     if err:
         return None, None, err
     candidates, baselines = inputs
     from store.recommend import Rule, classify, recommend
 
-    rule = Rule(
-        cost=cost or "latency_ms",
-        budgets=budgets_from(budget_values),
-        tolerance=DEFAULT_TOLERANCE if tol is None else tol,
-    )
+    rule = Rule(cost=cost, budgets=budgets_from(budget_values), tolerance=tol)
     decided = classify(candidates, baselines, rule)
     return recommend(candidates, baselines, rule, decided), decided, rule
+
+
+def with_device_class(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Latency rows with the device class of the host each was measured on (from its machine
+    type), so a number is never read as another class's."""
+    if df is None or df.empty or "machine" not in df:
+        return df
+    names = [
+        f"{class_name(c)} ({m})"
+        if c
+        else f"no class ({m if isinstance(m, str) else 'machine not recorded'})"
+        for c, m in ((class_of_machine(m), m) for m in df["machine"])
+    ]
+    return df.assign(device_class=names)

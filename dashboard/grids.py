@@ -66,6 +66,7 @@ def grid(name: str, df, columns: list[dict], height: int | None = None, **kw) ->
                     "domLayout": "autoHeight" if height is None else "normal",
                     "pagination": len(records) > 25,
                     "paginationPageSize": 25,
+                    "paginationPageSizeSelector": [25, 50, 100],
                     "tooltipShowDelay": 200,
                 },
                 csvExportParams={"fileName": f"{name}.csv"},

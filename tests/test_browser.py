@@ -224,3 +224,76 @@ def test_missing_store_shows_a_friendly_message(dash_duo, tmp_path):
 
     dash_duo.start_server(create_app(tmp_path / "none.duckdb"))
     dash_duo.wait_for_contains_text(".notice", "no store here yet", timeout=20)
+
+
+# the basics axe-core checks first (axe itself is not installed here): a page language, one H1,
+# headings without skipped levels, charts with an accessible name, form controls with a label
+A11Y_JS = """
+const out = [];
+if (!document.documentElement.lang) out.push('html has no lang');
+const h1 = document.querySelectorAll('h1').length;
+if (h1 !== 1) out.push(h1 + ' H1 elements');
+let last = 0;
+document.querySelectorAll('h1,h2,h3,h4,h5,h6').forEach(h => {
+  const level = +h.tagName[1];
+  if (last && level > last + 1) out.push('heading jumps H' + last + ' -> H' + level + ': ' + h.textContent.slice(0, 40));
+  last = level;
+});
+document.querySelectorAll('.js-plotly-plot').forEach(p => {
+  const named = p.closest('[aria-label]');
+  if (!named || !named.getAttribute('aria-label')) out.push('chart without a name: ' + (p.id || p.parentElement.id));
+});
+const labelled = el => el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+  el.closest('label') || (el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]')) ||
+  el.closest('[aria-label]');
+document.querySelectorAll('input, select, textarea').forEach(el => {
+  if (el.type === 'hidden' || el.offsetParent === null) return;
+  if (!labelled(el)) out.push('control without a label: ' + (el.id || el.name || el.className));
+});
+return out;
+"""
+
+
+def test_every_page_passes_the_accessibility_basics(dash_duo, app):
+    dash_duo.start_server(app)
+    found = {}
+    for name, path, selector in PAGES:
+        dash_duo.driver.get(dash_duo.server_url + path)
+        dash_duo.wait_for_element(selector, timeout=20)
+        time.sleep(0.8)
+        problems = dash_duo.driver.execute_script(A11Y_JS)
+        if problems:
+            found[name] = problems
+    assert found == {}, found
+
+
+def test_traces_zoom_is_kept_in_the_address_and_energy_follows_the_window(dash_duo, app):
+    dash_duo.start_server(app)
+    dash_duo.driver.get(
+        dash_duo.server_url
+        + "/traces?appliance=kettle&variants=kettle.cnn.w8,kettle.baseline.always_off"
+    )
+    dash_duo.wait_for_contains_text("#trace-points", "whole trace", timeout=20)
+    dash_duo.wait_for_contains_text("#trace-energy-table", "kettle.baseline.always_off", timeout=20)
+    assert "error vs truth" in dash_duo.find_element("#trace-energy-table").text
+    drag = dash_duo.wait_for_element("#trace-graph .nsewdrag", timeout=20)
+    width = drag.size["width"]
+    chain = ActionChains(dash_duo.driver).move_to_element(drag).move_by_offset(-width // 6, 0)
+    chain.click_and_hold().move_by_offset(width // 4, 5).release().perform()
+    dash_duo.wait_for_contains_text("#trace-points", " for ", timeout=20)
+    _wait(lambda: "zoom=" in dash_duo.driver.current_url, what="zoom in the address")
+    url = dash_duo.driver.current_url
+    dash_duo.driver.get(url)
+    dash_duo.wait_for_contains_text("#trace-points", " for ", timeout=20)
+
+
+def test_sql_page_keeps_the_query_in_the_address_and_runs_on_ctrl_enter(dash_duo, app):
+    dash_duo.start_server(app)
+    dash_duo.driver.get(dash_duo.server_url + "/sql")
+    box = dash_duo.wait_for_element("#sql-text", timeout=20)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
+    box.send_keys("SELECT 42 AS answer")
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    dash_duo.wait_for_contains_text("#sql-rows", " ms", timeout=20)
+    _wait(lambda: "q=SELECT" in dash_duo.driver.current_url, what="query in the address")

@@ -192,21 +192,43 @@ def test_every_page_renders_and_its_callbacks_run(which, request):
         for name, m in mods.items():
             if name != "SQL":
                 assert "Traceback" not in _json(m.layout())
-        line, rule, rec, board = mods["Overview"].update(key, "latency_ms", 0.02, 100, 200, 50)
+        line, rule, rec, board = mods["Overview"].update(
+            key, "latency_ms", 0.02, 100, 200, 50, "x86_server"
+        )
         text = _json([line, rule, rec])
         assert "kettle." in text and "lowest-latency" in text and LOCAL in text
+        # one answer per appliance: the group within the margin, its host, its sample size;
+        # a store without intervals cannot show that any variant is within the margin
+        if which == "hand_store":
+            assert "ship kettle.transformer.convert_only" in text and "margin 0.02 F1" in text
+            assert f"measured on {LOCAL} (x86_64)" in text and "n=5,000" in text
+            # a Pi-class preset on the x86 host: its latency is never labelled as the Pi's
+            pi = _json(mods["Overview"].update(key, "latency_ms", 0.02, 100, 200, 50, "cortex_a"))
+            assert "not measured on a Raspberry Pi 4 / Cortex-A class device" in pi
+        else:
+            assert "kettle: nothing recommended" in text
         fig, line, _ = mods["Tradeoff"].update(
-            key, "latency_ms", 0.02, "mae_masked_w", "disk_mb", "", ["ref"], 100, None, None
+            key,
+            "latency_ms",
+            0.02,
+            "mae_masked_w",
+            "disk_mb",
+            "",
+            ["ref"],
+            "x86_server",
+            100,
+            None,
+            None,
         )
         assert fig.data and LOCAL in _json(line)
         assert "kettle.cnn.w8_a8" in _json(mods["Variant"].show("kettle.cnn.w8_a8"))
         body, _ = mods["Compare"].show(["kettle.cnn.w8", "kettle.transformer.w8"], key)
-        assert "float model (added)" in _json(body)
+        assert "float reference" in _json(body)
         fig, table = mods["Article"].update("f1", "test")
         assert "erratum" in _json(table)
-        fig, info = mods["Traces"].draw(["kettle.cnn.w8"], None, "kettle")
-        assert "points drawn" in _json(info)
-        assert mods["Traces"].energy(["kettle.cnn.w8"], "kettle").data
+        fig, info, energy, _ = mods["Traces"].draw(["kettle.cnn.w8"], None, "kettle")
+        assert "points drawn" in _json(info) and "Wh" in _json(energy)
+        assert mods["Traces"].energy(["kettle.cnn.w8"], "kettle")[0].data
         assert mods["Quantization"].deltas("f1").data
 
 

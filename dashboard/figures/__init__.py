@@ -40,6 +40,9 @@ from dashboard.figures.style import (
     interval_text,
     log_range,
     num,
+    variant_color,
+    variant_dash,
+    variant_opacity,
 )
 from dashboard.figures.traces import daily_energy, trace
 from dashboard.figures.tradeoff_panels import tradeoff
@@ -75,4 +78,7 @@ __all__ = [
     "trace",
     "tradeoff",
     "training_curve",
+    "variant_color",
+    "variant_dash",
+    "variant_opacity",
 ]

@@ -9,12 +9,12 @@ import plotly.graph_objects as go
 
 from dashboard.figures.style import (
     ARCH_SYMBOLS,
-    MODE_COLORS,
     OKABE_ITO,
-    SERIES_COLORS,
     empty,
     interval_text,
     num,
+    variant_color,
+    variant_opacity,
 )
 
 
@@ -46,6 +46,8 @@ def mode_deltas(df: pd.DataFrame, metric: str) -> go.Figure:
     hollow markers are not distinguishable from float (the interval includes 0)."""
     if df.empty:
         return empty("no metrics yet")
+    if not isinstance(metric, str):
+        return empty("choose a metric")
     d = df[df["metric"] == metric]
     if d.empty:
         return empty(f"no {metric} differences stored")
@@ -110,7 +112,7 @@ def article_comparison(df: pd.DataFrame, metric: str) -> go.Figure:
                 marker=dict(
                     symbol=ARCH_SYMBOLS.get(arch, "circle"),
                     size=11,
-                    color=[MODE_COLORS.get(m, "#333") for m in g["mode"]],
+                    color=[variant_color(m) for m in g["mode"]],
                     line=dict(width=1, color="#222"),
                 ),
                 error_y=dict(
@@ -162,7 +164,9 @@ def compare_metric(df: pd.DataFrame, metric: str = "f1") -> go.Figure:
             y=df["variant_id"],
             mode="markers",
             marker=dict(
-                size=11, color=[MODE_COLORS.get(m, "#777") for m in df["mode"]], symbol="circle"
+                size=11,
+                color=[variant_color(v) for v in df["variant_id"]],
+                symbol=[ARCH_SYMBOLS.get(a, "square") for a in df["arch"]],
             ),
             error_x=dict(
                 type="data",
@@ -187,8 +191,7 @@ def compare_ops(ops: pd.DataFrame) -> go.Figure:
     if ops.empty:
         return empty("no op profiles for these variants")
     fig = go.Figure()
-    palette = SERIES_COLORS
-    for i, (vid, g) in enumerate(ops.groupby("variant_id", sort=True)):
+    for vid, g in ops.groupby("variant_id", sort=True):
         g = g.groupby("op_type", as_index=False)["total_ms"].sum()
         fig.add_trace(
             go.Bar(
@@ -196,7 +199,8 @@ def compare_ops(ops: pd.DataFrame) -> go.Figure:
                 x=g["total_ms"],
                 orientation="h",
                 name=vid,
-                marker_color=palette[i % len(palette)],
+                marker_color=variant_color(vid),
+                marker_opacity=variant_opacity(vid),
             )
         )
     fig.update_layout(

@@ -25,7 +25,7 @@ OKABE_ITO = {
     "purple": "#CC79A7",
 }
 MODE_COLORS = {
-    "keras": OKABE_ITO["black"],
+    "keras": "#332288",  # Paul Tol's indigo: black is the ground truth's
     "convert_only": OKABE_ITO["blue"],
     "w8": OKABE_ITO["green"],
     "w8_a8_fallback": OKABE_ITO["orange"],
@@ -36,7 +36,43 @@ MODE_COLORS = {
     # two more from Paul Tol's colour-blind-safe "muted" scheme
     "w8_a8_xnnpack": "#882255",
     "w8_a8_mixed16": "#44AA99",
+    "qat_w8_a8": "#332288",
 }
+BASELINE_COLORS = {
+    "always_off": "#888888",
+    "mean_power": "#999933",
+    "aggregate_threshold": "#CC6677",
+}
+TRUTH_COLOR = OKABE_ITO["black"]
+AGGREGATE_COLOR = "#bbbbbb"
+
+
+def variant_mode(variant: str) -> str:
+    """A variant's mode from its id (appliance.arch.mode) or the mode itself."""
+    return variant.rsplit(".", 1)[-1] if isinstance(variant, str) else ""
+
+
+def variant_color(variant: str) -> str:
+    """The one colour of a variant in every chart of the app: its mode's (float, each
+    quantization mode, each baseline rule). Architectures share a colour and differ by line dash
+    (variant_dash) or bar opacity (variant_opacity); tradeoff panels use symbols."""
+    mode = variant_mode(variant)
+    return MODE_COLORS.get(mode) or BASELINE_COLORS.get(mode) or "#555555"
+
+
+def variant_dash(variant: str) -> str:
+    """Line dash of a variant: baselines by rule, the transformer dashed, the CNN solid."""
+    mode = variant_mode(variant)
+    if mode in BASELINE_COLORS:
+        return BASELINE_DASH.get(mode, "dot")
+    return "dash" if ".transformer." in f".{variant}." else "solid"
+
+
+def variant_opacity(variant: str) -> float:
+    """Bar opacity of a variant: the transformer lighter than the CNN of the same mode."""
+    return 0.6 if ".transformer." in f".{variant}." else 1.0
+
+
 KERNEL_COLORS = {"XNNPACK": OKABE_ITO["blue"], "builtin": OKABE_ITO["orange"]}
 SERIES_COLORS = [OKABE_ITO[c] for c in ("blue", "vermillion", "green", "purple", "orange", "sky")]
 OVER_BUDGET = "#d0d0d0"

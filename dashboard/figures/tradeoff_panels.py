@@ -21,7 +21,6 @@ from dashboard.figures.style import (
     HIGHER_IS_BETTER,
     INTERVALS,
     METRIC_LABELS,
-    MODE_COLORS,
     OVER_BUDGET,
     WIDE_NAME,
     X_LABELS,
@@ -29,6 +28,7 @@ from dashboard.figures.style import (
     interval_text,
     log_range,
     num,
+    variant_color,
 )
 from store.recommend_rule import is_missing
 
@@ -166,9 +166,7 @@ def _variant_trace(spec: _Spec, p: _Panel, mode: str, arch: str, g: pd.DataFrame
         "showlegend": spec.legend(name),
         "error_y": err,
         "marker": {
-            "color": [
-                OVER_BUDGET if o else MODE_COLORS.get(mode, "#333") for o in g["over_budget"]
-            ],
+            "color": [OVER_BUDGET if o else variant_color(mode) for o in g["over_budget"]],
             "symbol": ARCH_SYMBOLS.get(arch, "circle"),
             "size": 11,
             "line": {"width": 1, "color": "#222"},

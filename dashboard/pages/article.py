@@ -7,8 +7,9 @@ from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
 from dashboard.callbacks import guarded, store_view
-from dashboard.components import field, loading, notice, page_header, share_link, url_state
+from dashboard.components import chart, field, loading, notice, page_header, share_link, url_state
 from dashboard.grids import grid, interval_col, number_col, text_col
+from dashboard.validate import one_of
 
 dash.register_page(
     __name__, path="/article", name="Article", title="nilm-edge · against the article", order=6
@@ -80,7 +81,7 @@ def layout(metric="f1", split="test", **_):
                 className="g-2 controls",
             ),
             share_link("art-share"),
-            loading(dcc.Graph(id="art-graph")),
+            loading(chart(dcc.Graph(id="art-graph"), "the article's value against ours")),
             loading(html.Div(id="art-table")),
         ]
     )
@@ -99,6 +100,8 @@ url_state(
 )
 @store_view
 def update(metric, split):
+    metric = one_of(metric, [b for _, b in METRICS], "f1")
+    split = one_of(split, [b for _, b in SPLITS], "test")
     df, err = guarded(queries.article_comparison, metric, split)
     if err:
         return figures.empty(err), notice(err)

@@ -2,13 +2,17 @@
 
 import dash
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
 from dashboard.callbacks import guarded, store_view
 from dashboard.components import (
+    chart,
+    default_variant,
     error_page,
     field,
+    link,
     loading,
     notice,
     page_header,
@@ -17,6 +21,8 @@ from dashboard.components import (
 )
 from dashboard.device_controls import device_line
 from dashboard.grids import grid, interval_col, number_col, text_col
+from dashboard.validate import some_of
+from store.recommend_rule import is_missing
 
 dash.register_page(
     __name__, path="/compare", name="Compare", title="nilm-edge · compare variants", order=3
@@ -24,8 +30,12 @@ dash.register_page(
 
 COLUMNS = [
     text_col("variant_id", "variant", pinned="left", minWidth=210),
-    text_col("role", "role", minWidth=120),
+    text_col("role", "role", minWidth=220, wrapText=True, autoHeight=True),
     interval_col("f1", "F1 [95 % CI]", "f1_lo", "f1_hi"),
+    interval_col("f1_vs", "F1 minus float [paired 95 % CI]", "f1_vs_lo", "f1_vs_hi"),
+    text_col(
+        "cost_vs", "costs minus float TFLite file", minWidth=300, wrapText=True, autoHeight=True
+    ),
     interval_col("mcc", "MCC [95 % CI]", "mcc_lo", "mcc_hi"),
     interval_col("mae", "MAE W [95 % CI]", "mae_lo", "mae_hi", 1),
     interval_col("mae_masked", "masked MAE W [95 % CI]", "mae_masked_lo", "mae_masked_hi", 1),
@@ -43,13 +53,22 @@ COLUMNS = [
 ]
 
 
+def float_ids(vid: str) -> tuple[str | None, str | None]:
+    """A model variant's float references: its Keras model (accuracy) and its float32 TFLite
+    file, convert_only (costs: a Keras model has no TFLite latency, RAM or file size)."""
+    parts = vid.split(".")
+    if len(parts) < 3 or parts[-2] == "baseline":
+        return None, None
+    model = ".".join(parts[:-1])
+    return f"{model}.keras", f"{model}.convert_only"
+
+
 def with_float_models(ids: list[str], known: set[str]) -> list[str]:
-    """The chosen variants plus the float Keras model of each (the reference they quantize)."""
+    """The chosen variants, each after its float reference (Keras model and float TFLite file),
+    every id once: the rows the comparison reads."""
     out = []
     for vid in ids:
-        parts = vid.split(".")
-        float_id = ".".join(parts[:-1] + ["keras"]) if len(parts) >= 3 else None
-        for v in (float_id, vid):
+        for v in (*float_ids(vid), vid):
             if v in known and v not in out:
                 out.append(v)
     return out
@@ -90,7 +109,8 @@ def layout(ids="", device=None, **_):
             ),
             share_link("cmp-share"),
             html.Div(
-                "Each variant's float Keras model is added beside it; intervals are 95 %.",
+                "Each variant's float reference is added before it: the Keras model's accuracy "
+                "with the costs of its float32 TFLite file (convert_only); intervals are 95 %.",
                 className="hint",
             ),
             loading(html.Div(id="cmp-body")),
@@ -103,6 +123,101 @@ url_state(
     "cmp-share",
     [("ids", "cmp-ids", "value"), ("device", "cmp-device", "value")],
 )
+
+
+COST_COLUMNS = ("latency_ms", "ram_mb", "disk_mb", "xnnpack_partitions")
+
+
+def _cost_change(row: dict, ref: dict) -> str:
+    """A variant's costs against its float TFLite file's: 'latency -0.05 ms (-31 %) · ...'."""
+    parts = []
+    for col, name, unit in (
+        ("latency_ms", "latency", "ms"),
+        ("ram_mb", "RAM", "MB"),
+        ("disk_mb", "disk", "MB"),
+    ):
+        a, b = row.get(col), ref.get(col)
+        if is_missing(a) or is_missing(b):
+            parts.append(f"{name} –")
+            continue
+        pct = f" ({100 * (a - b) / b:+.0f} %)" if b else ""
+        parts.append(f"{name} {a - b:+.3g} {unit}{pct}")
+    return " · ".join(parts)
+
+
+def _f1_change(row: dict, ref: dict) -> dict:
+    """F1 minus the float model's: the stored paired difference and interval, else the plain
+    difference without one."""
+    if not is_missing(row.get("f1_delta")):
+        return {
+            "f1_vs": row["f1_delta"],
+            "f1_vs_lo": row.get("f1_delta_lo"),
+            "f1_vs_hi": row.get("f1_delta_hi"),
+        }
+    a, b = row.get("f1"), ref.get("f1")
+    plain = None if is_missing(a) or is_missing(b) else a - b
+    return {"f1_vs": plain, "f1_vs_lo": None, "f1_vs_hi": None}
+
+
+def _reference_row(rows: dict, keras_id: str | None, tflite_id: str | None) -> dict | None:
+    """The float reference: the Keras model's accuracy with its float TFLite file's costs."""
+    acc, cost = rows.get(keras_id), rows.get(tflite_id)
+    if acc is None and cost is None:
+        return None
+    ref = dict(acc if acc is not None else cost)
+    for c in COST_COLUMNS:
+        ref[c] = cost.get(c) if cost is not None else None
+    source = (
+        f"costs of {tflite_id} (float32 TFLite)"
+        if cost is not None
+        else "no float TFLite file measured"
+    )
+    ref["role"] = f"float reference: {'Keras accuracy, ' if acc is not None else ''}{source}"
+    ref["variant_id"] = keras_id if acc is not None else tflite_id
+    ref["cost_vs"] = "reference"
+    return ref
+
+
+def comparison_rows(df: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """Each chosen variant after its float reference, with its differences from it."""
+    rows = {r["variant_id"]: r for r in df.to_dict("records")}
+    out, seen = [], set()
+    for vid in ids:
+        if vid not in rows:
+            continue
+        ref = _reference_row(rows, *float_ids(vid))
+        if ref is not None and ref["variant_id"] not in seen:
+            out.append(ref)
+            seen.add(ref["variant_id"])
+        if vid in seen:
+            continue
+        row = dict(rows[vid], role="chosen")
+        if ref is not None and vid != ref["variant_id"]:
+            row.update(_f1_change(row, ref))
+            row["cost_vs"] = _cost_change(row, ref)
+        out.append(row)
+        seen.add(vid)
+    return pd.DataFrame(out)
+
+
+def empty_state(known: list[str]) -> html.Div:
+    """What to do when nothing (or one float model) is chosen."""
+    example = default_variant([i for i in known if not i.endswith(".keras")] or known)
+    steps = [
+        "Choose variants in the box above: two or more, or one quantized variant (its float "
+        "reference is added beside it). ",
+    ]
+    if example:
+        steps += [
+            "For example, ",
+            dcc.Link(
+                f"{example} against its float model",
+                href=link("/compare", ids=example),
+                id="cmp-example",
+            ),
+            ". From a variant's page, “compare with its float model” opens the same view.",
+        ]
+    return html.Div(steps, className="notice", id="cmp-empty")
 
 
 @dash.callback(
@@ -118,30 +233,32 @@ def show(ids, device_key):
     opts, err = guarded(queries.variant_options)
     if err:
         return notice(err), line
-    all_ids = with_float_models(ids or [], set(opts["variant_id"]))
+    known = opts["variant_id"].tolist()
+    ids = some_of(ids, known)
+    all_ids = with_float_models(ids, set(known))
     if len(all_ids) < 2:
-        return notice(
-            "choose at least two variants (or one quantized variant and its float model)"
-        ), line
+        return empty_state(known), line
     df, err = guarded(queries.compare, all_ids, queries.parse_device(device_key))
     if err:
         return notice(err), line
-    order = {v: i for i, v in enumerate(all_ids)}
-    df = df.assign(
-        role=["chosen" if v in (ids or []) else "float model (added)" for v in df["variant_id"]],
-        _o=df["variant_id"].map(order),
-    ).sort_values("_o")
+    table = comparison_rows(df, ids)
     ops, _ = guarded(queries.compare_ops, all_ids)
     return (
         html.Div(
             [
-                grid("compare-grid", df.drop(columns="_o"), COLUMNS),
-                html.H4("F1 with its interval"),
-                dcc.Graph(id="cmp-f1", figure=figures.compare_metric(df, "f1")),
-                html.H4("Per-op profile side by side"),
-                dcc.Graph(
-                    id="cmp-ops",
-                    figure=figures.compare_ops(ops if ops is not None else df.iloc[0:0]),
+                grid("compare-grid", table, COLUMNS),
+                html.H2("F1 with its interval", className="h5"),
+                chart(
+                    dcc.Graph(id="cmp-f1", figure=figures.compare_metric(table, "f1")),
+                    "F1 of each variant with its 95 % interval",
+                ),
+                html.H2("Per-op profile side by side", className="h5"),
+                chart(
+                    dcc.Graph(
+                        id="cmp-ops",
+                        figure=figures.compare_ops(ops if ops is not None else df.iloc[0:0]),
+                    ),
+                    "isolated latency by op type of each variant",
                 ),
             ]
         ),

@@ -1,4 +1,6 @@
-"""Overview: choose a device and its budgets, read the recommendation per appliance and the
+"""Overview: choose a device and its budgets, read one answer per appliance (the recommended
+group within the margin, its F1 and paired loss to float, its energy error flagged against the
+baselines, its costs with the host they were measured on, every candidate's sample) and the
 leaderboard of everything measured on that device beside the baselines."""
 
 import dash
@@ -12,12 +14,13 @@ from dashboard.device_controls import (
     decide,
     device_controls,
     device_line,
+    device_measurement,
     device_params,
     device_state,
     register_budget_sync,
 )
 from dashboard.grids import grid, interval_col, number_col, text_col
-from store.recommend import COSTS, STATUS_TEXT
+from store.recommend import COSTS, STATUS_TEXT, answer_text
 
 dash.register_page(
     __name__, path="/", name="Overview", title="nilm-edge · which variant to ship", order=0
@@ -72,9 +75,14 @@ def layout(**params):
             device_controls(P, state, devices, budget_ranges(ranges_raw)),
             share_link("ov-share"),
             html.Div(id="ov-rule", className="rule"),
-            html.H4("Recommendation per appliance"),
+            html.Div(
+                "The margin is the F1 box beside the cost: how much F1 a cheaper variant may "
+                "lose to the best one, judged on the windows both saw (paired).",
+                className="hint",
+            ),
+            html.H2("One answer per appliance"),
             loading(html.Div(id="ov-recommendation")),
-            html.H4("Leaderboard on this device, with the baselines"),
+            html.H2("Leaderboard on this device, with the baselines"),
             html.Div(
                 "Baselines are scored on the same windows as the models; they have no latency. "
                 "The status column applies the rule above to each variant.",
@@ -92,14 +100,24 @@ url_state("/", "ov-share", device_params(P))
 REC_COLUMNS = [
     text_col("appliance", "appliance", pinned="left", minWidth=110),
     text_col("variant", "recommended", cellRenderer="markdown", minWidth=220),
+    text_col("group", "equal within noise", minWidth=200, wrapText=True, autoHeight=True),
     interval_col("f1", "F1 [95 % CI]", "f1_lo", "f1_hi"),
+    number_col("n_windows", "windows (n)", 0),
+    text_col("level", "sample level"),
+    interval_col("f1_delta", "F1 vs float [paired CI]", "f1_delta_lo", "f1_delta_hi"),
+    interval_col(
+        "epd_error_pct", "energy/day error % [CI]", "epd_error_pct_lo", "epd_error_pct_hi", 1
+    ),
+    text_col("power_flag", "worse than a baseline", minWidth=220, wrapText=True, autoHeight=True),
     number_col("latency_ms", "latency", 3, "ms"),
     number_col("ram_mb", "RAM", 1, "MB"),
     number_col("disk_mb", "disk", 2, "MB"),
-    text_col("runner_up_id", "runner-up", minWidth=200),
+    text_col("host", "measured on"),
     text_col(
         "runner_up_why", "why the runner-up lost", minWidth=260, wrapText=True, autoHeight=True
     ),
+    text_col("runner_up_id", "runner-up", minWidth=200),
+    text_col("candidates_n", "every candidate's n", minWidth=300, wrapText=True, autoHeight=True),
     number_col("baseline_f1", "best baseline F1", 3),
     text_col("excluded", "never recommended", minWidth=200, wrapText=True, autoHeight=True),
     text_col("why", "why", minWidth=300, wrapText=True, autoHeight=True),
@@ -139,14 +157,18 @@ def _variant_link(vid) -> str:
     Input(f"{P}-cost", "value"),
     Input(f"{P}-tol", "value"),
     [Input(f"{P}-{c}-in", "value") for c in COSTS],
+    Input(f"{P}-preset", "value"),
 )
 @store_view
-def update(device_key, cost, tol, *budget_values):
+def update(device_key, cost, tol, *rest):
+    *budget_values, preset = rest
     devices, _ = guarded(queries.devices)
-    line = device_line(devices, device_key)
+    line = device_line(devices, device_key, preset)
     rec, decided, rule = decide(device_key, cost, tol, budget_values)
     if rec is None:
         return line, "", notice(rule), ""
+    measured, _, message = device_measurement(devices, device_key, preset)
+    cards = answer_cards(rec, "" if measured else f"; {message.split(';')[0]}")
     open_links = [
         dcc.Link(
             f"open {r.variant_id}",
@@ -176,6 +198,18 @@ def update(device_key, cost, tol, *budget_values):
     return (
         line,
         rule.text(),
-        html.Div([rec_table, html.Div(open_links, className="mb-2")]),
+        html.Div([cards, rec_table, html.Div(open_links, className="mb-2")]),
         grid("leaderboard-grid", board, BOARD_COLUMNS, height=520),
+    )
+
+
+def answer_cards(rec, device_note: str) -> html.Div:
+    """One sentence per appliance: the answer a stakeholder reads first (store/recommend.py
+    words it, the same fields as the table below)."""
+    return html.Div(
+        [
+            html.P(answer_text(r, device_note), className="answer", id=f"answer-{r['appliance']}")
+            for r in rec.to_dict("records")
+        ],
+        id="ov-answers",
     )

@@ -4,6 +4,8 @@ The rules (one read statement, no file or network access, limits) are store.safe
 as `pipeline sql`'s. A link `/sql?q=...` opens the page with that query and runs it.
 """
 
+import time
+
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -13,6 +15,8 @@ from dashboard import queries
 from dashboard.callbacks import guarded, store_view
 from dashboard.components import error_page, link, loading, page_header, share_link
 from dashboard.grids import grid, number_col, text_col
+from dashboard.validate import count, index
+from dashboard.validate import text as valid_text
 
 dash.register_page(__name__, path="/sql", name="SQL", title="nilm-edge · SQL")
 
@@ -102,6 +106,7 @@ def layout(q=None, **_):
             clearable=True,
             className="mb-2",
         ),
+        html.Label("query", htmlFor="sql-text", className="visually-hidden"),
         dcc.Textarea(
             id="sql-text",
             value=q or DEFAULT_QUERY,
@@ -109,17 +114,20 @@ def layout(q=None, **_):
         ),
         # a shared link (?q=...) runs its query on load
         dbc.Button("Run", id="sql-run", n_clicks=1 if q else 0, size="sm", className="me-2"),
+        html.Span("or Ctrl+Enter in the box", className="hint me-3"),
         share_link("sql-share"),
         html.Div(limits, className="hint"),
-        loading(html.Div(id="sql-result")),
     ]
     schema = html.Div(
-        [html.H4("Schema"), *tables], style={"maxHeight": "80vh", "overflowY": "auto"}
+        [html.H2("Schema", className="h5"), *tables],
+        style={"maxHeight": "80vh", "overflowY": "auto"},
     )
     return html.Div(
         [
             *page_header("SQL (read-only)"),
             dbc.Row([dbc.Col(editor, lg=8), dbc.Col(schema, lg=4)]),
+            html.H2("Result", className="h5 mt-2"),
+            loading(html.Div(id="sql-result", className="sql-result")),
         ]
     )
 
@@ -128,14 +136,13 @@ def layout(q=None, **_):
     Output("sql-text", "value"), Input("sql-example", "value"), prevent_initial_call=True
 )
 def pick_example(i):
-    if i is None:
-        return no_update
-    return EXAMPLES[int(i)][1]
+    k = index(i, len(EXAMPLES))
+    return no_update if k is None else EXAMPLES[k][1]
 
 
 @dash.callback(Output("sql-share", "href"), Input("sql-text", "value"))
 def share(text):
-    return link("/sql", q=text)
+    return link("/sql", q=valid_text(text, ""))
 
 
 def rows_line(df) -> str:
@@ -151,16 +158,23 @@ def rows_line(df) -> str:
     Output("sql-result", "children"), Input("sql-run", "n_clicks"), State("sql-text", "value")
 )
 def run(n, text):
-    if not n:
+    if not count(n):
         return ""
+    text = valid_text(text)
+    if text is None:
+        return html.Div("the query must be text", className="error", id="sql-error")
+    t0 = time.perf_counter()
     df, err = guarded(queries.run_user_sql, text)
+    took = f" in {(time.perf_counter() - t0) * 1000:,.0f} ms"
     if err:
-        return html.Div(err, className="error", id="sql-error")
+        return html.Div(err + f" (after{took})", className="error", id="sql-error")
     truncated = bool(df.attrs.get("truncated"))
     rows, columns = result_grid(df)
     return html.Div(
         [
-            html.Div(rows_line(df), id="sql-rows", className="notice" if truncated else "hint"),
+            html.Div(
+                rows_line(df) + took, id="sql-rows", className="notice" if truncated else "hint"
+            ),
             grid("sql-table", rows, columns),
         ]
     )
@@ -187,3 +201,22 @@ def result_grid(df: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
             out[field] = col.astype(object).map(_text)
             columns.append(text_col(field, str(name)))
     return pd.DataFrame(out, index=df.index), columns
+
+
+# after Run, the address carries the query that ran (a reload or a shared link runs it again)
+dash.clientside_callback(
+    """
+    function(n, text) {
+        if (!n || typeof text !== 'string') return window.dash_clientside.no_update;
+        const href = '/sql?' + new URLSearchParams({q: text}).toString();
+        if (window.location.pathname === '/sql') {
+            window.history.replaceState(window.history.state, '', href);
+        }
+        return window.dash_clientside.no_update;
+    }
+    """,
+    Output("sql-run", "title"),
+    Input("sql-run", "n_clicks"),
+    State("sql-text", "value"),
+    prevent_initial_call=True,
+)

@@ -1,13 +1,16 @@
 """Disaggregation traces: aggregate, ground truth and predictions over a contiguous stretch of
-the test house, downsampled on the server (zooming asks for the visible range again)."""
+the test house, downsampled on the server (zooming, or moving the range slider, asks for the
+visible range again), with the energy of the visible window beside the truth's."""
 
 import dash
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import Input, Output, State, dcc, html
 
 from dashboard import figures, queries
 from dashboard.callbacks import guarded, store_view
 from dashboard.components import (
+    chart,
     error_page,
     field,
     loading,
@@ -16,6 +19,7 @@ from dashboard.components import (
     share_link,
     url_state,
 )
+from dashboard.validate import one_of, some_of
 
 dash.register_page(
     __name__, path="/traces", name="Traces", title="nilm-edge · disaggregation traces", order=4
@@ -25,12 +29,24 @@ dash.register_page(
 TITLE = "Disaggregation traces"
 HINT = (
     "A contiguous stretch of the test house (split test_trace). Zoomed out, each bucket shows "
-    "its minimum and maximum at the times they happened."
+    "its minimum and maximum at the times they happened. Drag on the chart or move the range "
+    "slider below it to zoom; double-click to see the whole trace again."
 )
 
 
+def _zoom_param(zoom) -> list[str] | None:
+    """A zoom range from the address (?zoom=start,end), when both ends are times."""
+    parts = zoom.split(",") if isinstance(zoom, str) else []
+    if len(parts) != 2:
+        return None
+    try:
+        return [str(pd.Timestamp(p)) for p in parts]
+    except (ValueError, TypeError):
+        return None
+
+
 @store_view
-def layout(appliance=None, variants=None, **_):
+def layout(appliance=None, variants=None, zoom=None, **_):
     apps, err = guarded(queries.appliances)
     if err:
         return error_page(TITLE, err)
@@ -50,7 +66,7 @@ def layout(appliance=None, variants=None, **_):
                         md=4,
                     ),
                     field(
-                        "variants",
+                        "variants (and baselines)",
                         "tr-variants",
                         dcc.Dropdown([], [], id="tr-variants", multi=True),
                         xs=12,
@@ -60,13 +76,34 @@ def layout(appliance=None, variants=None, **_):
                 className="g-2 controls",
             ),
             dcc.Store(id="tr-initial", data=variants.split(",") if variants else None),
+            dcc.Store(id="tr-zoom", data=_zoom_param(zoom)),
             share_link("tr-share"),
-            loading(dcc.Graph(id="trace-graph")),
-            html.Div(id="trace-info"),
-            html.H4("Unmasked energy per calendar day (hatched: partial day)"),
-            loading(dcc.Graph(id="energy-graph")),
+            loading(chart(dcc.Graph(id="trace-graph"), "power over time")),
+            html.Div(id="trace-info", className="hint"),
+            html.H2("Energy of the visible window", className="h5"),
+            html.Div(id="trace-energy"),
+            html.H2("Unmasked energy per calendar day", id="energy-title", className="h5"),
+            html.Div(id="energy-note", className="hint"),
+            loading(chart(dcc.Graph(id="energy-graph"), "energy per day")),
         ]
     )
+
+
+def _choices(appliance) -> tuple[dict, dict, list[str]]:
+    """Variants with a trace {id: path}, constant-rule baselines {id: W}, and baselines that
+    cannot be drawn (their prediction depends on each window)."""
+    df, err = guarded(queries.trace_variants, appliance)
+    paths = {} if err or df is None else dict(zip(df["variant_id"], df["path"], strict=True))
+    b, err = guarded(queries.trace_baselines, appliance)
+    constants, undrawable = {}, {}
+    for r in b.itertuples() if b is not None and not err else []:
+        if pd.notna(r.power_w):
+            constants[r.variant_id] = float(r.power_w)
+        elif r.mode == "mean_power":
+            undrawable[r.variant_id] = "its training power is not recorded"
+        else:
+            undrawable[r.variant_id] = "a rule on each window's aggregate, scored on windows only"
+    return paths, constants, undrawable
 
 
 @dash.callback(
@@ -77,58 +114,164 @@ def layout(appliance=None, variants=None, **_):
 )
 @store_view
 def variants(appliance, initial):
-    df, err = guarded(queries.trace_variants, appliance)
-    if err or df is None or df.empty:
+    paths, constants, undrawable = _choices(one_of(appliance, guarded(queries.appliances)[0] or []))
+    ids = list(paths)
+    if not ids:
         return [], []
-    ids = df["variant_id"].tolist()
-    chosen = [i for i in (initial or []) if i in ids]
+    options = [{"label": i, "value": i} for i in ids]
+    options += [{"label": f"{i} (baseline rule)", "value": i} for i in constants]
+    options += [
+        {"label": f"{i} (no trace: {why})", "value": i, "disabled": True}
+        for i, why in undrawable.items()
+    ]
+    chosen = some_of(initial, ids + list(constants))
     default = chosen or [i for i in ids if i.endswith((".keras", ".w8_a8"))][:3] or ids[:2]
-    return ids, default
+    return options, default
 
 
 url_state(
     "/traces",
     "tr-share",
-    [("appliance", "tr-app", "value"), ("variants", "tr-variants", "value")],
+    [
+        ("appliance", "tr-app", "value"),
+        ("variants", "tr-variants", "value"),
+        ("zoom", "tr-zoom", "data"),
+    ],
 )
 
 
-def _paths(appliance, chosen):
-    df, err = guarded(queries.trace_variants, appliance)
-    if err or df is None or df.empty:
-        return {}
-    paths = dict(zip(df["variant_id"], df["path"], strict=True))
-    chosen = [c for c in (chosen or []) if c in paths] or list(paths)[:1]
-    return {c: paths[c] for c in chosen}
+def _selection(appliance, chosen) -> tuple[dict, dict, list[str]]:
+    """The chosen variants' trace files (the first variant's when none is chosen: the truth
+    comes with a trace file), the chosen constant-rule baselines, and the chosen baselines that
+    cannot be drawn."""
+    apps, _ = guarded(queries.appliances)
+    paths, constants, undrawable = _choices(one_of(appliance, apps or []))
+    chosen = some_of(chosen)
+    files = {c: paths[c] for c in chosen if c in paths} or dict(list(paths.items())[:1])
+    rules = {c: constants[c] for c in chosen if c in constants}
+    return files, rules, [f"{c} ({undrawable[c]})" for c in chosen if c in undrawable]
+
+
+def _window(relayout, zoom) -> tuple[list[str] | None, bool]:
+    """The visible range from a zoom, a range-slider move or a reset; else the kept one.
+    Returns (range or None for the whole trace, whether the relayout said anything)."""
+    if not isinstance(relayout, dict):
+        return zoom if isinstance(zoom, list) else None, False
+    if relayout.get("xaxis.autorange") is True:
+        return None, True
+    ends = relayout.get("xaxis.range")
+    if not isinstance(ends, list):
+        ends = [relayout.get("xaxis.range[0]"), relayout.get("xaxis.range[1]")]
+    if len(ends) == 2 and all(isinstance(e, str) for e in ends):
+        try:
+            return [str(pd.Timestamp(e)) for e in ends], True
+        except (ValueError, TypeError):
+            pass
+    return zoom if isinstance(zoom, list) else None, False
+
+
+def _trigger():
+    """The id of the input that fired the callback (None outside a callback)."""
+    try:
+        return dash.ctx.triggered_id
+    except Exception:  # called directly, as the tests and benchmarks do
+        return None
+
+
+def _pct(pred: float, truth: float) -> str:
+    if not truth or truth != truth or pred != pred:
+        return "undefined (no true energy)"
+    return f"{100 * (pred - truth) / truth:+.1f} %"
+
+
+def energy_table(energy: dict, hours: float) -> html.Div:
+    """Each series' energy over the visible window and its error against the truth's."""
+    if not energy:
+        return notice("no samples in the visible window")
+    truth = energy.get("ground truth", float("nan"))
+    rows = [
+        html.Tr(
+            [
+                html.Td(name),
+                html.Td(f"{wh:,.1f} Wh"),
+                html.Td("" if name == "ground truth" else _pct(wh, truth)),
+            ]
+        )
+        for name, wh in energy.items()
+    ]
+    head = html.Thead(html.Tr([html.Th("series"), html.Th("energy"), html.Th("error vs truth")]))
+    caption = html.Caption(f"energy of the visible window ({hours:,.1f} h), unmasked")
+    return html.Div(
+        dbc.Table(
+            [caption, head, html.Tbody(rows)], size="sm", striped=True, className="energy-table"
+        ),
+        id="trace-energy-table",
+    )
 
 
 @dash.callback(
     Output("trace-graph", "figure"),
     Output("trace-info", "children"),
+    Output("trace-energy", "children"),
+    Output("tr-zoom", "data"),
     Input("tr-variants", "value"),
     Input("trace-graph", "relayoutData"),
     State("tr-app", "value"),
+    State("tr-zoom", "data"),
 )
 @store_view
-def draw(chosen, relayout, appliance):
-    paths = _paths(appliance, chosen)
-    if not paths:
-        return figures.empty("no trace"), ""
-    start = end = None
-    if relayout and "xaxis.range[0]" in relayout:
-        start, end = relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]
-    df, err = guarded(queries.trace_window, paths, start, end)
+def draw(chosen, relayout, appliance, zoom=None):
+    files, rules, dropped = _selection(appliance, chosen)
+    if not files:
+        return figures.empty("no trace"), "", "", dash.no_update
+    trigger = _trigger()
+    window, said = _window(relayout if trigger in ("trace-graph", None) else None, zoom)
+    if trigger == "trace-graph" and not said:  # a legend click or a resize: nothing to read
+        return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+    start, end = window or (None, None)
+    df, err = guarded(queries.trace_window, files, start, end, constants=rules)
     if err:
-        return figures.empty(err), notice(err)
-    info = f"{len(df):,} points drawn" + (f" for {start} .. {end}" if start else " (whole trace)")
-    return figures.trace(df, list(paths)), html.Span(info, id="trace-points")
+        return figures.empty(err), notice(err), "", window
+    span, _ = guarded(queries.trace_span, next(iter(files.values())))
+    whole = (span["start"], span["end"]) if span else None
+    fig = figures.trace(df, [*files, *rules], span=whole, window=window)
+    where = f" for {start} .. {end}" if start else " (whole trace)"
+    info = [html.Span(f"{len(df):,} points drawn{where}", id="trace-points")]
+    if dropped:
+        info.append(
+            html.Span(
+                f"; no trace for {'; '.join(dropped)}",
+                id="trace-dropped",
+            )
+        )
+    table = energy_table(df.attrs.get("energy_wh", {}), df.attrs.get("hours", 0.0))
+    return fig, info, table, window
 
 
 @dash.callback(
-    Output("energy-graph", "figure"), Input("tr-variants", "value"), State("tr-app", "value")
+    Output("energy-graph", "figure"),
+    Output("energy-title", "children"),
+    Output("energy-note", "children"),
+    Input("tr-variants", "value"),
+    State("tr-app", "value"),
 )
 @store_view
 def energy(chosen, appliance):
-    paths = _paths(appliance, chosen)
-    df, err = guarded(queries.daily_energy_unmasked, paths)
-    return figures.empty(err) if err else figures.daily_energy(df)
+    files, rules, _ = _selection(appliance, chosen)
+    df, err = guarded(queries.daily_energy_unmasked, files)
+    if err:
+        return figures.empty(err), "Energy", err
+    if df is not None and not df.empty and rules:
+        first = df[df["variant_id"] == df["variant_id"].iloc[0]]
+        extra = [
+            first.assign(variant_id=v, pred_wh=w * first["coverage"] * 24) for v, w in rules.items()
+        ]
+        df = pd.concat([df, *extra], ignore_index=True)
+    fig = figures.daily_energy(df if df is not None else pd.DataFrame())
+    note = (fig.layout.meta or {}).get("note", "") if isinstance(fig.layout.meta, dict) else ""
+    title = (
+        "Unmasked energy of the shown stretch"
+        if note
+        else "Unmasked energy per calendar day (hatched: partial day)"
+    )
+    return fig, title, note

@@ -9,7 +9,15 @@ from dash import Input, Output, dcc, html
 
 from dashboard import figures, queries
 from dashboard.callbacks import guarded, store_view
-from dashboard.components import error_page, field, loading, page_header, share_link, url_state
+from dashboard.components import (
+    chart,
+    error_page,
+    field,
+    loading,
+    page_header,
+    share_link,
+    url_state,
+)
 from dashboard.device_controls import (
     budget_ranges,
     budgets_from,
@@ -21,6 +29,7 @@ from dashboard.device_controls import (
     device_state,
     register_budget_sync,
 )
+from dashboard.validate import one_of, some_of
 from store.recommend import COSTS
 
 dash.register_page(
@@ -94,12 +103,20 @@ def layout(metric="f1", x="latency_ms", appliance="", ref="", **params):
     ranges_raw, _ = guarded(queries.cost_ranges)
     return html.Div(
         [
-            *page_header(TITLE, device=("to-device-line", device_line(devices, state["device"]))),
+            *page_header(
+                TITLE,
+                device=("to-device-line", device_line(devices, state["device"], state["preset"])),
+            ),
             device_controls(P, state, devices, budget_ranges(ranges_raw)),
             _figure_choices(metric, x, appliance, ref, apps),
             share_link("to-share"),
             html.Div(id="to-notes", className="hint"),
-            loading(dcc.Graph(id="tradeoff-graph", config={"responsive": True})),
+            loading(
+                chart(
+                    dcc.Graph(id="tradeoff-graph", config={"responsive": True}),
+                    "accuracy against cost, a panel per appliance",
+                )
+            ),
             html.Div(HINT, className="hint"),
             dcc.Location(id="to-nav", refresh="callback-nav"),
         ]
@@ -149,13 +166,18 @@ def _article_points(metric: str, appliance: str):
     Input("to-x", "value"),
     Input("to-app", "value"),
     Input("to-ref", "value"),
+    Input(f"{P}-preset", "value"),
     [Input(f"{P}-{c}-in", "value") for c in COSTS],
 )
 @store_view
-def update(device_key, cost, tol, metric, x, appliance, ref, *budget_values):
+def update(device_key, cost, tol, metric, x, appliance, ref, preset, *budget_values):
     devices, _ = guarded(queries.devices)
-    line = device_line(devices, device_key)
-    df, err = guarded(queries.tradeoff, appliance or None, queries.parse_device(device_key))
+    line = device_line(devices, device_key, preset)
+    metric, x = one_of(metric, METRICS, "f1"), one_of(x, COSTS, "latency_ms")
+    apps, _ = guarded(queries.appliances)
+    appliance = one_of(appliance, apps or [], None)
+    ref = bool(some_of(ref, ["ref"]))
+    df, err = guarded(queries.tradeoff, appliance, queries.parse_device(device_key))
     if err:
         return figures.empty(err), line, ""
     baselines, _ = guarded(queries.baselines)

@@ -7,9 +7,11 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
-from dashboard import figures, queries
+from dashboard import figures, metric_rows, queries
 from dashboard.callbacks import guarded, store_view
 from dashboard.components import (
+    chart,
+    default_variant,
     error_page,
     field,
     link,
@@ -19,8 +21,10 @@ from dashboard.components import (
     share_link,
     url_state,
 )
+from dashboard.device_controls import with_device_class
 from dashboard.downloads import download_href
 from dashboard.grids import grid, interval_col, number_col, text_col
+from dashboard.quant_cause import cause_section
 from store.recommend_rule import is_missing
 
 dash.register_page(__name__, path="/variant", name="Variant", title="nilm-edge · variant", order=2)
@@ -36,7 +40,7 @@ def layout(id=None, **_):
     if opts is None or opts.empty:
         return error_page(TITLE, "no variants yet: run `pipeline all`")
     ids = opts["variant_id"].tolist()
-    vid = id if id in ids else ids[0]
+    vid = id if id in ids else default_variant(ids)
     options = [
         {"label": f"{r.variant_id} ({r.kind})", "value": r.variant_id} for r in opts.itertuples()
     ]
@@ -54,12 +58,13 @@ def layout(id=None, **_):
 url_state("/variant", "var-share", [("id", "var-id", "value")])
 
 METRIC_COLUMNS = [
-    text_col("metric", "metric", pinned="left", minWidth=120),
-    interval_col("value", "value [95 % CI]", "ci_low", "ci_high", 4),
+    text_col("metric", "metric", pinned="left", minWidth=170, tooltipField="name"),
+    text_col("value", "value [95 % CI]", minWidth=170),
+    text_col("unit", "unit", minWidth=80),
+    text_col("float_value", "float model"),
+    text_col("delta", "minus float [paired 95 % CI]", minWidth=190),
+    text_col("verdict", "versus float", minWidth=240),
     number_col("n_windows", "windows", 0),
-    number_col("float_value", "float model", 4),
-    interval_col("delta", "minus float [paired 95 % CI]", "delta_lo", "delta_hi", 4),
-    text_col("verdict", "versus float", minWidth=220),
     text_col("reason", "why undefined"),
 ]
 HOUSE_COLUMNS = [
@@ -71,14 +76,7 @@ HOUSE_COLUMNS = [
 ]
 
 
-def verdict(row) -> str:
-    if is_missing(row["delta"]):
-        return ""
-    if is_missing(row["delta_lo"]) or is_missing(row["delta_hi"]):
-        return "no interval"
-    if row["delta_lo"] <= 0 <= row["delta_hi"]:
-        return "not distinguishable from float"
-    return "differs from float (interval excludes 0)"
+verdict = metric_rows.verdict  # beyond a stated practical margin only (dashboard/metric_rows.py)
 
 
 def kernel_facts(v: dict, k: dict) -> list:
@@ -105,6 +103,8 @@ def kernel_facts(v: dict, k: dict) -> list:
             f"metrics computed with {ev['runtime']}, XNNPACK {'on' if ev['xnnpack'] else 'off'} "
             f"({ev['subset']} sample, {int(ev['n_windows']):,} windows)"
         )
+        if (on := ev.get("on_windows")) is not None and on == on:  # what its F1 rests on
+            items.append(f"{int(on):,} of its sampled windows have the appliance on")
         if v.get("sha256") and ev.get("file_sha256") and ev["file_sha256"] != v["sha256"]:
             items.append("warning: the evaluated file's sha256 differs from this file's")
     else:
@@ -147,6 +147,7 @@ def downloads(v: dict) -> list:
 
 LATENCY_COLUMNS = [
     text_col("host", "host", pinned="left"),
+    text_col("device_class", "device class", minWidth=200),
     text_col("runtime", "runtime"),
     number_col("threads", "threads", 0),
     text_col("xnnpack", "XNNPACK"),
@@ -217,7 +218,7 @@ def _per_house(houses) -> list:
     if houses is None or houses.empty:
         return []
     return [
-        html.H4("Per test house (each house the model never saw, alone)"),
+        html.H3("Per test house (each house the model never saw, alone)"),
         grid("var-houses", houses, HOUSE_COLUMNS),
     ]
 
@@ -228,27 +229,39 @@ def _profile(ops, totals) -> list:
     if totals is not None and not totals.empty:
         t = totals.iloc[0]
         faithful = (
-            f"sum of isolated op times {t['sum_ops_ms']:.4f} ms vs whole model "
-            f"{t['whole_model_ms']:.4f} ms (ratio {t['ratio']:.2f})"
+            f"Sum of isolated op times {t['sum_ops_ms']:.4f} ms vs whole-model latency "
+            f"{t['whole_model_ms']:.4f} ms (ratio {t['ratio']:.2f}). They differ because each op "
+            "is timed alone here, with its own call overhead, cold inputs and no fusion, while "
+            "the whole-graph latency runs all ops back to back in one invocation: read this "
+            "chart for where time goes, and the latency table for what the model costs."
         )
     return [
-        html.H4("Per-op profile (isolated per-op latency; blue = XNNPACK, orange = builtin)"),
+        html.H3("Per-op profile (isolated per-op latency; blue = XNNPACK, orange = builtin)"),
         html.Div(faithful, className="hint"),
-        dcc.Graph(id="ops-type-a", figure=figures.op_profile_by_type(ops)),
-        dcc.Graph(id="ops-node-a", figure=figures.op_profile_by_node(ops)),
+        chart(
+            dcc.Graph(id="ops-type-a", figure=figures.op_profile_by_type(ops)),
+            "isolated latency by op type",
+        ),
+        chart(
+            dcc.Graph(id="ops-node-a", figure=figures.op_profile_by_node(ops)),
+            "isolated latency of the slowest nodes",
+        ),
     ]
 
 
 def _quantization_error(stats, threshold) -> list:
     return [
-        html.H4("Per-tensor quantization error"),
+        html.H3("Per-tensor quantization error"),
         html.Div(
             f"suspect threshold {threshold:g} as recorded in the run's configuration"
             if threshold is not None
             else "the run did not record a suspect threshold",
             className="hint",
         ),
-        dcc.Graph(id="qerr-a", figure=figures.layer_error(stats, threshold)),
+        chart(
+            dcc.Graph(id="qerr-a", figure=figures.layer_error(stats, threshold)),
+            "quantization error per tensor",
+        ),
     ]
 
 
@@ -274,31 +287,41 @@ def section(vid: str):
     if err or v is None:
         return notice(err or f"unknown variant {vid}")
     r = _read(vid, v["model_id"])
-    metrics = r["metrics"]
-    if metrics is not None and not metrics.empty:
-        metrics = metrics.assign(verdict=[verdict(row) for _, row in metrics.iterrows()])
+    metrics = metric_rows.metric_table(r["metrics"])
     return html.Div(
         [
-            html.H3(vid, id="var-title"),
+            html.H2(vid, id="var-title"),
             _facts(v, vid),
-            html.H4("Files"),
+            *cause_section(vid),
+            html.H3("Files"),
             html.Ul(downloads(v)),
-            html.H4("Kernels"),
+            html.H3("Kernels"),
             html.Ul(kernel_facts(v, r["kernels"] or {}), id="var-kernels"),
-            html.H4("Metrics (test split) against the float model"),
+            html.H3("Metrics (test split) against the float model"),
+            html.Div(metric_rows.MARGIN_TEXT, className="hint"),
             _table("var-metrics", metrics, METRIC_COLUMNS, "no metrics recorded"),
             *_per_house(r["houses"]),
-            html.H4("Latency (every device it was measured on)"),
-            _table("var-latency", r["latency"], LATENCY_COLUMNS, "no latency measured"),
+            html.H3("Latency (every device it was measured on)"),
+            _table(
+                "var-latency",
+                with_device_class(r["latency"]),
+                LATENCY_COLUMNS,
+                "no latency measured",
+            ),
             *_profile(r["ops"], r["totals"]),
             *_quantization_error(r["stats"], r["threshold"]),
-            html.H4("Memory by phase"),
-            dcc.Graph(id="mem-a", figure=figures.memory_phases(r["memory"])),
-            html.H4("Op census"),
+            html.H3("Memory by phase"),
+            chart(
+                dcc.Graph(id="mem-a", figure=figures.memory_phases(r["memory"])), "memory by phase"
+            ),
+            html.H3("Op census"),
             _table("var-census", r["census"], CENSUS_COLUMNS, "no op census"),
-            html.H4("Training curve"),
-            dcc.Graph(id="hist-a", figure=figures.training_curve(r["history"])),
-            html.H4("Converter settings and provenance"),
+            html.H3("Training curve"),
+            chart(
+                dcc.Graph(id="hist-a", figure=figures.training_curve(r["history"])),
+                "training curve",
+            ),
+            html.H3("Converter settings and provenance"),
             _provenance(v),
         ],
         className="card-variant",
@@ -308,6 +331,6 @@ def section(vid: str):
 @dash.callback(Output("var-body", "children"), Input("var-id", "value"))
 @store_view
 def show(vid):
-    if not vid:
+    if not isinstance(vid, str) or not vid or len(vid) > 300:
         return notice("choose a variant")
     return section(vid)

@@ -35,6 +35,8 @@ from dashboard.queries.store_and_devices import (
 )
 from dashboard.queries.traces import (
     daily_energy_unmasked,
+    trace_baselines,
+    trace_span,
     trace_variants,
     trace_window,
 )
@@ -106,6 +108,8 @@ __all__ = [
     "session",
     "store_facts",
     "suspect_threshold",
+    "trace_baselines",
+    "trace_span",
     "trace_variants",
     "trace_window",
     "tradeoff",

@@ -28,11 +28,15 @@ def device_key(host: str, runtime: str, threads) -> str:
 
 
 def parse_device(key: str | None) -> tuple[str, str, int] | None:
+    """(host, runtime, threads) from a device key; None for anything else."""
+    if not isinstance(key, str) or len(key) > 500:
+        return None
     try:
-        host, runtime, threads = (key or "").rsplit("|", 2)
-        return host, runtime, int(threads)
+        host, runtime, threads = key.rsplit("|", 2)
+        n = int(threads)
     except ValueError:
         return None
+    return (host, runtime, n) if 0 < n < 10_000 else None
 
 
 def device_label(host: str, runtime: str, threads, machine=None) -> str:

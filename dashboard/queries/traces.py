@@ -3,6 +3,7 @@ energy per calendar day. Traces are Parquet artifacts beside the store, read wit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -52,8 +53,64 @@ def _bucket_extremes(t: np.ndarray, v: np.ndarray, buckets: int) -> tuple[np.nda
 
 
 @cached_read
+def trace_baselines(store: Path, appliance: str) -> pd.DataFrame:
+    """The appliance's baselines and, for the constant rules, the power they predict (W):
+    always_off 0 W, mean_power the training split's mean (its recorded training power).
+    aggregate_threshold depends on each window's aggregate: no trace can be drawn for it."""
+    df = q(
+        store,
+        "SELECT variant_id, mode, converter_settings FROM variants "
+        "WHERE kind = 'baseline' AND appliance = ? AND status = 'ok' ORDER BY 1",
+        [appliance],
+    )
+    power = []
+    for mode, settings in zip(df["mode"], df["converter_settings"], strict=True):
+        try:
+            train = json.loads(settings or "{}").get("training_power_w") or {}
+        except (TypeError, ValueError):
+            train = {}
+        power.append(
+            0.0 if mode == "always_off" else train.get("mean") if mode == "mean_power" else None
+        )
+    return df.drop(columns="converter_settings").assign(power_w=power)
+
+
+@cached_read
+def trace_span(store: Path, rel: str) -> dict:
+    """First and last time stamp of a trace and its sample period (s), from the file's row-group
+    statistics and its first samples (the whole file is not read)."""
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(db.artifacts_dir(store) / rel)
+    col = f.schema_arrow.get_field_index("time")
+    stats = [f.metadata.row_group(i).column(col).statistics for i in range(f.num_row_groups)]
+    lo = min(pd.Timestamp(st.min) for st in stats if st is not None and st.has_min_max)
+    hi = max(pd.Timestamp(st.max) for st in stats if st is not None and st.has_min_max)
+    head = f.read_row_group(0, columns=["time"]).column(0).to_numpy()[:10001]
+    return {"start": lo, "end": hi, "period_s": _period_s(head)}
+
+
+def _period_s(t: np.ndarray) -> float:
+    """The median sample period (s) of time stamps t (NaN with fewer than two)."""
+    if len(t) < 2:
+        return float("nan")
+    return float(np.median(np.diff(t).astype("timedelta64[ns]").astype(np.int64)) / 1e9)
+
+
+def _downsampled(t: np.ndarray, v: np.ndarray, name: str, points: int) -> pd.Series:
+    if len(t) > points:
+        t, v = _bucket_extremes(t, v, max(points // 2, 1))
+    return pd.Series(v.astype(np.float64), index=pd.DatetimeIndex(t), name=name)
+
+
+@cached_read
 def trace_window(
-    store: Path, paths: dict[str, str], start=None, end=None, points: int = 2000
+    store: Path,
+    paths: dict[str, str],
+    start=None,
+    end=None,
+    points: int = 2000,
+    constants: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Aggregate, truth and predictions in [start, end], downsampled on the server.
 
@@ -62,7 +119,11 @@ def trace_window(
     spikes survive and stay where they were. Series therefore have their own time stamps: the
     frame is their outer join on time, NaN where a series has no point. Parquet is read with
     Arrow (row groups outside [start, end] are skipped) and reduced with numpy: a 5 M-sample
-    trace takes a fraction of a second.
+    trace takes a fraction of a second. ``constants`` adds rule baselines that predict one
+    power throughout (drawn at the window's ends).
+
+    ``attrs["energy_wh"]`` holds each series' energy over the window from every sample (sum of
+    power times the median sample period), ``attrs["hours"]`` the window's length.
     """
     import pyarrow.parquet as pq
 
@@ -73,25 +134,36 @@ def trace_window(
     if end is not None:
         filters.append(("time", "<=", pd.Timestamp(end)))
     series: list[pd.Series] = []
+    energy: dict[str, float] = {}
+    t0 = period = None
+    n = 0
     for i, (vid, rel) in enumerate(paths.items()):
         cols = ["aggregate_w", "truth_w", "pred_w", "truth_on"] if i == 0 else ["pred_w"]
-        names = {"pred_w": vid}
         table = pq.read_table(art / rel, columns=["time", *cols], filters=filters or None)
         t = table.column("time").to_numpy()
+        if i == 0:
+            t0, n, period = t, len(t), _period_s(t[:10001])
         for c in cols:
             v = table.column(c).to_numpy(zero_copy_only=False)
-            if len(t) > points:
-                tt, vv = _bucket_extremes(t, v, max(points // 2, 1))
-            else:
-                tt, vv = t, v
-            series.append(
-                pd.Series(vv.astype(np.float64), index=pd.DatetimeIndex(tt), name=names.get(c, c))
-            )
+            name = vid if c == "pred_w" else c
+            if c in ("truth_w", "pred_w"):
+                energy["ground truth" if c == "truth_w" else vid] = _wh(v, period)
+            series.append(_downsampled(t, v, name, points))
     if not series or not len(series[0]):
         return pd.DataFrame()
+    for vid, w in (constants or {}).items():
+        series.append(pd.Series([w, w], index=pd.DatetimeIndex([t0[0], t0[-1]]), name=vid))
+        energy[vid] = float(w) * n * period / 3600
     out = pd.concat(series, axis=1, sort=False).sort_index()
     out.index.name = "time"
-    return out.reset_index()
+    out = out.reset_index()
+    out.attrs["energy_wh"] = energy
+    out.attrs["hours"] = n * period / 3600 if n else 0.0
+    return out
+
+
+def _wh(v: np.ndarray, period_s: float) -> float:
+    return float(np.nansum(v, dtype=np.float64) * period_s / 3600)
 
 
 @cached_read

@@ -90,7 +90,7 @@ def kernels(store: Path, vid: str) -> dict:
     """Which kernels a variant runs on: evaluation interpreter, XNNPACK partitions, profiled ops."""
     with reading(store) as con:
         ev = con.execute(
-            "SELECT runtime, xnnpack, subset, n_windows, file_sha256 FROM evaluations "
+            "SELECT * FROM evaluations "  # on_windows where the store has it
             "WHERE variant_id = ? AND split = 'test'",
             [vid],
         ).df()
@@ -101,6 +101,15 @@ def kernels(store: Path, vid: str) -> dict:
             "FROM op_profile WHERE variant_id = ?",
             [vid],
         ).df()
+        scored = con.execute(
+            "SELECT n_windows FROM metrics WHERE variant_id = ? AND split = 'test' "
+            "AND metric = 'f1'",
+            [vid],
+        ).fetchall()
+    if len(ev) and scored and scored[0][0] is not None:
+        # the windows the metrics are computed on (the evaluation's own statement), not every
+        # window the interpreter ran on
+        ev = ev.assign(n_windows_run=ev["n_windows"], n_windows=int(scored[0][0]))
     return {
         "evaluation": ev.iloc[0].to_dict() if len(ev) else None,
         "ops": ops.iloc[0].to_dict() if len(ops) else None,
@@ -146,9 +155,11 @@ def compare(store: Path, ids: list[str], device: tuple[str, str, int] | None) ->
                w.mae_masked, w.mae_masked_lo, w.mae_masked_hi, w.sae, w.nde, w.epd_error_pct,
                w.epd_error_pct_lo, w.epd_error_pct_hi, w.n_windows,
                l.median_ms AS latency_ms, mp.peak_delta_mb AS ram_mb, v.file_bytes / 1e6 AS disk_mb,
-               v.xnnpack_partitions, md.under_trained
+               v.xnnpack_partitions, md.under_trained,
+               d.delta AS f1_delta, d.ci_low AS f1_delta_lo, d.ci_high AS f1_delta_hi
         FROM metrics_wide w JOIN variants v USING (variant_id)
         LEFT JOIN models md ON md.model_id = v.model_id
+        LEFT JOIN metric_deltas d ON d.variant_id = w.variant_id AND d.split = 'test' AND d.metric = 'f1'
         LEFT JOIN latency l ON l.variant_id = w.variant_id AND l.host = ? AND l.runtime = ?
              AND l.threads = ? AND l.batch = 1 AND l.xnnpack AND l.error IS NULL
         LEFT JOIN memory_peak mp ON mp.variant_id = w.variant_id AND mp.host = ? AND mp.runtime = ? AND mp.xnnpack
@@ -218,6 +229,8 @@ def history(store: Path, model_id: str) -> pd.DataFrame:
 def latency(store: Path, vid: str) -> pd.DataFrame:
     return q(
         store,
-        "SELECT host, runtime, threads, xnnpack, batch, runs, median_ms, p90_ms, error FROM latency WHERE variant_id = ? ORDER BY ALL",
+        "SELECT l.host, h.machine, l.runtime, l.threads, l.xnnpack, l.batch, l.runs, l.median_ms, "
+        "l.p90_ms, l.error FROM latency l LEFT JOIN hosts h USING (host) WHERE l.variant_id = ? "
+        "ORDER BY l.host, l.runtime, l.threads, l.xnnpack, l.batch",
         [vid],
     )
