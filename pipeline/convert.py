@@ -66,7 +66,8 @@ def _cache_key(ctx: RunContext, appliance, model_row: dict) -> str:
 def _qat_key(ctx: RunContext, arch: Arch) -> list:
     """What the quantization-aware fine-tune of this architecture reads (nothing when off)."""
     cfg = ctx.cfg
-    if Mode.QAT_W8_A8 not in cfg.modes or cfg.qat_steps[arch] <= 0:
+    qat_modes = {Mode.QAT_W8_A8, Mode.QAT_W8_A8_XNNPACK}
+    if not qat_modes & set(cfg.modes) or cfg.qat_steps[arch] <= 0:
         return []
     return [
         ("qat", cfg.qat_steps[arch], cfg.qat_peak_lr, cfg.batch[arch]),

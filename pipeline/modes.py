@@ -136,6 +136,17 @@ MODE_SPECS: dict[Mode, ModeSpec] = {
         build=Build.QAT,
         int8_io=True,
     ),
+    Mode.QAT_W8_A8_XNNPACK: ModeSpec(
+        {
+            "optimizations": ["DEFAULT"],
+            "representative_dataset": True,
+            "supported_ops": ["TFLITE_BUILTINS_INT8"],
+            "float_ops": ["SOFTMAX", "RSQRT", "BATCH_MATMUL", "GELU"],
+            "float_nodes": "ADDs of a constant feeding a float op (the LayerNorm/L2-pool epsilon)",
+            "source": "the trained model after quantization-aware fine-tuning (train.qat_steps)",
+        },
+        build=Build.QAT,
+    ),
 }
 
 # Converter settings per mode, as stored.

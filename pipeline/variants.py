@@ -90,6 +90,7 @@ class ModelConversion:
     sensitivity_windows: np.ndarray | None = None
     keras_sensitivity_out: np.ndarray | None = None
     model_path: Path | None = None  # the trained Keras file (quantization-aware fine-tuning)
+    qat: tuple | None = None  # (SavedModel, record, seconds) of the fine-tuned model, once made
     stats: dict[Mode, pd.DataFrame] = field(default_factory=dict)
     sensitivity: dict[Mode, Sensitivity] = field(default_factory=dict)
     variants: list[dict] = field(default_factory=list)
@@ -186,7 +187,21 @@ def _by_ai_edge_quantizer(job: ModelConversion, mode: Mode, spec: ModeSpec, sett
 
 def _by_qat(job: ModelConversion, mode: Mode, spec: ModeSpec, settings: dict):
     """Fine-tune a fresh copy of the trained model with fake-quant on the training split
-    (pipeline/qat.py), then quantize it with the same calibration windows as w8_a8."""
+    (pipeline/qat.py), then quantize it as the mode's record says, with the same calibration
+    windows as the other modes."""
+    if job.qat is None:  # the fine-tune is done once per model, for every QAT mode
+        job.qat = _fine_tune(job)
+    saved, record, seconds = job.qat
+    settings["quantization_aware_training"] = record
+    job.notes.append(
+        f"convert: {job.model_id}.{mode.value}: from the model fine-tuned with fake-quant for "
+        f"{record['steps']} steps in {seconds:.0f} s (final loss {record['final_loss']:.4g})"
+    )
+    return None, make_converter(saved, mode, job.calibration, job.int8_io).convert()
+
+
+def _fine_tune(job: ModelConversion) -> tuple[Path, dict, float]:
+    """The model fine-tuned with fake-quant on its training split, in the training mix."""
     from pipeline.qat import QatPlan, fine_tuned_saved_model
     from pipeline.strata import hard_negatives
     from pipeline.train_loss import appliance_loss
@@ -210,12 +225,7 @@ def _by_qat(job: ModelConversion, mode: Mode, spec: ModeSpec, settings: dict):
     saved, record = fine_tuned_saved_model(
         job.model_path, job.saved.parent / "qat", w, loss, job.calibration, plan, mix
     )
-    settings["quantization_aware_training"] = record
-    job.notes.append(
-        f"convert: {job.model_id}.{mode.value}: fine-tuned with fake-quant for {plan.steps} "
-        f"steps in {record['seconds']:.0f} s (final loss {record['final_loss']:.4g})"
-    )
-    return None, make_converter(saved, mode, job.calibration, job.int8_io).convert()
+    return saved, record, record["seconds"]
 
 
 BUILDERS: dict[Build, Callable] = {
@@ -345,7 +355,8 @@ def keras_row(model_id: str, appliance: Appliance, arch: Arch, model_row: dict, 
 
 def _modes_of(ctx: RunContext, arch: Arch) -> list[Mode]:
     """The modes converted for one architecture: qat_w8_a8 only where it is fine-tuned."""
-    skip = {Mode.KERAS} | ({Mode.QAT_W8_A8} if ctx.cfg.qat_steps[arch] <= 0 else set())
+    qat = {m for m, spec in MODE_SPECS.items() if spec.build is Build.QAT}
+    skip = {Mode.KERAS} | (qat if ctx.cfg.qat_steps[arch] <= 0 else set())
     return [m for m in ctx.cfg.modes if m not in skip]
 
 

@@ -37,6 +37,7 @@ class Mode(StrEnum):
     W8_A8_XNNPACK = "w8_a8_xnnpack"  # int8; ops XNNPACK runs only in float kept float32
     W8_A8_MIXED16 = "w8_a8_mixed16"  # int8; the debugger's suspect tensors in int16 (AEQ)
     QAT_W8_A8 = "qat_w8_a8"  # full int8 of the model fine-tuned with fake-quant (QAT)
+    QAT_W8_A8_XNNPACK = "qat_w8_a8_xnnpack"  # the QAT model as w8_a8_xnnpack converts
 
 
 TFLITE_MODES: tuple[Mode, ...] = tuple(m for m in Mode if m is not Mode.KERAS)
@@ -48,6 +49,7 @@ QUANTIZED_ACTIVATION_MODES: tuple[Mode, ...] = (
     Mode.W8_A8_XNNPACK,
     Mode.W8_A8_MIXED16,
     Mode.QAT_W8_A8,
+    Mode.QAT_W8_A8_XNNPACK,
 )
 
 

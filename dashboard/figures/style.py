@@ -37,6 +37,7 @@ MODE_COLORS = {
     "w8_a8_xnnpack": "#882255",
     "w8_a8_mixed16": "#44AA99",
     "qat_w8_a8": "#332288",
+    "qat_w8_a8_xnnpack": "#AA4499",
 }
 BASELINE_COLORS = {
     "always_off": "#888888",
