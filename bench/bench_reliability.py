@@ -1,22 +1,29 @@
-"""Reliability under kills, concurrent readers and concurrent dashboard clients (issue 16).
+"""Reliability under kills, concurrent readers and concurrent dashboard clients (issues 16, 28).
 
-Three phases, each optional, all on loopback and in a scratch folder:
+Four phases, each optional, all on loopback and in a scratch folder:
 
 1. kills: start `pipeline all --profile smoke`, SIGKILL it at a random moment (alternately its
    whole process group and its main process only), then check that every store row's artifact
    exists with its recorded sha256; the next start is the resume. A final resume runs to the
    end and is checked too. Prints kills / inconsistent stores / workers left alive.
-2. readers: R reader processes open the store read-only in a loop while P publishes
+2. fresh-store kills: each in a new empty store, start `pipeline train` (after `pipeline data`)
+   or `pipeline all`, wait until a model's first training has begun (its checkpoint folder
+   appears), SIGKILL it at a random moment of that training, resume with the same command and
+   check the store's files, `pipeline gc --verify` and that the model is now recorded. Prints
+   kills / failed resumes / inconsistent stores / resumes that started a training afresh.
+3. readers: R reader processes open the store read-only in a loop while P publishes
    (`pipeline ingest-benchmark`, three atomic swaps each) replace it. Prints reads / errors.
-3. clients: the dashboard under waitress, K concurrent clients for S seconds loading pages and
+4. clients: the dashboard under waitress, K concurrent clients for S seconds loading pages and
    running SQL-page queries while the store is being republished. Prints requests / HTTP errors
    / error notices / p50 / p95.
 
-    python bench/bench_reliability.py --kills 30 --clients 20 --seconds 60     # issue 16's targets
-    python bench/bench_reliability.py --kills 2 --clients 5 --seconds 10       # a quick look
+    python bench/bench_reliability.py --kills 20 --fresh-kills 10 --clients 20 --seconds 90
+    python bench/bench_reliability.py --kills 2 --fresh-kills 2 --clients 5 --seconds 10  # a look
 
-Targets (issue 16): 0 inconsistent stores in >= 30 kills, 0 reader errors, 0 errors or error
-notices under 20 clients with p95 <= 1 s on the 2-core machine.
+Targets (issues 16, 28): 0 inconsistent stores and 0 failed resumes in >= 30 kills, >= 10 of them
+during a first training; 0 reader errors; 0 errors or error notices under 20 clients. The
+benchmark exits with code 1 and a `FAILED: ...` line when a resume fails or a store is left
+inconsistent (the scratch folder is then kept).
 """
 
 from __future__ import annotations
@@ -233,7 +240,218 @@ def _count_running(store: Path) -> int | None:
         return None
 
 
-# -- 2. readers during publishes ------------------------------------------------------------
+# -- 2. kills during a model's first training, each from an empty store ---------------------
+FRESH_ARCHS = ("cnn", "transformer")
+AFRESH_MARKER = "training starts afresh"
+
+
+def _stage(command: str, store: Path, arch: str | None = None) -> list[str]:
+    """`pipeline COMMAND` on the smoke profile for the kettle (one architecture for train)."""
+    args = [*PIPELINE, command, "--profile", "smoke", "-a", "kettle", "--store", str(store)]
+    if arch and command == "train":
+        args += ["--arch", arch]
+    return args
+
+
+def _run_to_end(args: list[str], log_path: Path, timeout: float) -> tuple[int | None, float]:
+    """(exit code, or None past the timeout; seconds) of a command run to its end."""
+    t0 = time.monotonic()
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            rc = None
+    return rc, time.monotonic() - t0
+
+
+def _has_model(store: Path, model_id: str) -> bool:
+    from store import db
+
+    if not store.exists():
+        return False
+    try:
+        sql = "SELECT count(*) FROM models WHERE model_id = ?"
+        return bool(db.query_df(store, sql, [model_id]).iloc[0, 0])
+    except Exception:
+        return False
+
+
+def _train_seconds(store: Path, model_id: str) -> float | None:
+    from store import db
+
+    try:
+        sql = "SELECT train_seconds FROM models WHERE model_id = ?"
+        rows = db.query_df(store, sql, [model_id])
+        return float(rows.iloc[0, 0]) if len(rows) else None
+    except Exception:
+        return None
+
+
+def _wait_for_training(store: Path, model_id: str, proc: subprocess.Popen, limit: float) -> bool:
+    """Wait until the model's first training has begun (its checkpoint folder appears)."""
+    from store import db
+
+    folder = db.artifacts_dir(store) / "checkpoints" / model_id
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and proc.poll() is None:
+        if folder.exists():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _sigkill(proc: subprocess.Popen, mode: str) -> None:
+    """SIGKILL the whole process group, or the main process only (its workers live on)."""
+    if mode == "group":
+        os.killpg(proc.pid, signal.SIGKILL)
+    else:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _kill_in_training(store, command, arch, cap, mode, log_path, limit) -> dict:
+    """Start COMMAND on the store; once the model's training has begun, SIGKILL it after a
+    random moment in [0.5 s, cap]. A kill hits when the model was not yet recorded."""
+    model_id = f"kettle.{arch}"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            _stage(command, store, arch), cwd=ROOT, stdout=log, stderr=log, start_new_session=True
+        )
+    wait = random.uniform(0.5, max(1.0, cap))
+    started = _wait_for_training(store, model_id, proc, limit)
+    rc = proc.poll()
+    if started and rc is None:
+        try:
+            rc = proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            _sigkill(proc, mode)
+    elif rc is None:  # its training never began in time: stopped, not a kill that counts
+        _sigkill(proc, "group")
+        started = False
+    hit = started and rc is None and not _has_model(store, model_id)
+    left, problems = _after_kill(store, proc)
+    return {
+        "after_s": round(wait, 1),
+        "exit_code": rc,
+        "hit": hit,
+        "workers_left": left,
+        "problems_after_kill": problems[:5],
+    }
+
+
+def _verify_after_resume(store: Path, model_id: str) -> list[str]:
+    """The store and its artifacts after a resume: rows match files, gc --verify agrees, and
+    the killed model is trained."""
+    problems = check_store(store)
+    res = subprocess.run(
+        [*PIPELINE, "gc", "--dry-run", "--verify", "--store", str(store)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if res.returncode != 0:
+        lines = (res.stderr or res.stdout).strip().splitlines()
+        problems.append(f"gc --verify: {lines[-1] if lines else res.returncode}")
+    if not _has_model(store, model_id):
+        problems.append(f"{model_id}: not recorded after the resume")
+    return problems
+
+
+def _fresh_attempt(work: Path, n: int, command: str, arch: str, cap: float, args) -> dict:
+    """One empty store: (data first for a train kill), the kill, the resume, the checks."""
+    folder = work / f"fresh-{n}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    store, log_path = folder / "nilm.duckdb", folder / "run.log"
+    if command == "train":  # the data a first training needs, not killed
+        rc, _ = _run_to_end(_stage("data", store), log_path, args.resume_timeout)
+        if rc != 0:
+            raise RuntimeError(f"`pipeline data` failed on an empty store ({rc}); see {log_path}")
+    mode = ("group", "main")[n % 2]
+    kill = _kill_in_training(store, command, arch, cap, mode, log_path, args.resume_timeout)
+    before = log_path.read_text(errors="replace").count(AFRESH_MARKER)
+    rc, seconds = _run_to_end(_stage(command, store, arch), log_path, args.resume_timeout)
+    afresh = log_path.read_text(errors="replace").count(AFRESH_MARKER) - before
+    problems = _verify_after_resume(store, f"kettle.{arch}") if rc == 0 else []
+    out = {
+        "attempt": n,
+        "command": command,
+        "arch": arch,
+        "mode": mode,
+        **kill,
+        "resume_exit_code": rc,
+        "resume_s": round(seconds, 1),
+        "resume_ok": rc == 0,
+        "started_afresh": afresh,
+        "problems_after_resume": problems[:5],
+        "train_seconds": _train_seconds(store, f"kettle.{arch}"),
+    }
+    if rc == 0 and not problems and not kill["problems_after_kill"]:
+        shutil.rmtree(folder, ignore_errors=True)  # kept only to look into a failure
+    else:
+        out["kept"] = str(folder)
+    return out
+
+
+def phase_fresh_kills(work: Path, args) -> dict:
+    """Kill `pipeline train` / `pipeline all` during each model's first training, every time
+    in a new empty store, then resume and check. The kill moment is uniform over [0.5 s, cap]
+    after training began; cap starts at --fresh-max-wait and becomes 90 % of the model's
+    training time once one has been seen, so later kills land inside the training."""
+    commands = ("train", "all") if args.fresh_command == "both" else (args.fresh_command,)
+    caps = dict.fromkeys(FRESH_ARCHS, args.fresh_max_wait)
+    details, hits, n = [], 0, 0
+    while hits < args.fresh_kills and n < 3 * args.fresh_kills:
+        command, arch = commands[n % len(commands)], FRESH_ARCHS[(n // len(commands)) % 2]
+        d = _fresh_attempt(work, n, command, arch, caps[arch], args)
+        n, hits = n + 1, hits + int(d["hit"])
+        if d["train_seconds"]:
+            caps[arch] = 0.9 * d["train_seconds"]
+        details.append(d)
+        print(_fresh_line(d, hits, args.fresh_kills), flush=True)
+    return _fresh_summary(details, hits)
+
+
+def _fresh_line(d: dict, hits: int, kills: int) -> str:
+    what = (
+        f"kill {hits}/{kills} ({d['mode']}) {d['after_s']:.1f} s into its first training"
+        if d["hit"]
+        else f"missed (exit code {d['exit_code']}, model already recorded or never started)"
+    )
+    resume = "resumed" if d["resume_ok"] else f"RESUME FAILED (exit code {d['resume_exit_code']})"
+    return (
+        f"fresh {d['attempt']} (pipeline {d['command']}, kettle.{d['arch']}): {what}; {resume} "
+        f"in {d['resume_s']:.0f} s, started afresh: {d['started_afresh']}, problems: "
+        f"{len(d['problems_after_kill']) + len(d['problems_after_resume'])}"
+    )
+
+
+def _fresh_summary(details: list[dict], hits: int) -> dict:
+    failed = [d for d in details if not d["resume_ok"]]
+    inconsistent = sum(
+        bool(d["problems_after_kill"] or d["problems_after_resume"]) for d in details
+    )
+    print(
+        f"fresh-store kills: {hits} during a first training in {len(details)} attempts; "
+        f"failed resumes: {len(failed)}; inconsistent stores: {inconsistent}; workers left "
+        f"alive after a kill: {sum(bool(d['workers_left']) for d in details)}",
+        flush=True,
+    )
+    return {
+        "kills": hits,
+        "attempts": len(details),
+        "failed_resumes": len(failed),
+        "inconsistent_stores": inconsistent,
+        "resumes_that_started_afresh": sum(bool(d["started_afresh"]) for d in details),
+        "details": details,
+    }
+
+
+# -- 3. readers during publishes ------------------------------------------------------------
 READER = """
 import json, os, sys, time
 sys.path.insert(0, sys.argv[3])
@@ -322,7 +540,7 @@ def phase_readers(work: Path, readers: int, publishes: int) -> dict:
     return out
 
 
-# -- 3. dashboard clients -----------------------------------------------------------------------
+# -- 4. dashboard clients -----------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -492,13 +710,34 @@ def _wait_for(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
     raise RuntimeError("the dashboard did not answer in time")
 
 
-def main(argv=None) -> None:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--kills", type=int, default=3, help="SIGKILLs that hit running work (0 = skip)")
     p.add_argument(
         "--max-wait", type=float, default=90.0, help="latest kill moment after a start (s)"
     )
     p.add_argument("--final-timeout", type=float, default=1800.0, help="final resume limit (s)")
+    p.add_argument(
+        "--fresh-kills",
+        type=int,
+        default=2,
+        help="SIGKILLs during a model's first training, each from an empty store (0 = skip)",
+    )
+    p.add_argument(
+        "--fresh-command",
+        choices=("train", "all", "both"),
+        default="both",
+        help="what the fresh-store kills kill: pipeline train, pipeline all, or each in turn",
+    )
+    p.add_argument(
+        "--fresh-max-wait",
+        type=float,
+        default=20.0,
+        help="latest kill moment after a first training began, until one was timed (s)",
+    )
+    p.add_argument(
+        "--resume-timeout", type=float, default=1800.0, help="limit of a fresh-store run (s)"
+    )
     p.add_argument("--readers", type=int, default=2, help="reader processes (0 = skip)")
     p.add_argument("--publishes", type=int, default=5, help="ingests during the readers")
     p.add_argument("--clients", type=int, default=5, help="dashboard clients (0 = skip)")
@@ -512,7 +751,11 @@ def main(argv=None) -> None:
     )
     p.add_argument("--workdir", type=Path, help="scratch folder (default: a new temp folder)")
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> None:
+    args = _parser().parse_args(argv)
     random.seed(args.seed)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="nilm-reliability-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -520,6 +763,8 @@ def main(argv=None) -> None:
     result = {"args": {k: str(v) for k, v in vars(args).items()}}
     if args.kills:
         result["kills"] = phase_kills(work, args.kills, args.max_wait, args.final_timeout)
+    if args.fresh_kills:
+        result["fresh_kills"] = phase_fresh_kills(work, args)
     if args.readers:
         result["readers"] = phase_readers(work, args.readers, args.publishes)
     if args.clients:
@@ -527,8 +772,33 @@ def main(argv=None) -> None:
             work, args.clients, args.seconds, args.threads, args.think
         )
     save("reliability", result)
-    if not args.workdir:
+    failures = _failures(result)
+    if not args.workdir and not failures:
         shutil.rmtree(work, ignore_errors=True)
+    for line in failures:
+        print(f"FAILED: {line}", file=sys.stderr, flush=True)
+    if failures:
+        print(f"FAILED: the scratch folder is kept: {work}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def _failures(result: dict) -> list[str]:
+    """What makes the benchmark fail: a resume that did not finish, a store left inconsistent."""
+    out = []
+    kills, fresh = result.get("kills"), result.get("fresh_kills")
+    if kills and not kills["final_resume_ok"]:
+        out.append("the final resume after the kills did not finish (see kills.log)")
+    if kills and kills["starts_that_failed_by_themselves"]:
+        n = kills["starts_that_failed_by_themselves"]
+        out.append(f"{n} start(s) after a kill failed by themselves (see kills.log)")
+    if kills and kills["inconsistent_stores"]:
+        out.append(f"{kills['inconsistent_stores']} inconsistent store(s) in the kill phase")
+    if fresh and fresh["failed_resumes"]:
+        kept = [d.get("kept") for d in fresh["details"] if not d["resume_ok"]]
+        out.append(f"{fresh['failed_resumes']} resume(s) after a fresh-store kill failed: {kept}")
+    if fresh and fresh["inconsistent_stores"]:
+        out.append(f"{fresh['inconsistent_stores']} inconsistent store(s) after fresh-store kills")
+    return out
 
 
 if __name__ == "__main__":

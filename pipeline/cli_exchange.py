@@ -38,6 +38,7 @@ def ingest_benchmark(
     if not 1 <= threads <= ingest.MAX_THREADS:
         fail(f"--threads: expected a whole number in 1..{ingest.MAX_THREADS}, got {threads}")
     res = guard(lambda: ingest.load_benchmark(file))
+    guard(lambda: ingest.check_host(file, host))
     check_readable_store(store)
     guard(lambda: ingest.check_variant(store, file, variant))
     ctx = ingest_context(

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import DataError
-from pipeline.ingest_fields import MAX_COUNT, MAX_THREADS, as_count, as_number, as_text, show
+from pipeline.ingest_fields import (
+    MAX_COUNT,
+    MAX_THREADS,
+    as_count,
+    as_host,
+    as_number,
+    as_text,
+    show,
+)
 
 EDGE_KIT_FORMAT = "nilm-edge-kit-results/1"
 MAX_JSON_BYTES = 200_000_000
@@ -64,10 +72,11 @@ def load_edge_kit(path: Path, host: str | None = None) -> EdgeKitResults:
     facts = data.get("host") if data.get("host") is not None else {}
     if not isinstance(facts, dict):
         raise DataError(f"{path}: host: expected an object of host facts, got {show(facts)}")
+    where = f"{path}: --host" if host else f"{path}: host.host"
     host = host or facts.get("host")
     if not host:
         raise DataError(f"{path}: host.host: no host name in the file; pass --host NAME")
-    as_text(host, f"{path}: host.host", limit=200)
+    as_host(host, where)
     host_row = {
         "host": host,
         "cpu_model": as_text(facts.get("cpu_model"), f"{path}: host.cpu_model", optional=True),

@@ -15,7 +15,7 @@ from pipeline.benchmark_output import BenchmarkResult, load_benchmark, parse_ben
 from pipeline.context import utcnow
 from pipeline.edge_kit_results import EdgeKitResults, load_edge_kit
 from pipeline.errors import DataError
-from pipeline.ingest_fields import MAX_THREADS
+from pipeline.ingest_fields import MAX_THREADS, as_host
 from pipeline.measurements import Measurements
 from store.db import StoreError
 
@@ -24,6 +24,7 @@ __all__ = [
     "BenchmarkResult",
     "EdgeKitResults",
     "check_edge_kit_variants",
+    "check_host",
     "check_variant",
     "ingest_benchmark",
     "ingest_edge_kit",
@@ -45,6 +46,11 @@ def check_variant(store: Path, path: Path, variant_id: str) -> None:
         raise DataError(
             f'{path}: variant {variant_id!r} is not in the store (see `pipeline sql "SELECT variant_id FROM variants"`)'
         )
+
+
+def check_host(path: Path, host: str) -> str:
+    """The --host name given with a file, or DataError naming the file and what is wrong."""
+    return as_host(host, f"{path}: --host")
 
 
 OP_FIELDS = ("node_index", "node_name", "op_type", "latency_ms", "share", "xnnpack", "times_called")
@@ -137,6 +143,7 @@ def ingest_benchmark(
 ) -> tuple[int, float | None]:
     """Load, check and store one benchmark_model output (the CLI does the same in steps)."""
     res = load_benchmark(path)
+    check_host(path, host)
     check_variant(store, path, variant_id)
     store_benchmark(store, res, variant_id, host, threads)
     t = res.timings_us

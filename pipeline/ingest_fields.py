@@ -4,12 +4,17 @@ DataError naming the field and what was expected."""
 from __future__ import annotations
 
 import math
+import unicodedata
 
 from pipeline.errors import DataError
 
 MAX_LATENCY_MS = 3_600_000.0  # one hour per inference: anything above is a unit or parse error
 MAX_COUNT = 1_000_000_000
 MAX_THREADS = 1024
+MAX_HOST_CHARS = 100
+# control, format (bidi overrides such as U+202E, zero-width), line/paragraph separators,
+# surrogates, private-use and unassigned characters: none belongs in a machine's name
+HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 
 
 def as_number(value, where: str, lo: float = 0.0, hi: float = MAX_LATENCY_MS) -> float:
@@ -44,6 +49,32 @@ def as_text(value, where: str, optional: bool = False, limit: int = 500) -> str 
             f"{where}: expected a non-empty string of at most {limit} characters, got {show(value)}"
         )
     return value
+
+
+def as_host(value, where: str) -> str:
+    """A machine's name as the store keeps it (it names the host in every page and file name
+    made from it), or DataError naming the field and what is wrong with it."""
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{where}: expected a host name such as rpi4, got {show(value)}")
+    problem = _host_problem(value)
+    if problem:
+        raise DataError(f"{where}: {problem} in host name {show(value)}; expected e.g. rpi4")
+    return value
+
+
+def _host_problem(name: str) -> str | None:
+    if len(name) > MAX_HOST_CHARS:
+        return f"more than {MAX_HOST_CHARS} characters"
+    if name != name.strip():
+        return "leading or trailing space"
+    for ch in name:
+        if unicodedata.category(ch) in HIDDEN_CATEGORIES:
+            return f"hidden or control character U+{ord(ch):04X}"
+    if "/" in name or "\\" in name:
+        return "a path separator"
+    if ".." in name or name.startswith("."):
+        return "'..' or a leading '.'"
+    return None
 
 
 def show(value) -> str:

@@ -20,6 +20,7 @@ from pipeline.readers import (
     numeric,
     parse_times,
     reason,
+    warn_negatives,
 )
 from pipeline.series import concat, house_series
 from store.vocab import Appliance, Split
@@ -91,7 +92,7 @@ def read_refit_house(
         raise
     except ValueError:
         # a cell that is not a number: read again as text to name the line and column
-        house.cleaning.clear()
+        house.forget_cleaning()
         return _read_refit_chunks(
             path, house, channels, usecols, needed, time_col, has_issues, drop_issues, str
         )
@@ -122,7 +123,7 @@ def _read_refit_chunks(
                         f"got {str(chunk['Time'].iloc[i])!r}"
                     )
             num = numeric(chunk, needed + (["Issues"] if has_issues else []), path, line)
-            check_powers(num, needed, path, line, house.note)
+            check_powers(num, needed, path, line, house)
             keep = ~np.isnan(t)
             for c in needed:
                 keep &= ~np.isnan(num[c].to_numpy())
@@ -202,6 +203,7 @@ class RefitSource:
             console.print(f"data: reading house {h} ({i}/{len(needed)})")
             path = self.files[h][0]
             house = read_refit_house(path, chans, drop_issues=self.drop_issues)
+            warn_negatives(house, console)
             for a in chans:
                 if len(house.appliances[a]) == 0:
                     raise DataError(f"{path}: house {h} has no data for {a.value}")

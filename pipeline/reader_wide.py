@@ -20,6 +20,7 @@ from pipeline.readers import (
     numeric,
     parse_times,
     reason,
+    warn_negatives,
 )
 from pipeline.series import concat, house_series, time_split
 from store.vocab import Appliance, Split, canonical_appliance
@@ -76,7 +77,8 @@ class _FileRows:
     appliances: dict[Appliance, np.ndarray]  # float32 W
 
 
-def _read_wide_file(path: Path, note, mask_zero_aggregate: bool) -> _FileRows:
+def _read_wide_file(path: Path, house: HouseData, mask_zero_aggregate: bool) -> _FileRows:
+    note = house.note
     df = _read_table(path)
     if df.empty:
         raise DataError(f"{path}: no data rows (expected at least one reading)")
@@ -99,7 +101,7 @@ def _read_wide_file(path: Path, note, mask_zero_aggregate: bool) -> _FileRows:
         )
     cols = [agg_col] + list(apps.values())
     num = numeric(df.astype({c: str for c in cols}), cols, path, 2)
-    check_powers(num, cols, path, 2, note)
+    check_powers(num, cols, path, 2, house)
     keep = ~np.isnan(num[cols].to_numpy()).any(axis=1)
     note("rows_with_empty_cells_dropped", int((~keep).sum()))
     if mask_zero_aggregate:
@@ -136,7 +138,7 @@ def read_wide_files(
     ordered = sorted(paths)
     parts: list[_FileRows] = []
     for path in ordered:
-        parts.append(_read_wide_file(path, data.note, mask_zero_aggregate))
+        parts.append(_read_wide_file(path, data, mask_zero_aggregate))
         _check_same_appliances(parts, path, house)
     data.unix = np.concatenate([p.unix for p in parts])
     data.aggregate = np.concatenate([p.aggregate for p in parts])
@@ -239,7 +241,9 @@ class WideSource:
         return self.plan
 
     def load(self, appliances: list[Appliance], console) -> None:
-        pass  # appliances() has read every house
+        """appliances() has read every house: only its warnings are left to say."""
+        for h in self.houses:
+            warn_negatives(self.loaded[h][0], console)
 
     def splits(self, appliance: Appliance) -> Splits:
         series, period = self._series(appliance)

@@ -46,10 +46,40 @@ class HouseData:
     aggregate: np.ndarray  # float32 W
     appliances: dict[Appliance, np.ndarray]  # float32 W
     cleaning: dict[str, int] = field(default_factory=dict)
+    # (file, column) -> [negative samples set to 0, lowest reading]: warned about by the source
+    negatives: dict[tuple[str, str], list[float]] = field(default_factory=dict)
 
     def note(self, step: str, rows: int) -> None:
         if rows:
             self.cleaning[step] = self.cleaning.get(step, 0) + int(rows)
+
+    def note_negative(self, path: Path, col: str, count: int, lowest: float) -> None:
+        seen = self.negatives.setdefault((str(path), col), [0, 0.0])
+        seen[0] += int(count)
+        seen[1] = min(seen[1], float(lowest))
+
+    def forget_cleaning(self) -> None:
+        """Start the counts again (a file read a second time)."""
+        self.cleaning.clear()
+        self.negatives.clear()
+
+
+def negative_step(col: str) -> str:
+    """The datasets.cleaning step that counts a column's negative readings set to 0."""
+    return f"negative_{col}_set_to_0"
+
+
+def warn_negatives(house: HouseData, console) -> None:
+    """One warning line per file and column that had negative powers (set to 0, counted)."""
+    from rich.markup import escape
+
+    for (path, col), (count, lowest) in house.negatives.items():
+        console.print(
+            f"[yellow]data: warning: {escape(path)}: column '{escape(col)}': {count:,} "
+            f"negative sample(s) (lowest {lowest:g} W) set to 0 W; counted in "
+            f"datasets.cleaning as {escape(negative_step(col))}[/yellow]",
+            soft_wrap=True,
+        )
 
 
 def numeric(chunk: pd.DataFrame, cols: list[str], path: Path, first_line: int) -> pd.DataFrame:
@@ -112,8 +142,11 @@ def parse_times(raw: pd.Series, path: Path, col: str, first_line: int) -> np.nda
     return _seconds(parsed)
 
 
-def check_powers(df: pd.DataFrame, cols: list[str], path: Path, first_line: int, note) -> None:
-    """Refuse powers no household draws; small negative readings become 0 (counted in note)."""
+def check_powers(
+    df: pd.DataFrame, cols: list[str], path: Path, first_line: int, house: HouseData
+) -> None:
+    """Refuse powers no household draws; negative readings become 0 (counted in the house's
+    cleaning and kept per file and column for a warning)."""
     for col in cols:
         v = df[col].to_numpy()
         absurd = v > MAX_PLAUSIBLE_W
@@ -131,7 +164,8 @@ def check_powers(df: pd.DataFrame, cols: list[str], path: Path, first_line: int,
                     f"{path}: line {first_line + worst}, column '{col}': {v[worst]:.0f} W "
                     "is not a plausible power"
                 )
-            note(f"negative_{col}_set_to_0", int(neg.sum()))
+            house.note(negative_step(col), int(neg.sum()))
+            house.note_negative(path, col, int(neg.sum()), float(v[worst]))
             df[col] = np.where(neg, 0.0, v)
 
 

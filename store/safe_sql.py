@@ -4,9 +4,12 @@ dashboard's SQL page.
 The rules: exactly one read statement (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE,
 EXPLAIN), a read-only connection that can reach no file and no network (DuckDB's
 ``enable_external_access = false``, locked so the query cannot turn it back on, extensions never
-installed or loaded), a time limit (the connection is interrupted from a timer thread), and
-optional limits on rows and bytes of the result. ``allow_files`` lifts the file rule (and admits
-COPY ... TO / EXPORT) for a person's own exports from the command line; nothing else changes.
+installed or loaded), no server path shown (the home, extension and secret folders get neutral
+names, and the functions and views that list the store's path or every setting are refused by
+name), a time limit (the connection is interrupted from a timer thread), and optional limits on
+rows and bytes of the result. ``allow_files`` lifts the file rule (and admits
+COPY ... TO / EXPORT) for a person's own exports from the command line; nothing else changes,
+but for `~` in their paths, which keeps meaning their home folder.
 
 The dashboard runs each query in a separate worker process (`run_query_isolated` and its pool
 in store/sql_workers.py, which builds on this module): DuckDB refuses a second connection to one file with a different
@@ -31,6 +34,24 @@ READ_STATEMENTS = {"SELECT", "EXPLAIN"}
 FILE_STATEMENTS = {"COPY", "EXPORT"}
 BATCH_ROWS = 2048
 EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s+(?:ANALYZE\s+|ANALYSE\s+|\([^)]*\)\s*)?", re.I)
+# DuckDB cannot open a store under an alias (it resolves every path, symlinks and
+# /proc/self/fd included), so what would show the store's absolute path is refused by name:
+# the catalogue functions and views that list the database files or every setting (its
+# allowed_paths names the store), and query()/query_table(), which could build those names
+PATH_REVEALING = frozenset(
+    {
+        "duckdb_databases",
+        "pragma_database_list",
+        "database_list",
+        "duckdb_settings",
+        "pg_settings",
+        "query",
+        "query_table",
+    }
+)
+CURRENT_SETTING = "current_setting"
+PATH_SETTING = re.compile(r"path|director|repositor|file|home", re.I)
+NEUTRAL_HOME = "/duckdb-sandbox"  # no such folder: what an error names instead of the server's
 
 
 class UnsafeQueryError(ValueError):
@@ -62,7 +83,13 @@ def sandbox_config(allow_files: bool = False, memory_bytes: int | None = None) -
         "lock_configuration": True,
         # no spilling beside the store (a read-only folder, a path shown to the query)
         "temp_directory": "",
+        # neutral folders: an extension or secret error names these, not the home folder
+        "extension_directory": f"{NEUTRAL_HOME}/extensions",
+        "extension_repository_directory": f"{NEUTRAL_HOME}/extension_repositories",
+        "secret_directory": f"{NEUTRAL_HOME}/secrets",
     }
+    if not allow_files:  # a person's own exports keep their `~`
+        config["home_directory"] = NEUTRAL_HOME
     if memory_bytes is not None:
         config["memory_limit"] = f"{max(1, memory_bytes >> 20)}MiB"
     return config
@@ -89,10 +116,53 @@ def check_query(sql: str, allow_files: bool = False) -> str:
             "only read queries (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) are allowed "
             f"here, not {kind}{hint}"
         )
+    check_no_path_functions(text)
     if kind == "EXPLAIN":
         inner = EXPLAIN_PREFIX.sub("", text, count=1)
         check_query(inner, allow_files)
     return text.rstrip().rstrip(";")
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """(kind, text) of every token but comments; identifiers unquoted and in lower case."""
+    spans = duckdb.tokenize(text)
+    out = []
+    for i, (start, kind) in enumerate(spans):
+        end = spans[i + 1][0] if i + 1 < len(spans) else len(text)
+        word = text[start:end].strip()
+        if kind.name == "comment":
+            continue
+        if kind.name == "identifier":
+            word = word.strip('"').replace('""', '"').lower()
+        out.append((kind.name, word))
+    return out
+
+
+def check_no_path_functions(text: str) -> None:
+    """UnsafeQueryError when the statement names a function or view that shows server paths,
+    or reads a path setting with current_setting (its argument must be a plain string)."""
+    tokens = _tokens(text)
+    for i, (kind, word) in enumerate(tokens):
+        if kind not in ("identifier", "keyword"):
+            continue
+        name = word.lower()
+        call = i + 1 < len(tokens) and tokens[i + 1][1] == "("
+        if name in PATH_REVEALING and (call or name not in ("query", "query_table")):
+            why = (
+                "it runs SQL built from strings, past these checks"
+                if name.startswith("query")
+                else "it shows the server's file paths"
+            )
+            raise UnsafeQueryError(f"{name} is not available here: {why}")
+        if name == CURRENT_SETTING and call:
+            arg = tokens[i + 2] if i + 2 < len(tokens) else ("", "")
+            closed = i + 3 < len(tokens) and tokens[i + 3][1] == ")"
+            plain = re.fullmatch(r"'([A-Za-z0-9_]+)'", arg[1])
+            if not (plain and closed) or PATH_SETTING.search(plain.group(1)):
+                raise UnsafeQueryError(
+                    "current_setting is available here only for a named setting that is not "
+                    "a path (e.g. current_setting('threads'))"
+                )
 
 
 def _mb(n: int) -> str:

@@ -7,13 +7,13 @@ import pytest
 from pipeline import reader_refit, reader_wide
 from pipeline.config import REFIT_HOUSES, profile_config
 from pipeline.context import RunContext
-from pipeline.data import DataOptions, run_data
+from pipeline.data import DataOptions, load_split, run_data
 from pipeline.errors import DataError
 from pipeline.series import segments_for
 from pipeline.synth import generate_house, houses_and_channels
 from pipeline.windows import SplitData, Windows, valid_starts
 from store import db
-from store.vocab import Appliance, Arch, canonical_appliance
+from store.vocab import Appliance, Arch, Split, canonical_appliance
 
 from .conftest import SHARED_DATA
 
@@ -131,6 +131,7 @@ def test_refit_cleaning_steps_are_recorded(tmp_path):
     df.to_csv(path, index=False)
     house = reader_refit.read_refit_house(path, {Appliance.KETTLE: 8})
     assert house.cleaning["negative_Appliance8_set_to_0"] == 1
+    assert house.negatives == {(str(path), "Appliance8"): [1, -5.0]}  # for the warning line
     assert house.cleaning["duplicate_timestamps_dropped"] == 1
     assert (house.appliances[Appliance.KETTLE] >= 0).all()
 
@@ -278,3 +279,44 @@ def test_several_test_houses_can_be_named():
         _split_houses(["1", "2", "3"], "2,9", None)
     with pytest.raises(DataError, match="no house left for validation"):
         _split_houses(["1", "2"], "1,2", None)
+
+
+def test_negative_appliance_power_is_warned_about_and_counted(tmp_path):
+    """−50 W is set to 0 as before, and now said: one line naming the file, the column and how
+    many samples, and the count in datasets.cleaning."""
+    import io
+    import json
+
+    from rich.console import Console
+
+    n = 6000
+    kettle = np.where((np.arange(n) % 500) < 20, 2000.0, 0.0)
+    kettle[[100, 101, 102, 3000, 5900]] = -50.0
+    df = pd.DataFrame(
+        {
+            "time": pd.date_range("2020-01-01", periods=n, freq="8s").strftime("%Y-%m-%d %H:%M:%S"),
+            "aggregate": 300.0 + kettle.clip(0),
+            "Kettle": kettle,
+        }
+    )
+    path = tmp_path / "House1.csv"
+    df.to_csv(path, index=False)
+    out = io.StringIO()
+    ctx = RunContext(
+        store=tmp_path / "s.duckdb",
+        cfg=profile_config("smoke"),
+        appliances=[Appliance.KETTLE],
+        archs=list(Arch),
+        command="data",
+        console=Console(file=out, width=100),
+    )
+    run_data(ctx, DataOptions(source="csv", path=path))
+    warnings = [line for line in out.getvalue().splitlines() if "warning" in line]
+    assert len(warnings) == 1, out.getvalue()
+    assert str(path) in warnings[0] and "'Kettle'" in warnings[0]
+    assert "5 negative sample(s)" in warnings[0] and "-50 W" in warnings[0]
+    rows = db.query_df(ctx.store, "SELECT split, cleaning FROM datasets ORDER BY split")
+    counted = [json.loads(c)["1"].get("negative_Kettle_set_to_0", 0) for c in rows["cleaning"]]
+    assert set(counted) == {5}  # the house's count, recorded with each of its splits
+    for sp in Split:  # handled as before: set to 0
+        assert (load_split(ctx, Appliance.KETTLE, sp)[0].appliance_w >= 0).all()

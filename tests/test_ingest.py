@@ -1,6 +1,7 @@
 """Measurements from elsewhere: benchmark_model output and the edge-kit round trip."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -195,3 +196,27 @@ def test_model_explorer_node_data(store_copy, tmp_path):
     assert set(data["main"]["results"]) <= set(names["tensor_name"]) and data["main"]["results"]
     lat = json.loads((tmp_path / "me" / "kettle.transformer.w8_a8.latency_ms.json").read_text())
     assert all(v["value"] >= 0 for v in lat["main"]["results"].values())
+
+
+def test_host_names_are_checked_and_ordinary_ones_kept():
+    from pipeline.ingest_fields import as_host
+
+    for name in ("rpi4", "jetson-orin.local", "Küche Pi 2", "host_01", "p" * 100):
+        assert as_host(name, "f: --host") == name
+    for name, why in [
+        ("../etc", "path separator"),
+        ("..", "'..'"),
+        (".hidden", "leading '.'"),
+        ("a/b", "path separator"),
+        ("a\\b", "path separator"),
+        ("pi\u202e", "U+202E"),
+        ("pi\u2066", "U+2066"),
+        ("pi\t1", "U+0009"),
+        (" pi", "leading or trailing space"),
+        ("", "expected a host name"),
+        (None, "expected a host name"),
+        ("p" * 101, "more than 100"),
+    ]:
+        with pytest.raises(DataError, match=f"^f: --host: .*{re.escape(why)}") as exc:
+            as_host(name, "f: --host")
+        assert "\n" not in str(exc.value) and "\u202e" not in str(exc.value)

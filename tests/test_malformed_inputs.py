@@ -103,6 +103,26 @@ def _benchmark(threads="4", **kw):
     ]
 
 
+def _kit_host(name, flag: str | None = None):
+    """An edge kit whose host name is ``name``, in the file or (``flag``) given as --host."""
+    doc = {**_kit_doc([_result()]), "host": {"host": "pi" if flag else name}}
+    extra = ["--host", flag] if flag else []
+    return lambda tmp, store: ["ingest-edge-kit", _kit(tmp, doc), *extra, "--store", store]
+
+
+def _benchmark_host(name):
+    return lambda tmp, store: [
+        "ingest-benchmark",
+        _bench(tmp),
+        "--host",
+        name,
+        "--variant",
+        VARIANT,
+        "--store",
+        store,
+    ]
+
+
 def _mixed_tz(tmp, store):
     folder = _wide_csv(
         tmp, ["2014-01-01 00:00:00+00:00", "2014-01-01 00:00:08", "2014-01-01 00:00:16+00:00"]
@@ -242,6 +262,21 @@ CASES = {
         _edge(_kit_doc([_result(variant_id="nope")])),
         ["results[0].variant_id", "not in the store"],
     ),
+    # host names: stored verbatim, they name the machine on every page and in file names
+    "edge kit: host ../../etc": (_kit_host("../../etc"), ["results.json", "host.host", "path"]),
+    "edge kit: host ..": (_kit_host(".."), ["results.json", "host.host", "'..'"]),
+    "edge kit: host with a backslash": (_kit_host("a\\b"), ["host.host", "path separator"]),
+    "edge kit: host with U+202E": (_kit_host("pi\u202egnp.exe"), ["host.host", "U+202E"]),
+    "edge kit: host with a zero-width space": (_kit_host("pi\u200b"), ["U+200B"]),
+    "edge kit: host with a newline": (_kit_host("pi\nerror: forged"), ["U+000A"]),
+    "edge kit: host with NUL": (_kit_host("pi\x00"), ["U+0000"]),
+    "edge kit: blank host": (_kit_host("   "), ["host.host", "expected a host name"]),
+    "edge kit: host not a string": (_kit_host(42), ["host.host", "expected a host name"]),
+    "edge kit: over-long host": (_kit_host("p" * 101), ["host.host", "more than 100"]),
+    "edge kit: --host ../x": (_kit_host("", flag="../x"), ["results.json", "--host", "path"]),
+    "benchmark: --host ../../x": (_benchmark_host("../../x"), ["bench.txt", "--host", "path"]),
+    "benchmark: --host with U+202E": (_benchmark_host("a\u202eb"), ["--host", "U+202E"]),
+    "benchmark: empty --host": (_benchmark_host(""), ["bench.txt", "--host", "expected a host"]),
     # benchmark_model output
     "benchmark: avg 1e308": (
         _benchmark(timings="count=10 first=1 curr=1 min=1 max=2 avg=1e308 std=0"),

@@ -216,3 +216,62 @@ def test_pipeline_sql_cuts_a_huge_cell_in_table_format(store):
     assert len(res.stdout) < 20_000
     res = invoke("sql", "SELECT repeat('x', 50000000) AS big", "--store", store, "--format", "csv")
     assert res.exit_code == 0 and res.stdout.splitlines()[1] == "x" * 50_000_000
+
+
+# statements that would show where the store (or the server's home folder) lies: refused by
+# name, or answered with the sandbox's neutral folders
+PATH_PROBES = {
+    "databases function": "SELECT * FROM duckdb_databases()",
+    "databases view": "SELECT path FROM duckdb_databases",
+    "database_list view": "SELECT * FROM pragma_database_list",
+    "pragma database_list": "PRAGMA database_list",
+    "settings function": "SELECT name, value FROM duckdb_settings()",
+    "settings view": "SELECT * FROM pg_catalog.pg_settings",
+    "temp_directory": "SELECT current_setting('temp_directory')",
+    "allowed_paths": "SELECT current_setting('allowed_paths')",
+    "a built setting name": "SELECT current_setting('allowed_' || 'paths')",
+    "quoted name": 'SELECT * FROM "DuckDB_Databases"()',
+    "query() around it": "SELECT * FROM query('SELECT * FROM duckdb_' || 'databases()')",
+    "query_table() around it": "SELECT * FROM query_table('duckdb_databases')",
+    "explained": "EXPLAIN SELECT * FROM duckdb_databases()",
+    "extension error": "SELECT * FROM duckdb_extensions()",
+    "secret error": "SELECT * FROM duckdb_secrets()",
+    "repository error": "SELECT * FROM duckdb_extension_repositories()",
+    "extension directory": "SELECT current_setting('extension_directory')",
+}
+
+
+def _no_server_path(text: str, store) -> None:
+    from pathlib import Path
+
+    for secret in (str(store.parent), str(Path.home())):
+        assert secret not in text, f"{secret!r} shown in: {text[:300]}"
+
+
+@pytest.mark.parametrize("case", list(PATH_PROBES))
+def test_pipeline_sql_shows_no_server_path(case, store):
+    res = invoke("sql", PATH_PROBES[case], "--store", store, "--format", "csv")
+    _no_server_path(res.output, store)
+    assert "Traceback" not in res.output
+
+
+def test_the_sql_page_shows_no_server_path(store):
+    for sql in PATH_PROBES.values():
+        try:
+            text = queries.run_user_sql(store, sql).to_csv()
+        except queries.UserQueryError as exc:
+            text = str(exc)
+        _no_server_path(text, store)
+
+
+def test_path_functions_are_refused_by_name_and_settings_still_read(store):
+    with pytest.raises(safe_sql.UnsafeQueryError, match="shows the server's file paths"):
+        safe_sql.check_query("SELECT * FROM duckdb_databases()")
+    with pytest.raises(safe_sql.UnsafeQueryError, match="not a path"):
+        safe_sql.check_query("SELECT current_setting('secret_directory')")
+    res = safe_sql.run_query(
+        store, "SELECT current_setting('threads') > 0 AS t, 'duckdb_settings' AS query"
+    )
+    assert res.table.column("query").to_pylist() == ["duckdb_settings"]
+    with pytest.raises(safe_sql.UnsafeQueryError, match=safe_sql.NEUTRAL_HOME):
+        safe_sql.run_query(store, "SELECT * FROM duckdb_secrets()")
