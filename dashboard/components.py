@@ -54,9 +54,13 @@ def error_page(title: str, message: str) -> html.Div:
     return html.Div([page_title(title), notice(message)])
 
 
-def field(label: str, control_id: str, control, **widths) -> dbc.Col:
-    """A labelled control in a grid column (widths: dbc.Col's xs, md, lg)."""
-    return dbc.Col([html.Label(label, htmlFor=control_id), control], **widths)
+def field(label: str, control_id: str, control, tip: str | None = None, **widths) -> dbc.Col:
+    """A labelled control in a grid column (widths: dbc.Col's xs, md, lg); ``tip``, when
+    given, is shown on hovering the label or the control and on focusing the control."""
+    parts = [html.Label(label, htmlFor=control_id, title=tip), control]
+    if tip:
+        parts.append(dbc.Tooltip(tip, target=control_id, placement="top"))
+    return dbc.Col(parts, **widths)
 
 
 def chart(graph, label: str) -> html.Div:

@@ -1,5 +1,5 @@
 """Device first: which host x runtime x threads, which device class's budgets, which cost and
-tolerance; the budget sliders and boxes kept in step; the recommendation rule on that device."""
+margin; the budget sliders and boxes kept in step; the recommendation rule on that device."""
 
 from __future__ import annotations
 
@@ -17,12 +17,20 @@ from store.recommend import COSTS, DEFAULT_TOLERANCE, DEVICE_CLASSES, fmt
 
 BUDGET_LABELS = {c: f"{name} budget ({unit})" for c, (name, unit) in COSTS.items()}
 BUDGET_PARAMS = {"latency_ms": "lat", "ram_mb": "ram", "disk_mb": "disk"}
+MARGIN_TIP = (
+    "How much F1 a cheaper variant may lose to the most accurate one: it qualifies when the "
+    "95 % lower bound of their F1 difference, paired on the windows both saw, is above minus "
+    "this margin."
+)
 
 
 def device_state(params: dict, devices) -> dict:
-    """A page's device, preset, budgets, cost and tolerance from its URL, with defaults."""
+    """A page's device, preset, budgets, cost and margin from its URL, with defaults."""
     keys = list(devices["key"]) if devices is not None and len(devices) else []
-    device = params.get("device") if params.get("device") in keys else (keys[0] if keys else None)
+    device = params.get("device") if params.get("device") in keys else None
+    if device is None:  # no device asked for: a measured host of the asked class, else the first
+        hosts = hosts_of_class(devices, params.get("preset"))
+        device = hosts[0] if hosts else (keys[0] if keys else None)
     machine = None
     if device is not None:
         machine = devices.loc[devices["key"] == device, "machine"].iloc[0]
@@ -98,7 +106,7 @@ def preset_label(devices: pd.DataFrame | None, preset: str) -> str:
 
 
 def _choice_fields(prefix: str, state: dict, devices) -> list[dbc.Col]:
-    """Device, budget preset, cost and tolerance."""
+    """Device, budget preset, cost and margin."""
     device_options = (
         [{"label": r.label, "value": r.key} for r in devices.itertuples()]
         if devices is not None
@@ -144,7 +152,7 @@ def _choice_fields(prefix: str, state: dict, devices) -> list[dbc.Col]:
             xs=6,
             lg=2,
         ),
-        field("F1 tolerance (no interval)", f"{prefix}-tol", tolerance, xs=6, lg=2),
+        field("margin (F1, paired)", f"{prefix}-tol", tolerance, tip=MARGIN_TIP, xs=6, lg=2),
     ]
 
 

@@ -206,6 +206,13 @@ SUMMARY_FIELDS = (
 )  # fmt: skip
 
 
+def identical_files(g: pd.DataFrame) -> str:
+    """The appliance's byte-identical files, each set counted as one entry: 'a = b; c = d'."""
+    if "same_as" not in g:
+        return ""
+    return "; ".join(s for s in g["same_as"] if isinstance(s, str) and s)
+
+
 def _summary_row(appliance: str, g: pd.DataFrame, rule: Rule, base: dict) -> dict:
     """One appliance's classified candidates as its row of the summary."""
     counts = g["kept_out"].value_counts() if "kept_out" in g else g["status"].value_counts()
@@ -230,6 +237,7 @@ def _summary_row(appliance: str, g: pd.DataFrame, rule: Rule, base: dict) -> dic
             "candidates": len(g),
             "candidates_n": candidate_counts(g),
             "excluded": excluded,
+            "identical": identical_files(g),
             "power_flag": "",
         }
     )
@@ -256,12 +264,20 @@ def _interval(v, lo, hi, digits: int = 3) -> str:
     return f"{fmt(v, digits)} [{fmt(lo, digits)}, {fmt(hi, digits)}]"
 
 
+def _identical_part(r: dict) -> str:
+    """Byte-identical files other than the recommended one's own (said beside its name)."""
+    own = r.get("same_as") or ""
+    others = [s for s in (r.get("identical") or "").split("; ") if s and s != own]
+    return f"byte-identical files, one entry each: {'; '.join(others)}" if others else ""
+
+
 def answer_text(r: dict, device_note: str = "") -> str:
     """One appliance's answer as a sentence a stakeholder reads (the Overview's cards): what to
     ship (its group within noise and identical files), F1 with interval and n, the paired loss
     to float, the energy error with its flag, and the costs with the host they come from."""
+    identical = _identical_part(r)
     if not isinstance(r.get("variant_id"), str):
-        return f"{r['appliance']}: {r.get('why', '')}."
+        return f"{r['appliance']}: {r.get('why', '')}" + (f"; {identical}" if identical else ".")
     ship = f"{r['appliance']}: ship {r['variant_id']}"
     if r.get("same_as"):
         ship += f" (one file: {r['same_as']})"
@@ -282,12 +298,14 @@ def answer_text(r: dict, device_note: str = "") -> str:
     if not is_missing(r.get("epd_error_pct")):
         flag = r.get("power_flag") or ""
         parts.append(
-            f"energy per day {fmt(r['epd_error_pct'], 3)} %"
-            + (f", WORSE than a baseline: {flag}" if flag else "")
+            f"energy-per-day error {'+' if r['epd_error_pct'] > 0 else ''}"
+            f"{fmt(r['epd_error_pct'], 3)} %" + (f", WORSE than a baseline: {flag}" if flag else "")
         )
     costs = f"{fmt(r['latency_ms'])} ms, {fmt(r['ram_mb'])} MB RAM, {fmt(r['disk_mb'])} MB disk"
     machine = r.get("machine") if isinstance(r.get("machine"), str) else "machine not recorded"
     parts.append(f"{costs} measured on {r.get('host')} ({machine}){device_note}")
+    if identical:
+        parts.append(identical)
     return f"{ship}. " + "; ".join(parts) + f" (margin {fmt(r.get('margin'))} F1)."
 
 

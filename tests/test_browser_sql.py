@@ -26,7 +26,7 @@ def test_a_shared_link_runs_its_query_on_load(dash_duo, app):
     dash_duo.start_server(app)
     q = "SELECT 42 AS answer, 'kettle' AS appliance"
     dash_duo.driver.get(dash_duo.server_url + "/sql?q=" + urllib.parse.quote(q))
-    dash_duo.wait_for_text_to_equal("#sql-rows", "1 rows", timeout=30)
+    dash_duo.wait_for_contains_text("#sql-rows", "1 rows in ", timeout=30)  # and its time
     dash_duo.wait_for_contains_text("#sql-table", "42", timeout=10)
     href = dash_duo.find_element("#sql-share").get_attribute("href")
     assert urllib.parse.unquote_plus(href.split("q=", 1)[1]) == q

@@ -99,12 +99,46 @@ def test_reference_file_marks_the_errata_and_uses_decimal_mb(hand_store):
 def test_article_comparison_plots_masked_against_masked(hand_store):
     df = queries.article_comparison(hand_store, "mae_masked")
     ours = df[df["our_value"].notna()]
-    assert not ours.empty and ours["our_protocol"].str.contains("stratified").all()
+    # the article's protocol only: the contiguous stretch (split test_trace), not the sample
+    assert not ours.empty and ours["our_protocol"].str.contains("contiguous stretch").all()
+    assert ours["our_windows"].eq(21_600).all()
     fig = figures.article_comparison(df, "mae_masked")
     plotted = sum(len(t.x) for t in fig.data if t.mode == "markers")
     assert plotted == len(ours[ours["note"].isna()])
     assert "article's mae_masked" in fig.layout.xaxis.title.text
     assert queries.article_comparison(hand_store, "mae").empty  # plain MAE: not comparable
+
+
+def test_each_variants_sample_is_shown_and_sub_sampled_traces_say_so(hand_store):
+    app, mods = _pages(hand_store)
+    key = f"{LOCAL}|litert|1"
+    with app.server.test_request_context():
+        table = mods["Tradeoff"].table(key, "f1", "kettle")
+        fig, _, _ = mods["Tradeoff"].update(
+            key, "latency_ms", 0.02, "f1", "latency_ms", "kettle", [], "x86_server", 20, None, None
+        )
+        options, _ = mods["Traces"].variants("kettle", None)
+        _, info, _, _ = mods["Traces"].draw(["kettle.transformer.w8_a8"], None, "kettle")
+    rows = {r["variant_id"]: r for r in table.children[1].rowData}
+    sub = rows["kettle.transformer.w8_a8"]
+    assert (sub["n_windows"], sub["sample_level"], sub["on_windows"]) == (400, "core", 40)
+    hover = [c[8] for t in fig.data if t.customdata is not None for c in t.customdata]
+    assert "400 windows (core), 40 'on'" in hover and "scored on" in fig.data[0].hovertemplate
+    labels = {o["value"]: o["label"] for o in options}
+    assert "sub-sample: 2,700 of 21,600 windows" in labels["kettle.transformer.w8_a8"]
+    assert labels["kettle.cnn.w8"] == "kettle.cnn.w8"
+    assert "2,700 of 21,600 windows" in _json(info)
+
+
+def test_article_page_without_the_trace_split_says_why(tmp_path):
+    store = build(tmp_path / "nilm.duckdb")
+    with db.write_store(store) as con:
+        con.execute("DELETE FROM metrics WHERE split = 'test_trace'")
+    app, mods = _pages(store)
+    with app.server.test_request_context():
+        fig, table = mods["Article"].update("f1")
+    assert "No variant has metrics on split test_trace" in _json(table)
+    assert "pipeline evaluate" in fig.layout.annotations[0].text
 
 
 def test_leaderboard_puts_baselines_beside_the_models(hand_store, old_store):
@@ -224,7 +258,7 @@ def test_every_page_renders_and_its_callbacks_run(which, request):
         assert "kettle.cnn.w8_a8" in _json(mods["Variant"].show("kettle.cnn.w8_a8"))
         body, _ = mods["Compare"].show(["kettle.cnn.w8", "kettle.transformer.w8"], key)
         assert "float reference" in _json(body)
-        fig, table = mods["Article"].update("f1", "test")
+        fig, table = mods["Article"].update("f1")
         assert "erratum" in _json(table)
         fig, info, energy, _ = mods["Traces"].draw(["kettle.cnn.w8"], None, "kettle")
         assert "points drawn" in _json(info) and "Wh" in _json(energy)

@@ -51,6 +51,19 @@ def test_the_store_decision_is_paired_and_within_the_margin(hand_store):
     assert k["host"] == LOCAL and k["machine"] == "x86_64"
 
 
+def test_the_answer_names_the_byte_identical_files_and_the_energy_error(hand_store):
+    pi = R.DEVICE_CLASSES["cortex_a"]["budgets"]
+    rec, decided = run(hand_store, host=PI, runtime="edge_kit", threads=4, budgets=pi)
+    assert statuses(decided)["kettle.cnn.w8_a8_fallback"] == "same_file"
+    k = rec.loc["kettle"].to_dict() | {"appliance": "kettle"}
+    assert k["identical"] == "kettle.cnn.w8_a8 = kettle.cnn.w8_a8_fallback"
+    text = R.answer_text(k)
+    assert text.startswith("kettle: ship kettle.cnn.convert_only")
+    assert "one entry each: kettle.cnn.w8_a8 = kettle.cnn.w8_a8_fallback" in text
+    assert "energy-per-day error +2.5 %" in text and "WORSE" not in text
+    assert "measured on pi4 (aarch64)" in text
+
+
 def test_under_trained_and_not_above_baseline_are_never_recommended(hand_store):
     rec, decided = run(hand_store, cost="ram_mb")
     status = statuses(decided)
@@ -86,7 +99,8 @@ def test_without_intervals_nothing_is_recommended(old_store):
     rec, decided = run(old_store)
     # a store without intervals cannot show non-inferiority: every variant is too uncertain
     assert rec["variant_id"].isna().all()
-    assert set(decided["status"]) <= {"too_few_windows", "under_trained", "no_cost"}
+    # (the kettle CNN's w8_a8_fallback file repeats its w8_a8 file: one entry, same_file)
+    assert set(decided["status"]) <= {"too_few_windows", "under_trained", "no_cost", "same_file"}
     assert "no baseline in the store" in rec.loc["kettle", "why"]
 
 

@@ -138,6 +138,14 @@ def _intervals(spec: _Spec, g: pd.DataFrame) -> tuple[list[str], dict]:
     }
 
 
+def sample_text(n, level, on) -> str:
+    """The evaluation sample behind a variant's accuracy: '5,000 windows (full), 400 on'."""
+    if is_missing(n):
+        return "sample not recorded"
+    text = f"{int(n):,} windows" + (f" ({level})" if isinstance(level, str) and level else "")
+    return text + ("" if is_missing(on) else f", {int(on):,} 'on'")
+
+
 def _hover_rows(spec: _Spec, g: pd.DataFrame, ci: list[str]) -> list[list]:
     host, runtime, threads = (g[c].tolist() for c in ("host", "runtime", "threads"))
     devices = [
@@ -145,9 +153,15 @@ def _hover_rows(spec: _Spec, g: pd.DataFrame, ci: list[str]) -> list[list]:
     ]
     names = (g[c].tolist() for c in ("variant_id", "appliance", "arch", "mode"))
     costs, over = g[spec.xcol].tolist(), g["over_budget"].tolist()
+    samples = [
+        sample_text(*(r.get(c) for c in ("n_windows", "sample_level", "on_windows")))
+        for r in g.to_dict("records")
+    ]
     return [
-        [v, a, ar, m, d, i, num(x), " (over budget)" if o else ""]
-        for v, a, ar, m, d, i, x, o in zip(*names, devices, ci, costs, over, strict=True)
+        [v, a, ar, m, d, i, num(x), " (over budget)" if o else "", s]
+        for v, a, ar, m, d, i, x, o, s in zip(
+            *names, devices, ci, costs, over, samples, strict=True
+        )
     ]
 
 
@@ -174,7 +188,7 @@ def _variant_trace(spec: _Spec, p: _Panel, mode: str, arch: str, g: pd.DataFrame
         "customdata": _hover_rows(spec, g, ci),
         "hovertemplate": "<b>%{customdata[0]}</b><br>appliance %{customdata[1]}, "
         "arch %{customdata[2]}, mode %{customdata[3]}<br>device %{customdata[4]}<br>"
-        f"{spec.y_label} %{{customdata[5]}}<br>"
+        f"{spec.y_label} %{{customdata[5]}}<br>scored on %{{customdata[8]}}<br>"
         f"{spec.x_label} %{{customdata[6]}}%{{customdata[7]}}<extra></extra>",
     }
 

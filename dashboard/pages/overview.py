@@ -70,14 +70,17 @@ def layout(**params):
     ranges_raw, _ = guarded(queries.cost_ranges)
     return html.Div(
         [
-            *page_header(TITLE, device=("ov-device-line", device_line(devices, state["device"]))),
+            *page_header(
+                TITLE,
+                device=("ov-device-line", device_line(devices, state["device"], state["preset"])),
+            ),
             head,
             device_controls(P, state, devices, budget_ranges(ranges_raw)),
             share_link("ov-share"),
             html.Div(id="ov-rule", className="rule"),
             html.Div(
-                "The margin is the F1 box beside the cost: how much F1 a cheaper variant may "
-                "lose to the best one, judged on the windows both saw (paired).",
+                "The margin (F1, paired) is the box beside the cost: how much F1 a cheaper "
+                "variant may lose to the best one, judged on the windows both saw.",
                 className="hint",
             ),
             html.H2("One answer per appliance"),
@@ -113,6 +116,13 @@ REC_COLUMNS = [
     number_col("ram_mb", "RAM", 1, "MB"),
     number_col("disk_mb", "disk", 2, "MB"),
     text_col("host", "measured on"),
+    text_col(
+        "identical",
+        "byte-identical files (one entry)",
+        minWidth=220,
+        wrapText=True,
+        autoHeight=True,
+    ),
     text_col(
         "runner_up_why", "why the runner-up lost", minWidth=260, wrapText=True, autoHeight=True
     ),

@@ -8,6 +8,7 @@ from dash import Input, Output, dcc, html
 from dashboard import figures, queries
 from dashboard.callbacks import guarded, store_view
 from dashboard.components import (
+    chart,
     error_page,
     loading,
     notice,
@@ -71,7 +72,7 @@ def layout(metric="f1", **_):
                 "them int16; the Variant page shows each model's whole ranking."
             ),
             *_causes(),
-            html.H3("Which layers quantize badly"),
+            html.H2("Which layers quantize badly", className="h3"),
             html.P(
                 "Mean rmse/scale per op type, log colour scale centred on "
                 + (
@@ -81,8 +82,11 @@ def layout(metric="f1", **_):
                 )
                 + "; 0.289 is the ideal uniform rounding error; blank: the file has no such op."
             ),
-            dcc.Graph(id="qz-heatmap", figure=layer_error_panels(summary, threshold)),
-            html.H3("How each mode moves each metric against the float model"),
+            chart(
+                dcc.Graph(id="qz-heatmap", figure=layer_error_panels(summary, threshold)),
+                "quantization error per op type, a panel per appliance",
+            ),
+            html.H2("How each mode moves each metric against the float model", className="h3"),
             html.Div(
                 "Paired differences on the windows both saw, with 95 % intervals; hollow markers "
                 "are not distinguishable from float.",
@@ -96,7 +100,12 @@ def layout(metric="f1", **_):
                 style={"maxWidth": "240px"},
             ),
             share_link("qz-share"),
-            loading(dcc.Graph(id="qz-deltas")),
+            loading(
+                chart(
+                    dcc.Graph(id="qz-deltas"),
+                    "each mode's paired difference from the float model",
+                )
+            ),
         ]
     )
 

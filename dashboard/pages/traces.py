@@ -89,6 +89,19 @@ def layout(appliance=None, variants=None, zoom=None, **_):
     )
 
 
+def sub_sampled(appliance) -> dict[str, str]:
+    """Variants whose test_trace metrics come from fewer windows than the stretch holds,
+    {id: 'n of N windows'}."""
+    df, err = guarded(queries.trace_variants, appliance)
+    if err or df is None or df.empty:
+        return {}
+    few = df[df["trace_windows"] < df["stretch_windows"]]
+    return {
+        r.variant_id: f"{int(r.trace_windows):,} of {int(r.stretch_windows):,} windows"
+        for r in few.itertuples()
+    }
+
+
 def _choices(appliance) -> tuple[dict, dict, list[str]]:
     """Variants with a trace {id: path}, constant-rule baselines {id: W}, and baselines that
     cannot be drawn (their prediction depends on each window)."""
@@ -114,11 +127,16 @@ def _choices(appliance) -> tuple[dict, dict, list[str]]:
 )
 @store_view
 def variants(appliance, initial):
-    paths, constants, undrawable = _choices(one_of(appliance, guarded(queries.appliances)[0] or []))
+    appliance = one_of(appliance, guarded(queries.appliances)[0] or [])
+    paths, constants, undrawable = _choices(appliance)
     ids = list(paths)
     if not ids:
         return [], []
-    options = [{"label": i, "value": i} for i in ids]
+    few = sub_sampled(appliance)
+    options = [
+        {"label": f"{i} (scored on a sub-sample: {few[i]})" if i in few else i, "value": i}
+        for i in ids
+    ]
     options += [{"label": f"{i} (baseline rule)", "value": i} for i in constants]
     options += [
         {"label": f"{i} (no trace: {why})", "value": i, "disabled": True}
@@ -237,6 +255,16 @@ def draw(chosen, relayout, appliance, zoom=None):
     fig = figures.trace(df, [*files, *rules], span=whole, window=window)
     where = f" for {start} .. {end}" if start else " (whole trace)"
     info = [html.Span(f"{len(df):,} points drawn{where}", id="trace-points")]
+    few = {v: n for v, n in sub_sampled(appliance).items() if v in files}
+    if few:
+        info.append(
+            html.Span(
+                "; scored on a sub-sample of the stretch (its trace metrics, e.g. on the Article "
+                "page, cover only those windows): "
+                + ", ".join(f"{v} ({n})" for v, n in few.items()),
+                id="trace-sub-sampled",
+            )
+        )
     if dropped:
         info.append(
             html.Span(

@@ -14,6 +14,7 @@ from dashboard.components import (
     error_page,
     field,
     loading,
+    notice,
     page_header,
     share_link,
     url_state,
@@ -29,6 +30,7 @@ from dashboard.device_controls import (
     device_state,
     register_budget_sync,
 )
+from dashboard.grids import grid, interval_col, number_col, text_col
 from dashboard.validate import one_of, some_of
 from store.recommend import COSTS
 
@@ -45,6 +47,13 @@ HINT = (
     "Click a point to open that variant. Grey points are over a budget (dashed line); the "
     "dotted line is each appliance's Pareto front; the star is the recommended variant; "
     "horizontal lines are the baselines; error bars are 95 % intervals."
+)
+
+
+SAMPLE_HINT = (
+    "Each variant's accuracy is estimated on its level of the evaluation sample: 'full', or a "
+    "nested sub-sample for the costlier files; 'on' windows are those where the appliance is "
+    "on (an F1 from fewer than 20 of them is not used by the recommendation)."
 )
 
 
@@ -118,6 +127,9 @@ def layout(metric="f1", x="latency_ms", appliance="", ref="", **params):
                 )
             ),
             html.Div(HINT, className="hint"),
+            html.H2("Every variant on this device, with its evaluation sample", className="h5"),
+            html.Div(SAMPLE_HINT, className="hint"),
+            loading(html.Div(id="to-table")),
             dcc.Location(id="to-nav", refresh="callback-nav"),
         ]
     )
@@ -194,6 +206,42 @@ def update(device_key, cost, tol, metric, x, appliance, ref, preset, *budget_val
         device=device_name(devices, device_key),
     )
     return fig, line, notes
+
+
+def _table_columns(metric: str) -> list[dict]:
+    label = figures.METRIC_LABELS.get(metric, metric)
+    lo_hi = figures.INTERVALS.get(metric)
+    value = interval_col(metric, label, *lo_hi) if lo_hi else number_col(metric, label, 4)
+    return [
+        text_col("appliance", "appliance", pinned="left", minWidth=110),
+        text_col("variant", "variant", cellRenderer="markdown", minWidth=220),
+        value,
+        number_col("n_windows", "windows (n)", 0),
+        text_col("sample_level", "sample level"),
+        number_col("on_windows", "'on' windows", 0),
+        number_col("latency_ms", "latency", 3, "ms"),
+        number_col("ram_mb", "RAM", 1, "MB"),
+        number_col("disk_mb", "disk", 2, "MB"),
+    ]
+
+
+@dash.callback(
+    Output("to-table", "children"),
+    Input(f"{P}-device", "value"),
+    Input("to-metric", "value"),
+    Input("to-app", "value"),
+)
+@store_view
+def table(device_key, metric, appliance):
+    """The plotted variants as a table: accuracy, costs and the sample each was scored on."""
+    metric = one_of(metric, METRICS, "f1")
+    apps, _ = guarded(queries.appliances)
+    appliance = one_of(appliance, apps or [], None)
+    df, err = guarded(queries.tradeoff, appliance, queries.parse_device(device_key))
+    if err:
+        return notice(err)
+    df = df.assign(variant=[f"[{v}](/variant?id={v})" for v in df["variant_id"]])
+    return grid("tradeoff-table", df, _table_columns(metric))
 
 
 @dash.callback(

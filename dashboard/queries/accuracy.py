@@ -107,12 +107,19 @@ def reference_points(store: Path, metric: str) -> pd.DataFrame:
     )
 
 
+ARTICLE_SPLIT = "test_trace"  # the article's protocol: a contiguous stretch, duration rules
+
+
 @cached_read
-def article_comparison(store: Path, metric: str, split: str = "test") -> pd.DataFrame:
+def article_comparison(store: Path, metric: str) -> pd.DataFrame:
     """The article's value beside ours for one metric with the same definition, per variant.
 
-    Rows the reference notes mark as errata come back with their note (and no plotting value).
-    Our protocol comes from eval_windows, theirs from the reference row's conditions.
+    Ours come from split ``test_trace`` only: the contiguous stretch of the test house scored
+    the article's way (status by its minimum on/off durations, its masked metrics, its hourly
+    energy rule). Rows the reference notes mark as errata come back with their note (and no
+    plotting value). ``split_rows`` counts the store's rows on that split (0: never scored).
+    Our protocol says which stretch and on how many of its windows (a variant
+    scored on a sub-sample of the stretch says so); theirs comes from the reference row.
     """
     name = ARTICLE_METRICS.get(metric)
     if name is None:
@@ -124,15 +131,23 @@ def article_comparison(store: Path, metric: str, split: str = "test") -> pd.Data
         SELECT r.appliance, r.arch, r.mode, r.table_ref, r.value AS article_value, r.conditions AS article_protocol,
                r.note, m.variant_id, m.value AS our_value, m.ci_low AS our_lo, m.ci_high AS our_hi,
                m.n_windows AS our_windows,
-               e.protocol || ', ' || coalesce(e.population_windows::VARCHAR || ' windows in the test span', '?')
-                 || ', test house ' || coalesce(e.test_houses, '?') AS our_protocol
+               CASE WHEN m.variant_id IS NOT NULL THEN
+                 'the article''s protocol on a contiguous stretch of test house '
+                 || coalesce(e.test_houses, '?') || ' ('
+                 || coalesce(strftime(e.trace_first_time, '%Y-%m-%d %H:%M') || ' .. '
+                             || strftime(e.trace_last_time, '%Y-%m-%d %H:%M'), 'times not recorded')
+                 || '), ' || coalesce(format('{:,}', m.n_windows), '?') || ' windows'
+                 || CASE WHEN m.n_windows < max(m.n_windows) OVER (PARTITION BY r.appliance)
+                         THEN ', a sub-sample of the stretch' ELSE '' END
+               END AS our_protocol,
+               (SELECT count(*) FROM metrics WHERE split = ?) AS split_rows
         FROM reference_results r
         LEFT JOIN variants v ON v.appliance = r.appliance AND v.arch = r.arch AND v.mode = r.mode
         LEFT JOIN metrics m ON m.variant_id = v.variant_id AND m.metric = ? AND m.split = ?
         LEFT JOIN eval_windows e ON e.appliance = r.appliance AND e.split = 'test'
         WHERE r.metric = ? AND r.host IS NULL
         ORDER BY r.appliance, r.arch, r.mode""",
-        [ours, split, name],
+        [ARTICLE_SPLIT, ours, ARTICLE_SPLIT, name],
     )
 
 

@@ -17,9 +17,20 @@ from store import db
 
 @cached_read
 def trace_variants(store: Path, appliance: str) -> pd.DataFrame:
+    """The appliance's variants with a trace file, and the windows of the stretch each one's
+    test_trace metrics were computed on (``trace_windows``) beside the most any of them had
+    (``stretch_windows``): fewer means the variant was scored on a sub-sample of it."""
     return q(
         store,
-        "SELECT t.variant_id, t.path, t.rows FROM traces t WHERE appliance = ? ORDER BY 1",
+        """
+        WITH n AS (
+            SELECT variant_id, max(n_windows) AS trace_windows
+            FROM metrics WHERE split = 'test_trace' GROUP BY variant_id
+        )
+        SELECT t.variant_id, t.path, t.rows, n.trace_windows,
+               max(n.trace_windows) OVER () AS stretch_windows
+        FROM traces t LEFT JOIN n USING (variant_id)
+        WHERE t.appliance = ? ORDER BY 1""",
         [appliance],
     )
 
