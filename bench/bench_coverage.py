@@ -25,7 +25,7 @@ from _common import save
 
 from pipeline.estimate import estimate, paired_delta, stratified_sample, window_features
 from pipeline.eval_sample import STRATA_FLOORS, STRATA_SHARES
-from pipeline.strata import STRATA
+from pipeline.strata import OFF_CHAIN, STRATA
 
 THRESHOLD_W = 200.0
 LEVELS = {"full": 10_000, "reference": 2_000, "core": 400, "min": 60}  # the demo's
@@ -85,7 +85,7 @@ def one_draw(pop: dict, rep: int) -> dict:
     n_pop = len(pop["labels"])
     sample = stratified_sample(
         np.arange(n_pop), pop["labels"], list(STRATA), list(STRATA_SHARES),
-        LEVELS["full"], rep, list(STRATA_FLOORS),
+        LEVELS["full"], rep, list(STRATA_FLOORS), OFF_CHAIN,
     )  # fmt: skip
     out = {}
     for level, m in LEVELS.items():
@@ -114,7 +114,7 @@ def true_spread(pop: dict, m: int, draws: int = 2000) -> dict:
     for rep in range(draws):
         sample = stratified_sample(
             np.arange(n_pop), pop["labels"], list(STRATA), list(STRATA_SHARES),
-            LEVELS["full"], 100_000 + rep, list(STRATA_FLOORS),
+            LEVELS["full"], 100_000 + rep, list(STRATA_FLOORS), OFF_CHAIN,
         )  # fmt: skip
         mask, design = sample.subset(m)
         idx, w = sample.starts[mask], design.weight[:, None]

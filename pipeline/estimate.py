@@ -138,6 +138,10 @@ class Design:
     weight: np.ndarray
     stratum: np.ndarray
     unit: np.ndarray = field(default=None)
+    # strata of one true class ordered from the one most likely to fool a model to the least
+    # (e.g. off look-alike, off active, off idle): a model's false-alarm rate is taken not to
+    # rise along it, so a stratum that saw none borrows the evidence of the harder ones
+    chain: tuple[int, ...] = ()
 
     def __post_init__(self):
         self.windows_are_units = self.unit is None
@@ -242,10 +246,12 @@ _ZERO_EVENT_PAIRS = (("fp", "tn"), ("fn", "tp"))
 # 10,000-window level: a = 0.1 covered 0.92 where false alarms are rare and mostly idle ones
 # (the "quiet" population), a = 0.25 0.965 with intervals 0.97-1.01x the true spread
 ZERO_EVENT_PRIOR = 0.25
-# the same for a disagreement two variants never showed: a = 0.1 (97.5th percentile ~1 / n)
-# covered the paired difference at every level; 0.25 made it 1.2x wider than its true spread
-# at 10,000 windows
-DISCORDANCE_PRIOR = 0.1
+# the same for a disagreement two variants never showed: a = 0.5 (Jeffreys). With the off strata
+# pooled along their chain, bench/bench_coverage.py measured the paired F1 difference's
+# coverage (150 repetitions, three populations) at a = 0.1 / 0.25 / 0.5: 400 windows
+# 0.93-0.95 / 0.94-0.95 / 0.95-0.96, 65 windows 0.83-0.88 / 0.85-0.96 / 0.99-1.0; a = 0.5
+# widened the 400-window interval by ~7 %
+DISCORDANCE_PRIOR = 0.5
 
 
 def zero_event_sums(features: np.ndarray, design: Design, B: int) -> np.ndarray:
@@ -253,29 +259,68 @@ def zero_event_sums(features: np.ndarray, design: Design, B: int) -> np.ndarray:
 
     A sampled stratum with no false alarm among its n off windows would give every resample
     zero false alarms there: a zero-width contribution, as if the stratum's rate were known to
-    be 0. Each resample instead draws that stratum's rate from its posterior, Beta(a, n + 1 - a)
-    (a = ZERO_EVENT_PRIOR), and moves that share of the stratum's unsampled off windows from
-    true negatives to false alarms (likewise misses, from hits). The draws depend only on the design
-    and the ground truth, so two variants scored on one design get the same ones (paired)."""
+    be 0. Each resample instead draws that stratum's rate from its posterior (zero_event_rates)
+    and moves that share of the stratum's unsampled off windows from true negatives to false
+    alarms (likewise misses, from hits). The draws depend only on the design and the ground
+    truth, so two variants scored on one design get the same ones (paired)."""
     out = np.zeros((B, features.shape[1]))
     if not design.windows_are_units:
         return out
+    for k, (event, other) in enumerate(_ZERO_EVENT_PAIRS):
+        e, o = features[:, _I[event]], features[:, _I[other]]
+        for h, r in zero_event_rates(design, e, e + o, k, B, 20_240_601):
+            in_h = design.stratum == h
+            w = design.weight[in_h]
+            # the unsampled windows of the class are what the sample could not see
+            unseen = 1.0 - min(1.0, 1.0 / float(w.mean()))
+            moved = r * float((w * (e + o)[in_h]).sum()) * unseen
+            out[:, _I[event]] += moved
+            out[:, _I[other]] -= moved
+    return out
+
+
+def zero_event_rates(design: Design, events, members, k: int, B: int, salt: int, prior=None):
+    """(stratum, B drawn rates) for each sampled stratum (weight > 1) whose members
+    (windows of the true class an event could happen in) saw no event.
+
+    A stratum alone: the rate's posterior after 0 of n, Beta(a, n + 1 - a). A stratum on the
+    design's chain (strata ordered from the hardest to the easiest for a model, whose rates
+    are taken not to rise along it) pools its n with the harder strata just before it that
+    also saw none (their rates bound its own), and a draw never exceeds the rate drawn for
+    the stratum before it (for one that saw events, from its posterior Beta(e + 1/2,
+    n - e + 1/2)): an idle stratum of 20 sampled windows no longer stands for a false-alarm
+    rate of up to 8 % when the 300 harder windows before it saw none."""
+    a = ZERO_EVENT_PRIOR if prior is None else prior
+    members = np.asarray(members) > 0
+    found = []
+    stats = {}
     for h in np.unique(design.stratum):
         in_h = design.stratum == h
-        w, f = design.weight[in_h], features[in_h]
-        if np.all(w <= 1.0 + 1e-12):
+        if np.all(design.weight[in_h] <= 1.0 + 1e-12):
             continue
-        for k, (event, other) in enumerate(_ZERO_EVENT_PAIRS):
-            e, o = f[:, _I[event]], f[:, _I[other]]
-            n = float((e + o).sum())  # windows of that true class: the same for every variant
-            if n > 0 and e.sum() == 0:
-                rng = np.random.default_rng([20_240_601, int(h), k, B])
-                r = rng.beta(ZERO_EVENT_PRIOR, n + 1 - ZERO_EVENT_PRIOR, size=B)
-                # the unsampled windows of the class are what the sample could not see
-                moved = r * float((w * (e + o)).sum()) * (1.0 - min(1.0, 1.0 / float(w.mean())))
-                out[:, _I[event]] += moved
-                out[:, _I[other]] -= moved
-    return out
+        n = int(members[in_h].sum())
+        stats[int(h)] = (n, int((np.asarray(events)[in_h] > 0).sum()))
+    chain = [h for h in design.chain if h in stats]
+    pooled, cap = 0, np.full(B, np.inf)
+    for h in chain:
+        n, e = stats[h]
+        rng = np.random.default_rng([salt, h, k, B])
+        if n == 0:
+            continue
+        if e == 0:
+            pooled += n
+            r = np.minimum(rng.beta(a, pooled + 1 - a, size=B), cap)
+            found.append((h, r))
+        else:
+            pooled = 0
+            r = rng.beta(e + 0.5, n - e + 0.5, size=B)
+        cap = np.minimum(cap, r)
+    for h, (n, e) in stats.items():
+        if h in chain or n == 0 or e > 0:
+            continue
+        rng = np.random.default_rng([salt, h, k, B])
+        found.append((h, rng.beta(a, n + 1 - a, size=B)))
+    return found
 
 
 def _percentiles(b: np.ndarray) -> tuple[float, float]:
@@ -322,26 +367,23 @@ def _discordant(a: Estimate, ref: Estimate, metric: str) -> np.ndarray | None:
 def discordance_sums(fa: np.ndarray, fb: np.ndarray, design: Design, B: int):
     """(B, F) additions to each variant's resampled sums for sampled strata in which the two
     never disagree on an error of a kind: each resample draws the disagreement rate from its
-    posterior, Beta(a, n + 1 - a) with a = DISCORDANCE_PRIOR, and gives that share of the stratum's unsampled windows of
-    the true class the error in one of the two variants, either with equal chance."""
+    posterior (zero_event_rates with a = DISCORDANCE_PRIOR; along the design's chain two
+    variants are taken to disagree no more often on easier windows than on harder ones) and
+    gives that share of the stratum's unsampled windows of the true class the error in one of
+    the two variants, either with equal chance."""
     ea, eb = np.zeros((B, fa.shape[1])), np.zeros((B, fa.shape[1]))
     if not design.windows_are_units:
         return ea, eb
-    for h in np.unique(design.stratum):
-        in_h = design.stratum == h
-        w = design.weight[in_h]
-        if np.all(w <= 1.0 + 1e-12):
-            continue
-        for k, (event, other) in enumerate(_ZERO_EVENT_PAIRS):
-            e, o = _I[event], _I[other]
-            cls = (fa[in_h, e] + fa[in_h, o]) > 0  # windows of that true class
-            n = int(cls.sum())
-            if n == 0 or np.any(fa[in_h, e][cls] != fb[in_h, e][cls]):
-                continue
-            rng = np.random.default_rng([20_240_602, int(h), k, B])
-            r = rng.beta(DISCORDANCE_PRIOR, n + 1 - DISCORDANCE_PRIOR, size=B)
-            moved = r * float(w[cls].sum()) * (1.0 - min(1.0, 1.0 / float(w.mean())))
-            to_a = rng.random(B) < 0.5
+    for k, (event, other) in enumerate(_ZERO_EVENT_PAIRS):
+        e, o = _I[event], _I[other]
+        cls = (fa[:, e] + fa[:, o]) > 0  # windows of that true class
+        differ = cls & (fa[:, e] != fb[:, e])
+        rates = zero_event_rates(design, differ, cls, k, B, 20_240_602, DISCORDANCE_PRIOR)
+        for h, r in rates:
+            in_h = design.stratum == h
+            w = design.weight[in_h]
+            moved = r * float(w[cls[in_h]].sum()) * (1.0 - min(1.0, 1.0 / float(w.mean())))
+            to_a = np.random.default_rng([20_240_603, int(h), k, B]).random(B) < 0.5
             for extra, side in ((ea, to_a), (eb, ~to_a)):
                 extra[side, e] += moved[side]
                 extra[side, o] -= moved[side]
@@ -356,8 +398,12 @@ class Sample:
     """Evaluation windows and how they were drawn, with nested sub-samples.
 
     Per stratum the draws are in random order (``rank``); the sub-sample of size m keeps, in
-    every stratum, its first round(n_h m / n) draws, so it is itself a stratified random sample
-    (weights N_h / m_h) and is contained in every larger one: a slow variant scored on a
+    every stratum, its first m_h draws, with m_h allocated by the sample's own design shares
+    (what a stratum's sample cannot give goes to the others, as when the sample was drawn),
+    so it is itself a stratified random sample (weights N_h / m_h) with as large a share of
+    'on' windows as the whole sample aimed for, and is contained in every larger one: a
+    sub-sample of a rare appliance keeps far more of its few activations than a proportional
+    cut would (those decide F1 and any paired difference of it). A slow variant scored on a
     sub-sample pairs with any faster one on exactly the windows both saw. A contiguous block
     (the article's protocol) is one stratum whose sub-samples are its first m windows and whose
     resampling units are hours.
@@ -370,6 +416,8 @@ class Sample:
     strata: list[dict]
     unit: np.ndarray | None = None  # resampling unit per window (None: each window)
     floors: np.ndarray | None = None  # per stratum: fewest windows any sub-sample keeps
+    shares: tuple[float, ...] | None = None  # design shares of the strata (None: proportional)
+    chain: tuple[int, ...] = ()  # the design's chain of strata (Design.chain)
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -384,13 +432,17 @@ class Sample:
         else:
             # every level keeps each stratum's floor (two windows for an interval, enough 'on'
             # windows for F1): a small level is raised rather than left without an interval
-            keep = np.maximum(np.round(sizes * m / n), floors).astype(int)
+            if self.shares is None:
+                wanted = np.round(sizes * m / n)
+            else:
+                wanted = np.array(allocate([int(k) for k in sizes], list(self.shares), m))
+            keep = np.maximum(wanted, floors).astype(int)
             keep = np.where(sizes > 0, np.minimum(np.maximum(keep, 1), sizes), 0)
         mask = self.rank < keep[self.stratum]
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(keep > 0, self.population / np.maximum(keep, 1), 0.0)
         unit = None if self.unit is None else self.unit[mask]
-        return mask, Design(w[self.stratum[mask]], self.stratum[mask], unit)
+        return mask, Design(w[self.stratum[mask]], self.stratum[mask], unit, self.chain)
 
 
 def allocate(population: list[int], shares: list[float], n: int) -> list[int]:
@@ -418,10 +470,12 @@ def stratified_sample(
     n: int,
     seed: int,
     floors: list[int] | None = None,
+    chain: tuple[int, ...] = (),
 ) -> Sample:
     """Draw n of ``starts`` without replacement, stratified by ``labels`` (0..len(names)-1);
     ``floors``: the fewest windows of each stratum, in the sample and every sub-sample (capped
-    by the stratum's size)."""
+    by the stratum's size); ``chain``: strata ordered from the hardest for a model to the
+    easiest (Design.chain)."""
     rng = np.random.default_rng(seed)
     population = [int(np.sum(labels == h)) for h in range(len(names))]
     floor_h = np.minimum(np.array(floors or [1] * len(names)), population)
@@ -440,6 +494,8 @@ def stratified_sample(
         np.array(population, float),
         strata,
         floors=floor_h.astype(int),
+        shares=tuple(float(x) for x in shares),
+        chain=tuple(int(h) for h in chain),
     )
 
 

@@ -12,7 +12,7 @@ from pipeline.context import RunContext
 from pipeline.errors import NotReadyError
 from pipeline.estimate import Sample, block_sample, stratified_sample
 from pipeline.modes import spec_of
-from pipeline.strata import STRATA, strata_labels
+from pipeline.strata import OFF_CHAIN, STRATA, strata_labels
 from pipeline.windows import Windows
 from store.vocab import Appliance, Arch, Mode
 
@@ -101,6 +101,7 @@ def _stratified_plan(ctx: RunContext, w: Windows, appliance: Appliance, period: 
         cfg.eval_windows or len(w.starts),
         cfg.seed,
         list(STRATA_FLOORS),
+        OFF_CHAIN,
     )
     trace = w.busiest(trace_n)
     n = len(sample)

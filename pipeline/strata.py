@@ -17,6 +17,10 @@ from pipeline.windows import Windows
 
 STRATA = ("on", "off_lookalike", "off_active", "off_idle")
 HARD = (1, 2)  # indices of the 'off' strata that look like activations
+# the 'off' strata from the one most likely to fool a model to the least: a model's false-alarm
+# rate is taken not to rise along it (the evaluation's intervals lean on that where a sampled
+# stratum saw no false alarm: pipeline/estimate.py, zero_event_rates)
+OFF_CHAIN = (1, 2, 3)
 ACTIVE_QUANTILE = 5  # percentile of the on windows' swing that marks an off window as active
 
 

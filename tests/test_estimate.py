@@ -216,3 +216,43 @@ def test_a_stratum_without_false_alarms_still_carries_their_uncertainty_paired()
     d, lo, hi = paired_delta(est, estimate(feats, design, design.resample_counts(400, 0)), "f1")
     assert d == 0 and lo < 0 < hi and abs(lo + hi) < 0.5 * (hi - lo)
     assert n == len(design)
+
+
+def _chain_design(idle_fp: int, active_fp: int = 0, chain=(1, 2, 3)):
+    """on 100 (weight 5), look-alike 200 (weight 20), active 100 (weight 40), idle 20 (weight
+    3,000): a perfect detector whose false alarms are given per stratum."""
+    sizes, weights = [100, 200, 100, 20], [5.0, 20.0, 40.0, 3000.0]
+    stratum = np.repeat(np.arange(4), sizes).astype(np.int8)
+    design = Design(np.repeat(weights, sizes), stratum, chain=chain)
+    t = np.where(stratum == 0, 1000.0, 0.0)
+    p = t.copy()
+    for h, k in ((2, active_fp), (3, idle_fp)):
+        p[np.flatnonzero(stratum == h)[:k]] = 800.0
+    return design, window_features(t, p, t > 0, p > 0)
+
+
+def test_an_idle_stratum_borrows_the_harder_strata_evidence_along_the_chain():
+    """20 idle windows standing for 60,000 saw no false alarm, nor did the 300 harder ones
+    before them: alone the idle rate could be ~8 % (F1 down to ~0.3); on the chain it cannot
+    exceed what the harder strata allow, so the interval narrows to what 320 windows say."""
+    from pipeline.estimate import zero_event_rates
+
+    alone_design, feats = _chain_design(0, chain=())
+    chain_design, _ = _chain_design(0)
+    counts = alone_design.resample_counts(400, 0)
+    alone = estimate(feats, alone_design, counts)
+    pooled = estimate(feats, chain_design, counts)
+    assert alone.low["f1"] < 0.6 < 0.8 < pooled.low["f1"] < 1.0
+    # the idle draws never exceed the active draws (the rates do not rise along the chain)
+    fp = feats[:, 2]
+    rates = dict(zero_event_rates(chain_design, fp, feats[:, 1] + fp, 0, 400, 1))
+    assert set(rates) == {1, 2, 3} and (rates[3] <= rates[2]).all() and (rates[2] <= rates[1]).all()
+    # a harder stratum that saw false alarms bounds the easier one's draws by its own posterior
+    seen_design, seen_feats = _chain_design(0, active_fp=1)
+    fp = seen_feats[:, 2]
+    rates = dict(zero_event_rates(seen_design, fp, seen_feats[:, 1] + fp, 0, 400, 1))
+    assert 2 not in rates and np.percentile(rates[3], 97.5) < 0.05
+    # an idle stratum that saw false alarms carries them through the ordinary resampling
+    idle_design, idle_feats = _chain_design(2)
+    est = estimate(idle_feats, idle_design, counts)
+    assert est.value["f1"] < 0.5 and est.low["f1"] < est.value["f1"] < est.high["f1"]
