@@ -19,10 +19,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## run: set up, refresh the store on the embedded data (skips what is current), serve the dashboard
+## run: set up, serve the dashboard at once, refresh the store on the embedded data (skips what
+## is current; the pages show its progress and fill in as it publishes), then keep serving.
+## Ctrl+C stops both (the store keeps everything that finished: `make run` again resumes).
 run: install
-	$(VENV)/bin/pipeline all --profile $(PROFILE) --store $(STORE)
-	$(VENV)/bin/dashboard --store $(STORE) --host $(HOST) --port $(PORT)
+	@$(VENV)/bin/dashboard --store $(STORE) --host $(HOST) --port $(PORT) --allow-missing & \
+	dash=$$!; \
+	trap 'kill $$dash 2>/dev/null; wait $$dash 2>/dev/null; exit 130' INT TERM; \
+	echo "dashboard on http://$(HOST):$(PORT)/ now; it fills in as the pipeline publishes"; \
+	$(VENV)/bin/pipeline all --profile $(PROFILE) --store $(STORE) \
+		|| echo "pipeline all stopped before finishing; the dashboard keeps serving (Ctrl+C stops it)"; \
+	wait $$dash
 
 serve: install
 	$(VENV)/bin/dashboard --store $(STORE) --host $(HOST) --port $(PORT)

@@ -15,7 +15,10 @@ import dash_ag_grid  # noqa: F401  (registered before dbc: the page's script ord
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
-from dashboard import grids  # noqa: F401  (its CSV export callback serves every page's grids)
+from dashboard import (
+    grids,  # noqa: F401  (its CSV export callback serves every page's grids)
+    progress,
+)
 from dashboard.downloads import register_downloads
 from dashboard.validate import NOTICE_ID, install_guard, on_error
 
@@ -82,12 +85,14 @@ def create_app(store: Path) -> dash.Dash:
     install_guard(app)
     app.server.config["NILM_STORE"] = str(Path(store).resolve())
     register_downloads(app.server)
+    progress.register(app)
     app.layout = html.Div(
         [
             dcc.Location(id="url"),
             navbar(),
             dbc.Container(
                 [
+                    *progress.panel(),
                     html.Div(id=NOTICE_ID, role="status", className="callback-notice"),
                     dash.page_container,
                 ],

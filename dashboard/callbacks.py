@@ -8,6 +8,7 @@ from pathlib import Path
 
 import flask
 
+from dashboard.progress import no_store_yet
 from dashboard.store_reads import VIEWS, current_session, session
 from store.db import StoreError
 
@@ -24,7 +25,7 @@ def guarded(fn, *args, **kwargs):
     try:
         return fn(store_path(), *args, **kwargs), None
     except StoreError as exc:
-        message = str(exc)
+        message = no_store_yet(store_path(), str(exc))
     except ValueError as exc:  # UserQueryError and friends carry a message for the person
         message = str(exc)
     except Exception as exc:  # a store swapped mid-read, a missing artifact: say so, keep serving

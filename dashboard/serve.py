@@ -55,6 +55,14 @@ def serve(
             "--debug", help="Flask's development server with Dash's debug tools (not for sharing)."
         ),
     ] = False,
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Start even when the store does not exist yet (`make run` starts the dashboard "
+            "before `pipeline all` creates it); the pages say so until it appears.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -66,7 +74,8 @@ def serve(
     from store.db import StoreError, connect_readonly
 
     try:
-        connect_readonly(store).close()  # a mistyped --store is an error, not an empty dashboard
+        if not (allow_missing and not Path(store).exists()):
+            connect_readonly(store).close()  # a mistyped --store is an error, not an empty one
     except StoreError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(1) from None

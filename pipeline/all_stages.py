@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 
 from rich.table import Table
 
 from pipeline.context import RunContext
+from pipeline.progress import Progress
 from store import recommend
 
 # The summary's budgets: those of the device class of the machine it measured on (the same
@@ -29,29 +31,111 @@ def run_all(ctx: RunContext, data_opts) -> None:
         # the later stages see the appliances the data has (a new context; none is changed)
         ctx = replace(ctx, appliances=appliances_with_data(ctx))
 
+    def on(fn, only=None):
+        """Run a stage on every appliance, or only on ``only`` (when the data has it)."""
+
+        def run():
+            if only is None:
+                return fn(ctx)
+            if only in ctx.appliances:
+                return fn(replace(ctx, appliances=[only]))
+
+        return run
+
+    work = [("train", run_train), ("convert", run_convert), ("evaluate", run_evaluate)]
+    work.append(("profile", run_profile))
+    first = first_appliance(ctx.appliances)
+    # (label, stage, appliance or None): one appliance end to end first, so its tradeoff,
+    # recommendation and traces are on the dashboard after minutes; then the rest (the first
+    # appliance's items are current by then and skipped)
+    plan = [("data", "data", None)]
+    if first is not None:
+        plan += [(f"{name} {first}", name, first) for name, _ in work]
+    plan += [(name, name, None) for name, _ in work]
+    fns = {"data": data} | {name: fn for name, fn in work}
     stages = [
-        ("data", data),
-        ("train", lambda: run_train(ctx)),
-        ("convert", lambda: run_convert(ctx)),
-        ("evaluate", lambda: run_evaluate(ctx)),
-        ("profile", lambda: run_profile(ctx)),
+        (label, on(fns[name], only) if name != "data" else data) for label, name, only in plan
     ]
+
     t_all = time.perf_counter()
-    timings = []
+    timings: dict[str, float] = {}
     previous = previous_stage_times(ctx)
-    for i, (name, fn) in enumerate(stages, 1):
-        elapsed = time.perf_counter() - t_all
-        eta = ""
-        if all(n in previous for n, _ in stages[i - 1 :]):
-            left = sum(previous[n] for n, _ in stages[i - 1 :])
-            eta = f", ~{_mmss(left)} left at the last full run's pace"
-        ctx.console.rule(
-            f"[bold]stage {i}/{len(stages)}: {name}[/bold] (elapsed {_mmss(elapsed)}{eta})"
-        )
-        t0 = time.perf_counter()
-        fn()
-        timings.append((name, time.perf_counter() - t0))
-    total = time.perf_counter() - t_all
+    totals = previous_item_counts(ctx)
+    n_apps = max(1, len(ctx.appliances))
+    progress = Progress(ctx.store, [label for label, _ in stages], ctx.run_id)
+    ctx = replace(ctx, on_item=progress.item)
+
+    def expected(k: int) -> float | None:
+        """Seconds stage ``k`` (0-based) took in the last full run: a first-appliance pass is
+        taken as its share of the stage."""
+        _, name, only = plan[k]
+        if name not in previous:
+            return None
+        share = 1.0
+        if name != "data" and first is not None:
+            share = 1 / n_apps if only is not None else 1 - 1 / n_apps
+        return previous[name] * share
+
+    try:
+        for i, (label, fn) in enumerate(stages, 1):
+            elapsed = time.perf_counter() - t_all
+            eta, left = "", None
+            ahead = [expected(k) for k in range(i - 1, len(stages))]
+            if all(x is not None for x in ahead):
+                left = sum(ahead)
+                eta = f", ~{_mmss(left)} left at the last full run's pace"
+            _, name, only = plan[i - 1]
+            total = totals.get(name, {})
+            progress.stage(i, left, total.get(only) if only else sum(total.values()) or None)
+            ctx.console.rule(
+                f"[bold]stage {i}/{len(stages)}: {label}[/bold] (elapsed {_mmss(elapsed)}{eta})"
+            )
+            t0 = time.perf_counter()
+            fn()
+            timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
+            if only is not None and name == "profile":
+                progress.complete(only)
+        _finish(ctx, list(timings.items()), time.perf_counter() - t_all)
+    except BaseException as exc:  # KeyboardInterrupt too: the dashboard says the run stopped
+        progress.failed(exc)
+        raise
+    progress.finished()
+
+
+def first_appliance(appliances) -> str | None:
+    """The appliance `pipeline all` takes end to end before the others (the kettle where it is
+    asked for: the quickest to learn), or None when there is only one."""
+    if len(appliances) < 2:
+        return None
+    return next((a for a in appliances if str(a) == "kettle"), appliances[0])
+
+
+def previous_item_counts(ctx: RunContext) -> dict[str, dict[str, int]]:
+    """Per stage, per appliance: the items the last full `pipeline all` of this profile
+    published or skipped (the progress panel's 'of N')."""
+    if not ctx.store.exists():
+        return {}
+    df = ctx.read(
+        """
+        SELECT t.stage, t.item FROM stage_timings t
+        WHERE t.item <> '*' AND t.run_id = (
+            SELECT r.run_id FROM runs r JOIN stage_timings s USING (run_id)
+            WHERE r.command = 'all' AND r.profile = ? AND s.item = '*'
+            GROUP BY r.run_id, r.started_at HAVING min(s.seconds) > 1
+            ORDER BY r.started_at DESC LIMIT 1)
+        """,
+        [ctx.cfg.name.value],
+    )
+    out: dict[str, dict[str, int]] = {}
+    for stage, item in zip(df["stage"], df["item"], strict=True):
+        app = re.split(r"[.:@]", item, maxsplit=1)[0]
+        out.setdefault(stage, {})
+        out[stage][app] = out[stage].get(app, 0) + 1
+    return out
+
+
+def _finish(ctx: RunContext, timings: list[tuple[str, float]], total: float) -> None:
+    """Record the stage times, collect unreferenced files and print the summary."""
     ctx.commit(
         "all",
         "*",

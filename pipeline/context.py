@@ -93,6 +93,8 @@ class RunContext:
     run_id: str = field(
         default_factory=lambda: utcnow().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     )
+    # told (stage, item) as each item is published or skipped (`pipeline all`'s progress file)
+    on_item: Callable[[str, str], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def artifacts(self) -> Path:
@@ -196,6 +198,8 @@ class RunContext:
                 "VALUES (?,?,?,?,false,?)",
                 [self.run_id, stage, item, seconds, utcnow()],
             )
+        if self.on_item is not None:
+            self.on_item(stage, item)
 
     def record_skips(self, stage: str, items: list[str]) -> None:
         if not items:
@@ -206,6 +210,9 @@ class RunContext:
                 "VALUES (?,?,?,0,true,?)",
                 [[self.run_id, stage, i, utcnow()] for i in items],
             )
+        if self.on_item is not None:
+            for i in items:
+                self.on_item(stage, i)
 
     def read(self, sql: str, params: list | None = None):
         return db.query_df(self.store, sql, params)

@@ -294,6 +294,28 @@ def test_missing_store_shows_a_friendly_message(dash_duo, tmp_path):
     dash_duo.wait_for_contains_text(".notice", "no store here yet", timeout=20)
 
 
+def test_a_live_run_shows_its_progress_before_the_store_exists(dash_duo, tmp_path):
+    import os
+    import socket
+
+    from dashboard.app import create_app
+    from pipeline.progress import Progress
+
+    store = tmp_path / "nilm.duckdb"  # `make run`: the dashboard starts before the store does
+    progress = Progress(store, ["data", "train kettle", "train"], "r1")
+    progress.stage(2, eta_s=600.0, items_total=2)
+    progress.item("train")
+    assert os.getpid() and socket.gethostname()  # the record names this live process
+    dash_duo.start_server(create_app(store))
+    dash_duo.wait_for_contains_text(
+        "#pipeline-progress", "Pipeline running: stage 2/3 train kettle (1/2 done)", timeout=20
+    )
+    dash_duo.wait_for_contains_text(".notice", "results will appear here", timeout=20)
+    progress.complete("kettle")
+    progress.failed(RuntimeError("boom"))
+    dash_duo.wait_for_contains_text("#pipeline-progress", "stopped before finishing", timeout=20)
+
+
 # the basics axe-core checks first (axe itself is not installed here): a page language, one H1,
 # headings without skipped levels, charts with an accessible name, form controls with a label
 A11Y_JS = """

@@ -1,0 +1,321 @@
+"""`pipeline all`'s live-progress file: the record, its writer, the hook in `run_all`, and the
+dashboard's defensive reader and panel text."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from dashboard import progress as panel
+from pipeline.progress import Progress, build_record, write_record
+from store.progress_file import progress_path
+
+STAGES = ["data", "train", "convert", "evaluate", "profile"]
+T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+
+
+def _record(**over):
+    args = dict(
+        state="running",
+        stages=STAGES,
+        stage_index=3,
+        started_at=T0,
+        now=T0 + 723,
+        pid=os.getpid(),
+        host="here",
+        run_id="r1",
+        eta_s=480.0,
+    )
+    return build_record(**{**args, **over})
+
+
+def test_progress_path_is_beside_the_store(tmp_path):
+    assert progress_path(tmp_path / "nilm.duckdb") == tmp_path / "nilm.duckdb.progress.json"
+
+
+def test_the_record_says_stage_elapsed_and_eta():
+    rec = _record(items_done=2)
+    assert rec["state"] == "running" and rec["stage"] == "convert"
+    assert (rec["stage_index"], rec["stage_total"]) == (3, 5)
+    assert rec["elapsed_s"] == 723.0 and rec["eta_s"] == 480.0
+    assert rec["started_at"] == "2025-01-02T03:04:05+00:00"
+    assert rec["updated_at"] == "2025-01-02T03:16:08+00:00"
+    assert (rec["items_done"], rec["items_total"], rec["error"]) == (2, None, None)
+    assert _record(eta_s=-5)["eta_s"] == 0.0 and _record(eta_s=None)["eta_s"] is None
+    json.dumps(rec)  # plain JSON
+    with pytest.raises(ValueError):
+        _record(state="done")
+    with pytest.raises(ValueError):
+        _record(stage_index=6)
+
+
+def test_the_writer_replaces_the_file_whole(tmp_path):
+    store = tmp_path / "nilm.duckdb"
+    now = [T0]
+    p = Progress(store, STAGES, "r1", clock=lambda: now[0])
+    p.stage(1, 600.0)
+    now[0] += 100
+    p.item("data", "kettle")
+    p.item("train", "kettle.cnn")  # not the stage at work: not counted
+    rec = json.loads(progress_path(store).read_text())
+    assert (rec["stage"], rec["items_done"], rec["eta_s"], rec["elapsed_s"]) == (
+        "data",
+        1,
+        500.0,
+        100.0,
+    )
+    p.stage(2)
+    assert json.loads(progress_path(store).read_text())["items_done"] == 0
+    p.failed(KeyboardInterrupt())
+    rec = json.loads(progress_path(store).read_text())
+    assert (rec["state"], rec["stage"], rec["error"]) == ("failed", "train", "interrupted")
+    p.finished()
+    assert json.loads(progress_path(store).read_text())["state"] == "finished"
+    assert [f.name for f in tmp_path.iterdir()] == ["nilm.duckdb.progress.json"]  # no temp left
+
+
+def test_an_unwritable_progress_file_never_fails_the_run(tmp_path, capsys):
+    p = Progress(tmp_path / "gone" / "nilm.duckdb", STAGES)
+    p.stage(1)
+    p.stage(2)
+    assert capsys.readouterr().err.count("cannot write") == 1
+
+
+def _ctx(store, appliances=()):
+    from pipeline.cli_app import resolve_profile
+    from pipeline.context import RunContext
+    from store import db
+    from store.vocab import Profile
+
+    db.ensure_store(store)
+    cfg = resolve_profile(Profile.SMOKE, None, None)
+    return RunContext(store=store, cfg=cfg, appliances=list(appliances), archs=[])
+
+
+def _stub_stages(monkeypatch, seen, fail_in=None, calls=None):
+    import pipeline.convert
+    import pipeline.data
+    import pipeline.evaluate
+    import pipeline.profile
+    import pipeline.train
+
+    def stage(name):
+        def run(ctx, *_):
+            if name == fail_in:
+                raise KeyboardInterrupt
+            ctx.record_skips(name, ["a", "b"])
+            seen[name] = json.loads(progress_path(ctx.store).read_text())
+            if calls is not None:
+                calls.append((name, [str(a) for a in ctx.appliances], seen[name]["stage"]))
+
+        return run
+
+    monkeypatch.setattr(pipeline.data, "run_data", stage("data"))
+    monkeypatch.setattr(pipeline.data, "appliances_with_data", lambda ctx: ctx.appliances)
+    monkeypatch.setattr(pipeline.train, "run_train", stage("train"))
+    monkeypatch.setattr(pipeline.convert, "run_convert", stage("convert"))
+    monkeypatch.setattr(pipeline.evaluate, "run_evaluate", stage("evaluate"))
+    monkeypatch.setattr(pipeline.profile, "run_profile", stage("profile"))
+
+
+def test_run_all_writes_each_stage_its_items_and_the_end(tmp_path, monkeypatch):
+    from pipeline.all_stages import run_all
+
+    store, seen = tmp_path / "nilm.duckdb", {}
+    _stub_stages(monkeypatch, seen)
+    run_all(_ctx(store), None)
+    assert [(r["stage"], r["stage_index"], r["items_done"]) for r in seen.values()] == [
+        (name, i, 2) for i, name in enumerate(STAGES, 1)
+    ]
+    assert {r["state"] for r in seen.values()} == {"running"}
+    assert seen["data"]["pid"] == os.getpid()
+    end = json.loads(progress_path(store).read_text())
+    assert (end["state"], end["stage_index"]) == ("finished", 5)
+
+
+def test_run_all_takes_the_kettle_end_to_end_before_the_others(tmp_path, monkeypatch):
+    from pipeline.all_stages import run_all
+    from store.vocab import Appliance
+
+    store, seen, calls = tmp_path / "nilm.duckdb", {}, []
+    _stub_stages(monkeypatch, seen, calls=calls)
+    run_all(_ctx(store, [Appliance.FRIDGE, Appliance.KETTLE]), None)
+    both = ["fridge", "kettle"]
+    assert calls == [
+        ("data", both, "data"),
+        ("train", ["kettle"], "train kettle"),
+        ("convert", ["kettle"], "convert kettle"),
+        ("evaluate", ["kettle"], "evaluate kettle"),
+        ("profile", ["kettle"], "profile kettle"),
+        ("train", both, "train"),
+        ("convert", both, "convert"),
+        ("evaluate", both, "evaluate"),
+        ("profile", both, "profile"),
+    ]
+    assert seen["train"]["items_done"] == 2  # items of the stage the label names are counted
+    assert seen["train"]["complete"] == ["kettle"]  # the kettle's pages were final by then
+    end = json.loads(progress_path(store).read_text())
+    assert (end["state"], end["stage_index"], end["stage_total"]) == ("finished", 9, 9)
+    # the stage times stay one row per stage (both passes summed), as benchmarks read them
+    from store import db
+
+    rows = db.query_df(store, "SELECT stage FROM stage_timings WHERE item = '*' ORDER BY 1")
+    assert sorted(rows["stage"]) == ["all", "convert", "data", "evaluate", "profile", "train"]
+
+
+def test_run_all_interrupted_says_failed_and_reraises(tmp_path, monkeypatch):
+    from pipeline.all_stages import run_all
+
+    store = tmp_path / "nilm.duckdb"
+    _stub_stages(monkeypatch, {}, fail_in="convert")
+    with pytest.raises(KeyboardInterrupt):
+        run_all(_ctx(store), None)
+    rec = json.loads(progress_path(store).read_text())
+    assert (rec["state"], rec["stage"], rec["error"]) == ("failed", "convert", "interrupted")
+
+
+# -- the dashboard's reader ------------------------------------------------------------------
+
+
+def _write(store, rec):
+    write_record(progress_path(store), rec)
+
+
+def test_a_running_record_reads_back_as_the_panel_sentence(tmp_path):
+    store = tmp_path / "nilm.duckdb"
+    _write(store, _record(stage_index=4, now=T0 + 60))
+    rec = panel.read_progress(store)
+    assert rec is not None and rec["state"] == "running" and rec["stage"] == "evaluate"
+    # a run on another machine is taken as running (its pid cannot be checked from here)
+    rec = {**rec, "host": "another-machine"}
+    text = panel.progress_text(rec, now=T0 + 723)
+    assert text.startswith("Pipeline running: stage 4/5 evaluate \u2014 elapsed 12:03, ")
+    # 480 s left at T0+60, 663 s later: over by 183 s
+    assert "taking longer than the last full run" in text
+    text = panel.progress_text(rec, now=T0 + 120)
+    assert "about 7 min left (from the last full run)" in text
+    assert "results appear" in text.lower()
+    assert panel.run_state(rec) == "running"
+    assert panel.run_state({**rec, "host": "another-machine", "pid": 2**30}) == "running"
+
+
+def test_items_and_long_runs_read_well(tmp_path):
+    rec = panel.read_progress(_store_with(tmp_path, _record(items_done=3, host="another-machine")))
+    assert "stage 3/5 convert (3 done) \u2014 elapsed 1:01:05" in panel.progress_text(
+        rec, now=T0 + 3665
+    )
+    rec = panel.read_progress(
+        _store_with(
+            tmp_path,
+            _record(items_done=3, items_total=10, host="elsewhere", complete=["washing_machine"]),
+        )
+    )
+    text = panel.progress_text(rec, now=T0 + 3665)
+    assert "(3/10 done)" in text and "Complete: washing machine (every stage done" in text
+
+
+def _store_with(tmp_path, rec):
+    store = tmp_path / "nilm.duckdb"
+    _write(store, rec)
+    return store
+
+
+def test_missing_or_garbage_files_show_no_panel(tmp_path):
+    store = tmp_path / "nilm.duckdb"
+    assert panel.read_progress(store) is None
+    bad = [
+        b"",
+        b"{",
+        b"not json",
+        b"[1, 2]",
+        b"null",
+        json.dumps({"state": "running"}).encode(),
+        json.dumps({**_record(), "state": "paused"}).encode(),
+        json.dumps({**_record(), "stage_index": 9}).encode(),
+        json.dumps({**_record(), "stage_index": "3"}).encode(),
+        json.dumps({**_record(), "started_at": "yesterday"}).encode(),
+        json.dumps({**_record(), "started_at": "2025-01-02T03:04:05"}).encode(),  # no zone
+        json.dumps({**_record(), "stage": ["x"]}).encode(),
+        json.dumps(_record())[:-20].encode(),  # a partial file
+        b"\xff\xfe\x00garbage",
+        b" " * 70_000,
+    ]
+    for raw in bad:
+        progress_path(store).write_bytes(raw)
+        assert panel.read_progress(store) is None, raw[:60]
+        assert panel.progress_text(panel.read_progress(store)) is None
+    progress_path(store).unlink()
+    progress_path(store).mkdir()  # a folder where the file belongs
+    assert panel.read_progress(store) is None
+
+
+def test_odd_field_values_are_dropped_not_shown(tmp_path):
+    rec = panel.read_progress(
+        _store_with(
+            tmp_path,
+            {**_record(), "eta_s": "soon", "items_done": -1, "pid": True, "error": 5},
+        )
+    )
+    assert (rec["eta_s"], rec["items_done"], rec["pid"], rec["error"]) == (None,) * 4
+
+
+def test_a_dead_pid_or_a_failed_run_says_it_stopped(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    import socket
+
+    rec = panel.read_progress(
+        _store_with(tmp_path, _record(pid=child.pid, host=socket.gethostname()))
+    )
+    assert panel.run_state(rec) == "stopped"
+    assert panel.progress_text(rec).startswith(
+        "The last pipeline run stopped before finishing (stage 3/5 convert)."
+    )
+    failed = panel.read_progress(_store_with(tmp_path, _record(state="failed", error="x")))
+    assert "stopped before finishing (stage 3/5 convert)" in panel.progress_text(failed)
+
+
+def test_a_finished_run_shows_no_panel(tmp_path):
+    rec = panel.read_progress(_store_with(tmp_path, _record(state="finished", stage_index=5)))
+    assert rec is not None and panel.progress_text(rec) is None
+
+
+def test_a_pid_reused_after_the_run_started_is_not_the_run():
+    assert panel.pid_alive(os.getpid())
+    assert not panel.pid_alive(os.getpid(), started_at=T0)  # this process is younger than T0
+    assert not panel.pid_alive(None)
+
+
+def test_no_store_yet_says_results_will_appear_while_a_run_is_live(tmp_path):
+    import socket
+
+    store = tmp_path / "nilm.duckdb"
+    assert panel.no_store_yet(store, "no store here yet") == "no store here yet"
+    _write(store, _record(host=socket.gethostname(), started_at=datetime.now(UTC).timestamp()))
+    assert "results will appear here as the run publishes them" in panel.no_store_yet(store, "x")
+    store.write_bytes(b"")  # an empty file: the same
+    assert "as the run publishes them" in panel.no_store_yet(store, "x")
+    store.write_bytes(b"x" * 10)  # a file that is there: its own error stands
+    assert panel.no_store_yet(store, "damaged") == "damaged"
+
+
+def test_the_dashboard_starts_before_the_store_exists_only_when_told(tmp_path, monkeypatch):
+    import waitress
+    from typer.testing import CliRunner
+
+    from dashboard.serve import cli
+
+    served = []
+    monkeypatch.setattr(waitress, "serve", lambda app, **kw: served.append(kw))
+    missing = tmp_path / "nilm.duckdb"
+    assert CliRunner().invoke(cli, ["--store", str(missing)]).exit_code == 1
+    res = CliRunner().invoke(cli, ["--store", str(missing), "--allow-missing", "--port", "8123"])
+    assert res.exit_code == 0, res.output
+    assert served and served[0]["port"] == 8123 and not missing.exists()
+    missing.write_bytes(b"not a store")  # a file that is not a store is still an error
+    assert CliRunner().invoke(cli, ["--store", str(missing), "--allow-missing"]).exit_code == 1
