@@ -45,7 +45,7 @@ from pipeline.eval_scoring import (
 from pipeline.windows import SplitData, Windows
 from store.vocab import Appliance, Split
 
-EVAL_CODE_VERSION = "e10"  # e10: zero-event rates pooled along the off strata chain, Jeffreys prior for unseen disagreements
+EVAL_CODE_VERSION = "e11"  # e11: the transformer's XNNPACK int8 files on the reference sample; e10: zero-event rates pooled along the off strata chain, Jeffreys prior for unseen disagreements
 
 
 @dataclass

@@ -102,6 +102,8 @@ def test_sample_level_and_profile_facts_come_from_the_record():
     assert sample_level("transformer", "w8_a16") == "min"
     assert sample_level("transformer", "keras") == "reference"
     assert sample_level("transformer", "w8_a8") == "core"
+    assert sample_level("transformer", "w8_a8_xnnpack") == "reference"  # the file to ship
+    assert sample_level("transformer", "qat_w8_a8_xnnpack") == "reference"
     assert sample_level("cnn", "w8_a16") == sample_level("cnn", "keras") == "full"
     assert {m.value for m, s in MODE_SPECS.items() if s.builtin_kernels} == {"w8", "w8_a16"}
 
