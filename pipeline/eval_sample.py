@@ -44,6 +44,17 @@ def sample_level(arch: str, mode: str) -> str:
     return "full"
 
 
+def trace_level(arch: str, mode: str) -> str:
+    """The level whose trace stretch a variant predicts: its sample level, except that a file
+    with costly kernels on the full sample (the CNN's 16x8 file, ~20x the others a window)
+    predicts the reference level's first hours of the day, not all of it."""
+    level = sample_level(arch, mode)
+    spec = spec_of(mode)
+    if level == "full" and spec is not None and spec.costly_kernels:
+        return "reference"
+    return level
+
+
 @dataclass
 class EvalPlan:
     """Which windows are evaluated: the sample (and its nested levels) and the trace stretch."""
@@ -58,7 +69,10 @@ class EvalPlan:
         return self.protocol != "stratified"
 
     def trace_for(self, level: str) -> np.ndarray:
-        if self.trace_is_sample:
+        """The trace windows a variant of ``level`` predicts: the whole stretch on the full
+        level (the CNN's files, the baselines: a day costs them seconds), else its first windows,
+        as many as the level's sample (a costly file shows the start of the day)."""
+        if self.trace_is_sample or level == "full":
             return self.trace
         return self.trace[: max(1, min(len(self.trace), self.levels[level]))]
 
@@ -66,13 +80,20 @@ class EvalPlan:
         """Per level, which of the sample's windows it holds."""
         return {lv: self.sample.subset(m)[0] for lv, m in self.levels.items()}
 
-    def needs(self, level: dict[str, str], masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def needs(
+        self,
+        level: dict[str, str],
+        masks: dict[str, np.ndarray],
+        trace_levels: dict[str, str] | None = None,
+    ) -> dict[str, np.ndarray]:
         """Window starts each variant predicts: its level's sample windows, then (stratified
-        protocol) its stretch of the trace."""
+        protocol) its stretch of the trace (``trace_levels``: the level of it, by default the
+        sample's)."""
+        tl = trace_levels or {}
         return {
             vid: self.sample.starts[masks[lv]]
             if self.trace_is_sample
-            else np.concatenate([self.sample.starts[masks[lv]], self.trace_for(lv)])
+            else np.concatenate([self.sample.starts[masks[lv]], self.trace_for(tl.get(vid, lv))])
             for vid, lv in level.items()
         }
 

@@ -31,7 +31,7 @@ from pipeline.data import load_split
 from pipeline.errors import ModelFileError, NotReadyError
 from pipeline.eval_predict import postprocess, predict_all, variant_path
 from pipeline.eval_rows import Rows, evaluation_record, window_info, write, write_trace
-from pipeline.eval_sample import EvalPlan, plan_windows, sample_level
+from pipeline.eval_sample import EvalPlan, plan_windows, sample_level, trace_level
 from pipeline.eval_scoring import (
     Scorer,
     deltas,
@@ -45,7 +45,7 @@ from pipeline.eval_scoring import (
 from pipeline.windows import SplitData, Windows
 from store.vocab import Appliance, Split
 
-EVAL_CODE_VERSION = "e11"  # e11: the transformer's XNNPACK int8 files on the reference sample; e10: zero-event rates pooled along the off strata chain, Jeffreys prior for unseen disagreements
+EVAL_CODE_VERSION = "e11"  # e11: the transformer's XNNPACK int8 files on the reference sample, files of the full level predict the whole trace; e10: zero-event rates pooled along the off strata chain, Jeffreys prior for unseen disagreements
 
 
 @dataclass
@@ -85,7 +85,7 @@ class ApplianceScoring:
         return full
 
     def _score_trace(self, v: dict, lv: str, pred_trace: np.ndarray) -> None:
-        vid, starts = v["variant_id"], self.plan.trace_for(lv)
+        vid, starts = v["variant_id"], self.plan.trace_for(trace_level(v["arch"], v["mode"]))
         tm, pred_on, truth_on = trace_metrics(
             self.split, starts, pred_trace, self.appliance, self.period
         )
@@ -104,7 +104,8 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
     plan = plan_windows(ctx, w, appliance, period)
     level = {v["variant_id"]: sample_level(v["arch"], v["mode"]) for v in variants}
     masks = plan.masks()
-    needs = plan.needs(level, masks)
+    tlevel = {v["variant_id"]: trace_level(v["arch"], v["mode"]) for v in variants}
+    needs = plan.needs(level, masks, tlevel)
     raw = predict_all(ctx, variants, needs, w)
     mid = plan.sample.starts + MIDPOINT
     truth = split.appliance_w[mid].astype(np.float64)

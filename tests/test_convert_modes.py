@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.eval_sample import sample_level
+from pipeline.eval_sample import sample_level, trace_level
 from pipeline.modes import MODE_SPECS, MODES, Build, recorded_settings, spec_of
 from store.vocab import Mode
 
@@ -105,6 +105,10 @@ def test_sample_level_and_profile_facts_come_from_the_record():
     assert sample_level("transformer", "w8_a8_xnnpack") == "reference"  # the file to ship
     assert sample_level("transformer", "qat_w8_a8_xnnpack") == "reference"
     assert sample_level("cnn", "w8_a16") == sample_level("cnn", "keras") == "full"
+    # the whole day of trace on the full level, but not for a costly file
+    assert trace_level("cnn", "w8_a8") == trace_level("cnn", "keras") == "full"
+    assert trace_level("cnn", "w8_a16") == "reference"
+    assert trace_level("transformer", "w8_a8") == "core"
     assert {m.value for m, s in MODE_SPECS.items() if s.builtin_kernels} == {"w8", "w8_a16"}
 
 
@@ -142,3 +146,27 @@ def test_make_converter_reads_the_record(monkeypatch, tmp_path):
         make_converter(tmp_path, Mode.W8_A16, None)
     with pytest.raises(ValueError, match="mixed16_model"):
         make_converter(tmp_path, Mode.W8_A8_MIXED16, cal)
+
+
+def test_the_full_level_predicts_the_whole_trace_and_the_others_its_start():
+    import numpy as np
+
+    from pipeline.estimate import stratified_sample
+    from pipeline.eval_sample import EvalPlan
+
+    starts = np.arange(0, 5000, 10)
+    labels = np.ones(len(starts), dtype=int)
+    labels[:50] = 0
+    sample = stratified_sample(starts, labels, ["on", "idle"], [0.5, 0.5], 100, 1)
+    plan = EvalPlan(
+        "stratified",
+        sample,
+        {"full": 100, "reference": 40, "core": 20, "min": 10},
+        np.arange(1000, 1300),
+    )
+    assert len(plan.trace_for("full")) == 300  # more than the sample: the whole stretch
+    assert len(plan.trace_for("reference")) == 40 and len(plan.trace_for("min")) == 10
+    masks = plan.masks()
+    needs = plan.needs({"a": "full", "b": "full"}, masks, {"b": "reference"})
+    assert len(needs["a"]) == int(masks["full"].sum()) + 300
+    assert len(needs["b"]) == int(masks["full"].sum()) + 40

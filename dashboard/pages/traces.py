@@ -233,19 +233,43 @@ def energy_table(energy: dict, hours: float) -> html.Div:
     Output("trace-energy", "children"),
     Output("tr-zoom", "data"),
     Input("tr-variants", "value"),
-    Input("trace-graph", "relayoutData"),
+    State("trace-graph", "relayoutData"),
     State("tr-app", "value"),
     State("tr-zoom", "data"),
 )
 @store_view
 def draw(chosen, relayout, appliance, zoom=None):
+    """The chart for the chosen series (a new choice keeps the zoom the address holds)."""
+    said = relayout if _trigger() is None else None  # a new choice: the zoom the address holds
+    return _render(chosen, appliance, _window(said, zoom)[0])
+
+
+# A zoom or pan is its own callback: the empty chart's first autosize relayout used to re-fire
+# `draw` while its first answer was in flight, and Dash kept only the later no-op answer, leaving
+# the chart empty. Now a relayout that names no range changes nothing and cancels nothing.
+@dash.callback(
+    Output("trace-graph", "figure", allow_duplicate=True),
+    Output("trace-info", "children", allow_duplicate=True),
+    Output("trace-energy", "children", allow_duplicate=True),
+    Output("tr-zoom", "data", allow_duplicate=True),
+    Input("trace-graph", "relayoutData"),
+    State("tr-variants", "value"),
+    State("tr-app", "value"),
+    State("tr-zoom", "data"),
+    prevent_initial_call=True,
+)
+@store_view
+def rezoom(relayout, chosen, appliance, zoom=None):
+    window, said = _window(relayout, zoom)
+    if not said:  # a legend click or a resize: nothing to read
+        raise dash.exceptions.PreventUpdate
+    return _render(chosen, appliance, window)
+
+
+def _render(chosen, appliance, window):
     files, rules, dropped = _selection(appliance, chosen)
     if not files:
         return figures.empty("no trace"), "", "", dash.no_update
-    trigger = _trigger()
-    window, said = _window(relayout if trigger in ("trace-graph", None) else None, zoom)
-    if trigger == "trace-graph" and not said:  # a legend click or a resize: nothing to read
-        return dash.no_update, dash.no_update, dash.no_update, dash.no_update
     start, end = window or (None, None)
     df, err = guarded(queries.trace_window, files, start, end, constants=rules)
     if err:
