@@ -55,8 +55,12 @@ format: install
 
 check: lint test
 
-bench: install
-	$(PY) bench/run_all.py
+## bench: every benchmark, then the dashboard's page loads in headless Chromium over $(STORE)
+bench: install browser
+	@rc=0; $(PY) bench/run_all.py || rc=1; \
+	echo; echo "=== bench_pages.py ==="; \
+	$(PY) bench/bench_pages.py --store $(STORE) || rc=1; \
+	exit $$rc
 
 clean:
 	rm -rf $(VENV) store/*.duckdb* store/*.artifacts test-artifacts bench/results

@@ -316,8 +316,9 @@ def test_a_live_run_shows_its_progress_before_the_store_exists(dash_duo, tmp_pat
     dash_duo.wait_for_contains_text("#pipeline-progress", "stopped before finishing", timeout=20)
 
 
-# the basics axe-core checks first (axe itself is not installed here): a page language, one H1,
-# headings without skipped levels, charts with an accessible name, form controls with a label
+# the basics axe-core checks first, kept beside the real axe run below as a quick readable list:
+# a page language, one H1, headings without skipped levels, charts with an accessible name,
+# form controls with a label
 A11Y_JS = """
 const out = [];
 if (!document.documentElement.lang) out.push('html has no lang');
@@ -355,6 +356,52 @@ def test_every_page_passes_the_accessibility_basics(dash_duo, app):
         if problems:
             found[name] = problems
     assert found == {}, found
+
+
+def _axe_script() -> str:
+    """axe-core's own axe.min.js, shipped inside the axe-core-python wheel (test extra): no
+    network at test time."""
+    from importlib.resources import files
+
+    return (files("axe_core_python") / "axe.min.js").read_text(encoding="utf-8")
+
+
+AXE_RUN_JS = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']})
+  .then(r => done(r.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html.slice(0, 160)})),
+  }))))
+  .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));
+"""
+
+
+def _axe_line(name: str, v: dict) -> str:
+    where = "; ".join(f"{n['target']} {n['html']}" for n in v["nodes"][:3])
+    more = f" (+{len(v['nodes']) - 3} more)" if len(v["nodes"]) > 3 else ""
+    return f"{name}: [{v['impact']}] {v['id']} ({v['help']}) at {where}{more}"
+
+
+def test_every_page_has_no_critical_axe_violation(dash_duo, app):
+    """Real axe-core on every page: no 'critical' violation; 'serious' ones are reported."""
+    script = _axe_script()
+    dash_duo.start_server(app)
+    dash_duo.driver.set_script_timeout(90)
+    critical, serious = [], []
+    for name, path, selector in PAGES:
+        dash_duo.driver.get(dash_duo.server_url + path)
+        dash_duo.wait_for_element(selector, timeout=20)
+        time.sleep(0.8)
+        dash_duo.driver.execute_script(script)
+        for v in dash_duo.driver.execute_async_script(AXE_RUN_JS):
+            if v["impact"] == "critical":
+                critical.append(_axe_line(name, v))
+            elif v["impact"] == "serious":
+                serious.append(_axe_line(name, v))
+    report = "\n".join(["critical:", *critical, "serious (reported, not failed on):", *serious])
+    print(report)
+    assert critical == [], report
 
 
 def test_traces_zoom_is_kept_in_the_address_and_energy_follows_the_window(dash_duo, app):
