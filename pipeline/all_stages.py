@@ -116,13 +116,9 @@ def previous_item_counts(ctx: RunContext) -> dict[str, dict[str, int]]:
     if not ctx.store.exists():
         return {}
     df = ctx.read(
-        """
-        SELECT t.stage, t.item FROM stage_timings t
-        WHERE t.item <> '*' AND t.run_id = (
-            SELECT r.run_id FROM runs r JOIN stage_timings s USING (run_id)
-            WHERE r.command = 'all' AND r.profile = ? AND s.item = '*'
-            GROUP BY r.run_id, r.started_at HAVING min(s.seconds) > 1
-            ORDER BY r.started_at DESC LIMIT 1)
+        f"""
+        SELECT DISTINCT t.stage, t.item FROM stage_timings t
+        WHERE t.item <> '*' AND t.run_id = ({LAST_FULL_RUN})
         """,
         [ctx.cfg.name.value],
     )
@@ -162,18 +158,26 @@ def _mmss(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
+# the last `pipeline all` of a profile that did (nearly) all the work: it finished, and at most
+# a fifth of the items after the data stage were skipped (a resumed run skips what the killed one
+# finished; the data stage is cached across runs whatever else runs)
+LAST_FULL_RUN = """
+            SELECT r.run_id FROM runs r JOIN stage_timings s USING (run_id)
+            WHERE r.command = 'all' AND r.profile = ? AND r.finished_at IS NOT NULL
+              AND s.item <> '*' AND s.stage NOT IN ('data', 'all')
+            GROUP BY r.run_id, r.started_at
+            HAVING count(*) FILTER (WHERE s.skipped) * 5 <= count(*)
+            ORDER BY r.started_at DESC LIMIT 1"""
+
+
 def previous_stage_times(ctx: RunContext) -> dict[str, float]:
     """Stage times of the last `pipeline all` of this profile that did all the work: the ETA."""
     if not ctx.store.exists():
         return {}
     df = ctx.read(
-        """
+        f"""
         SELECT t.stage, t.seconds FROM stage_timings t
-        WHERE t.item = '*' AND t.stage <> 'all' AND t.run_id = (
-            SELECT r.run_id FROM runs r JOIN stage_timings s USING (run_id)
-            WHERE r.command = 'all' AND r.profile = ? AND s.item = '*'
-            GROUP BY r.run_id, r.started_at HAVING min(s.seconds) > 1
-            ORDER BY r.started_at DESC LIMIT 1)
+        WHERE t.item = '*' AND t.stage <> 'all' AND t.run_id = ({LAST_FULL_RUN})
         """,
         [ctx.cfg.name.value],
     )

@@ -319,3 +319,37 @@ def test_the_dashboard_starts_before_the_store_exists_only_when_told(tmp_path, m
     assert served and served[0]["port"] == 8123 and not missing.exists()
     missing.write_bytes(b"not a store")  # a file that is not a store is still an error
     assert CliRunner().invoke(cli, ["--store", str(missing), "--allow-missing"]).exit_code == 1
+
+
+def test_the_eta_comes_from_the_last_run_that_did_the_work(tmp_path):
+    """A run that skipped most of its items (a refresh) is not the pace; a resumed run that
+    skipped a few is; the data stage's cache does not count; items are counted once."""
+    from pipeline.all_stages import previous_item_counts, previous_stage_times
+
+    store = tmp_path / "nilm.duckdb"
+    ctx = _ctx(store)
+    with _rw(store) as con:
+        for run, day, skip_train, secs in (("full", 1, 1, 100), ("refresh", 2, 8, 5)):
+            con.execute(
+                "INSERT INTO runs (run_id, command, profile, config, config_hash, host, "
+                "started_at, finished_at, status) VALUES (?, 'all', 'smoke', '{}', 'h', 'vm', "
+                "?, ?, 'ok')",
+                [run, f"2026-01-0{day} 00:00:00", f"2026-01-0{day} 01:00:00"],
+            )
+            rows = [(run, "data", "kettle", True), (run, "all", "*", False)]
+            rows += [(run, "train", f"kettle.m{i}", i < skip_train) for i in range(10)]
+            rows += [(run, "train", "kettle.m0", True)]  # the kettle pass, then skipped again
+            rows += [(run, s, "*", False) for s in ("data", "train")]
+            con.executemany(
+                "INSERT INTO stage_timings (run_id, stage, item, seconds, skipped, finished_at) "
+                f"VALUES (?, ?, ?, {secs}, ?, now())",
+                rows,
+            )
+    assert previous_stage_times(ctx) == {"data": 100.0, "train": 100.0}
+    assert previous_item_counts(ctx)["train"] == {"kettle": 10}
+
+
+def _rw(store):
+    import duckdb
+
+    return duckdb.connect(str(store))
