@@ -216,7 +216,11 @@ def identical_files(g: pd.DataFrame) -> str:
 def _summary_row(appliance: str, g: pd.DataFrame, rule: Rule, base: dict) -> dict:
     """One appliance's classified candidates as its row of the summary."""
     counts = g["kept_out"].value_counts() if "kept_out" in g else g["status"].value_counts()
-    excluded = ", ".join(f"{counts[s]} {STATUS_TEXT[s]}" for s in EXCLUDED if s in counts)
+    excluded = "; ".join(
+        f"{counts[s]} variant{'' if counts[s] == 1 else 's'}: {STATUS_TEXT[s]}"
+        for s in EXCLUDED
+        if s in counts
+    )
     rec = g[g["status"] == "recommended"]
     up = g[g["status"] == "runner_up"]
     base_id, base_f1 = g["baseline_id"].iloc[0], g["baseline_f1"].iloc[0]

@@ -24,12 +24,12 @@ def _series(df: pd.DataFrame, col: str) -> tuple[pd.Series, pd.Series]:
     return df.loc[ok, "time"], df.loc[ok, col]
 
 
-def _on_band(df: pd.DataFrame) -> go.Scattergl:
+def _on_band(df: pd.DataFrame) -> go.Scatter:
     """The true 'on' periods as one filled step trace (a shape per activation makes plotly
     crawl)."""
     x, on = _series(df, "truth_on")
     top = float(np.nanmax(df[["aggregate_w", "truth_w"]].to_numpy())) if len(df) else 1.0
-    return go.Scattergl(
+    return go.Scatter(
         x=x,
         y=np.where(on.to_numpy() > 0, top, 0.0),
         name="on (ground truth)",
@@ -57,18 +57,16 @@ def trace(
         return empty("no trace for this selection")
     fig = go.Figure()
     x, y = _series(df, "aggregate_w")
-    fig.add_trace(
-        go.Scattergl(x=x, y=y, name="aggregate", line=dict(color=AGGREGATE_COLOR, width=1))
-    )
+    fig.add_trace(go.Scatter(x=x, y=y, name="aggregate", line=dict(color=AGGREGATE_COLOR, width=1)))
     x, y = _series(df, "truth_w")
     fig.add_trace(
-        go.Scattergl(x=x, y=y, name="ground truth", line=dict(color=TRUTH_COLOR, width=1.5))
+        go.Scatter(x=x, y=y, name="ground truth", line=dict(color=TRUTH_COLOR, width=1.5))
     )
     for v in variants:
         if v in df:
             x, y = _series(df, v)
             line = dict(width=1.4, color=variant_color(v), dash=variant_dash(v))
-            fig.add_trace(go.Scattergl(x=x, y=y, name=v, line=line))
+            fig.add_trace(go.Scatter(x=x, y=y, name=v, line=line))
     if truth_on and "truth_on" in df:
         fig.add_trace(_on_band(df))
     xaxis: dict = {"rangeslider": {"visible": True, "thickness": 0.08}, "type": "date"}
