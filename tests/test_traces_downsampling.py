@@ -83,3 +83,31 @@ def test_daily_energy_is_unmasked_energy_per_calendar_day(trace_store):
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-6)
     assert df["coverage"].iloc[0] == pytest.approx(1.0)
     assert df["coverage"].iloc[-1] < 1.0  # the last day is partial and says so
+
+
+def test_a_variant_on_part_of_the_stretch_is_compared_with_the_truth_of_that_part(trace_store):
+    """A sub-sampled variant predicts only the start of the day: its energy error is against
+    the truth of the hours it covers, and the window's length and truth come from the longest
+    file whatever the order chosen."""
+    from dashboard.app import create_app
+
+    store, raw = trace_store
+    create_app(store)  # the pages register with an app
+    from dashboard.pages.traces import energy_table
+
+    art = db.artifacts_dir(store)
+    raw.iloc[:40_000].reset_index().to_parquet(art / "traces" / "short.parquet", index=False)
+    df = queries.trace_window(
+        store, {"short": "traces/short.parquet", "v": "traces/t.parquet"}, points=1000
+    )
+    hours = N * PERIOD_S / 3600
+    assert df.attrs["hours"] == pytest.approx(hours)
+    truth_all = raw["truth_w"].sum() * PERIOD_S / 3600
+    truth_part = raw["truth_w"].iloc[:40_000].sum() * PERIOD_S / 3600
+    assert df.attrs["energy_wh"]["ground truth"] == pytest.approx(truth_all, rel=1e-4)
+    part_truth, part_hours = df.attrs["energy_span"]["short"]
+    assert part_truth == pytest.approx(truth_part, rel=1e-4)
+    assert part_hours == pytest.approx(40_000 * PERIOD_S / 3600)
+    text = str(energy_table(df.attrs["energy_wh"], hours, df.attrs["energy_span"]))
+    assert "over the 88.9 h it predicted" in text  # not -89 % against the whole window
+    assert "-10.0 %" in text  # both predict 0.9x the truth

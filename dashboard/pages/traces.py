@@ -202,19 +202,28 @@ def _pct(pred: float, truth: float) -> str:
     return f"{100 * (pred - truth) / truth:+.1f} %"
 
 
-def energy_table(energy: dict, hours: float) -> html.Div:
-    """Each series' energy over the visible window and its error against the truth's."""
+def energy_table(energy: dict, hours: float, span: dict | None = None) -> html.Div:
+    """Each series' energy over the visible window and its error against the truth's; a
+    variant that covers only part of the window (``span``: its truth energy and hours) is
+    compared with the truth of that part, and says so."""
     if not energy:
         return notice("no samples in the visible window")
     truth = energy.get("ground truth", float("nan"))
+    span = span or {}
+
+    def error(name: str, wh: float) -> str:
+        if name == "ground truth":
+            return ""
+        own_truth, own_hours = span.get(name, (truth, hours))
+        if own_hours < hours - 1e-6:
+            return (
+                f"{_pct(wh, own_truth)} (over the {own_hours:,.1f} h it predicted; truth there "
+                f"{own_truth:,.1f} Wh)"
+            )
+        return _pct(wh, truth)
+
     rows = [
-        html.Tr(
-            [
-                html.Td(name),
-                html.Td(f"{wh:,.1f} Wh"),
-                html.Td("" if name == "ground truth" else _pct(wh, truth)),
-            ]
-        )
+        html.Tr([html.Td(name), html.Td(f"{wh:,.1f} Wh"), html.Td(error(name, wh))])
         for name, wh in energy.items()
     ]
     head = html.Thead(html.Tr([html.Th("series"), html.Th("energy"), html.Th("error vs truth")]))
@@ -296,7 +305,9 @@ def _render(chosen, appliance, window):
                 id="trace-dropped",
             )
         )
-    table = energy_table(df.attrs.get("energy_wh", {}), df.attrs.get("hours", 0.0))
+    table = energy_table(
+        df.attrs.get("energy_wh", {}), df.attrs.get("hours", 0.0), df.attrs.get("energy_span")
+    )
     return fig, info, table, window
 
 

@@ -134,7 +134,10 @@ def trace_window(
     power throughout (drawn at the window's ends).
 
     ``attrs["energy_wh"]`` holds each series' energy over the window from every sample (sum of
-    power times the median sample period), ``attrs["hours"]`` the window's length.
+    power times the median sample period), ``attrs["hours"]`` the window's length, and
+    ``attrs["energy_span"]`` per predicted series the truth's energy over the samples that series
+    covers and their hours (a variant scored on a sub-sample predicts only the first part of
+    the stretch: its error is against the truth of that part, never of the whole window).
     """
     import pyarrow.parquet as pq
 
@@ -146,14 +149,22 @@ def trace_window(
         filters.append(("time", "<=", pd.Timestamp(end)))
     series: list[pd.Series] = []
     energy: dict[str, float] = {}
+    span: dict[str, tuple[float, float]] = {}
     t0 = period = None
     n = 0
-    for i, (vid, rel) in enumerate(paths.items()):
+    # the longest file first: the aggregate, the truth and the window's length come from it
+    # (a variant scored on a sub-sample predicts only the start of the stretch)
+    rows = {vid: pq.ParquetFile(art / rel).metadata.num_rows for vid, rel in paths.items()}
+    ordered = sorted(paths.items(), key=lambda kv: -rows[kv[0]])
+    for i, (vid, rel) in enumerate(ordered):
         cols = ["aggregate_w", "truth_w", "pred_w", "truth_on"] if i == 0 else ["pred_w"]
-        table = pq.read_table(art / rel, columns=["time", *cols], filters=filters or None)
+        read = cols if i == 0 else [*cols, "truth_w"]
+        table = pq.read_table(art / rel, columns=["time", *read], filters=filters or None)
         t = table.column("time").to_numpy()
         if i == 0:
             t0, n, period = t, len(t), _period_s(t[:10001])
+        truth_here = table.column("truth_w").to_numpy(zero_copy_only=False)
+        span[vid] = (_wh(truth_here, period), len(t) * period / 3600)
         for c in cols:
             v = table.column(c).to_numpy(zero_copy_only=False)
             name = vid if c == "pred_w" else c
@@ -170,6 +181,7 @@ def trace_window(
     out = out.reset_index()
     out.attrs["energy_wh"] = energy
     out.attrs["hours"] = n * period / 3600 if n else 0.0
+    out.attrs["energy_span"] = span
     return out
 
 
