@@ -188,7 +188,7 @@ def panel() -> list:
     ]
 
 
-def _refresh(_n, _pathname):
+def _refresh(_n):
     try:
         return progress_text(read_progress(flask.current_app.config["NILM_STORE"])) or ""
     except Exception:  # the panel is a courtesy: it never breaks a page
@@ -197,6 +197,5 @@ def _refresh(_n, _pathname):
 
 def register(app: dash.Dash) -> None:
     """The panel's refresh, on this app (each app of a process gets its own)."""
-    app.callback(
-        Output(PANEL_ID, "children"), Input(TICK_ID, "n_intervals"), Input("url", "pathname")
-    )(_refresh)
+    # the panel sits outside the pages: it is read when the app loads and on every tick
+    app.callback(Output(PANEL_ID, "children"), Input(TICK_ID, "n_intervals"))(_refresh)
