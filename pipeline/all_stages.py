@@ -95,6 +95,8 @@ def run_all(ctx: RunContext, data_opts) -> None:
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
             if only is not None and name == "profile":
                 progress.complete(only)
+        for appliance in ctx.appliances:  # every stage done: every appliance is complete
+            progress.complete(appliance)
         _finish(ctx, list(timings.items()), time.perf_counter() - t_all)
     except BaseException as exc:  # KeyboardInterrupt too: the dashboard says the run stopped
         progress.failed(exc)

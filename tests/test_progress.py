@@ -161,6 +161,7 @@ def test_run_all_takes_the_kettle_end_to_end_before_the_others(tmp_path, monkeyp
     assert seen["train"]["complete"] == ["kettle"]  # the kettle's pages were final by then
     end = json.loads(progress_path(store).read_text())
     assert (end["state"], end["stage_index"], end["stage_total"]) == ("finished", 9, 9)
+    assert end["complete"] == ["kettle", "fridge"]
     # the stage times stay one row per stage (both passes summed), as benchmarks read them
     from store import db
 
