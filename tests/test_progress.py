@@ -354,3 +354,22 @@ def _rw(store):
     import duckdb
 
     return duckdb.connect(str(store))
+
+
+def test_the_empty_overview_says_a_live_run_is_filling_the_store(tmp_path):
+    import socket
+
+    from dashboard.app import create_app
+    from store import db
+
+    store = tmp_path / "nilm.duckdb"
+    db.ensure_store(store)
+    app = create_app(store)
+    from dashboard.pages import overview
+
+    with app.server.test_request_context("/"):
+        assert "run `pipeline all`" in str(overview.layout())
+        now = datetime.now(UTC).timestamp()
+        _write(store, _record(host=socket.gethostname(), started_at=now, now=now))
+        text = str(overview.layout())
+        assert "the `pipeline all` run shown above is filling the store" in text

@@ -46,26 +46,41 @@ def _facts_line(facts: dict) -> html.Div:
     )
 
 
-@store_view
+def _nothing_measured() -> str:
+    """The empty Overview's sentence: what to run, or that a live run is filling the store."""
+    from dashboard.callbacks import store_path
+    from dashboard.progress import read_progress, run_state
+
+    if run_state(read_progress(store_path())) == "running":
+        return (
+            "No variant measured yet: the `pipeline all` run shown above is filling the store. "
+            "The first appliance (the kettle) is taken through every stage before the others, "
+            "so its answer appears here first; reload in a few minutes."
+        )
+    return (
+        "The store has no variant measured on any device yet: run `pipeline all` "
+        "(or ingest a device's numbers with `pipeline ingest-benchmark`)."
+    )
+
+
 def layout(**params):
+    """The page; its empty state is not cached, as it follows a live run's progress file."""
     facts, err = guarded(queries.store_facts)
     if err:
         return error_page(TITLE, err)
     devices, err = guarded(queries.devices)
     if err:
         return error_page(TITLE, err)
-    head = _facts_line(facts)
     if devices is None or devices.empty:
-        return html.Div(
-            [
-                *page_header(TITLE),
-                head,
-                notice(
-                    "The store has no variant measured on any device yet: run `pipeline all` "
-                    "(or ingest a device's numbers with `pipeline ingest-benchmark`)."
-                ),
-            ]
-        )
+        return html.Div([*page_header(TITLE), _facts_line(facts), notice(_nothing_measured())])
+    return _layout(**params)
+
+
+@store_view
+def _layout(**params):
+    facts, _ = guarded(queries.store_facts)
+    devices, _ = guarded(queries.devices)
+    head = _facts_line(facts)
     state = device_state(params, devices)
     ranges_raw, _ = guarded(queries.cost_ranges)
     return html.Div(
