@@ -93,7 +93,15 @@ def _figure_choices(metric: str, x: str, appliance: str, ref, apps) -> dbc.Row:
                 xs=6,
                 md=3,
             ),
-            dbc.Col(article, xs=12, md=2, className="pt-md-4"),
+            dbc.Col(
+                [
+                    html.Label("reference points", htmlFor="to-ref", className="visually-hidden"),
+                    article,
+                ],
+                xs=12,
+                md=2,
+                className="pt-md-4",
+            ),
         ],
         className="g-2 controls",
     )
