@@ -31,44 +31,40 @@ def run_all(ctx: RunContext, data_opts) -> None:
         # the later stages see the appliances the data has (a new context; none is changed)
         ctx = replace(ctx, appliances=appliances_with_data(ctx))
 
-    def on(fn, only=None):
-        """Run a stage on every appliance, or only on ``only`` (when the data has it)."""
+    def on(fn, only):
+        """Run a stage on every appliance (``only`` None), or on ``only`` when the data has it."""
 
         def run():
             if only is None:
-                return fn(ctx)
-            if only in ctx.appliances:
-                return fn(replace(ctx, appliances=[only]))
+                fn(ctx)
+            elif only in ctx.appliances:
+                fn(replace(ctx, appliances=[only]))
 
         return run
 
     work = [("train", run_train), ("convert", run_convert), ("evaluate", run_evaluate)]
     work.append(("profile", run_profile))
     first = first_appliance(ctx.appliances)
-    # (label, stage, appliance or None): one appliance end to end first, so its tradeoff,
-    # recommendation and traces are on the dashboard after minutes; then the rest (the first
-    # appliance's items are current by then and skipped)
-    plan = [("data", "data", None)]
+    # (label, stage, appliance or None, what runs it): one appliance end to end first, so its
+    # tradeoff, recommendation and traces are on the dashboard after minutes; then the rest (the
+    # first appliance's items are current by then and skipped)
+    plan = [("data", "data", None, data)]
     if first is not None:
-        plan += [(f"{name} {first}", name, first) for name, _ in work]
-    plan += [(name, name, None) for name, _ in work]
-    fns = {"data": data} | {name: fn for name, fn in work}
-    stages = [
-        (label, on(fns[name], only) if name != "data" else data) for label, name, only in plan
-    ]
+        plan += [(f"{name} {first}", name, first, on(fn, first)) for name, fn in work]
+    plan += [(name, name, None, on(fn, None)) for name, fn in work]
 
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     previous = previous_stage_times(ctx)
     totals = previous_item_counts(ctx)
     n_apps = max(1, len(ctx.appliances))
-    progress = Progress(ctx.store, [label for label, _ in stages], ctx.run_id)
+    progress = Progress(ctx.store, [label for label, *_ in plan], ctx.run_id)
     ctx = replace(ctx, on_item=progress.item)
 
     def expected(k: int) -> float | None:
         """Seconds stage ``k`` (0-based) took in the last full run: a first-appliance pass is
         taken as its share of the stage."""
-        _, name, only = plan[k]
+        _, name, only, _ = plan[k]
         if name not in previous:
             return None
         share = 1.0
@@ -77,18 +73,18 @@ def run_all(ctx: RunContext, data_opts) -> None:
         return previous[name] * share
 
     try:
-        for i, (label, fn) in enumerate(stages, 1):
+        for i, (label, name, only, fn) in enumerate(plan, 1):
             elapsed = time.perf_counter() - t_all
             eta, left = "", None
-            ahead = [expected(k) for k in range(i - 1, len(stages))]
+            ahead = [expected(k) for k in range(i - 1, len(plan))]
             if all(x is not None for x in ahead):
                 left = sum(ahead)
                 eta = f", ~{_mmss(left)} left at the last full run's pace"
-            _, name, only = plan[i - 1]
             total = totals.get(name, {})
-            progress.stage(i, left, total.get(only) if only else sum(total.values()) or None)
+            n_items = total.get(only) if only else sum(total.values()) or None
+            progress.stage(i, left, n_items, counts=name)
             ctx.console.rule(
-                f"[bold]stage {i}/{len(stages)}: {label}[/bold] (elapsed {_mmss(elapsed)}{eta})"
+                f"[bold]stage {i}/{len(plan)}: {label}[/bold] (elapsed {_mmss(elapsed)}{eta})"
             )
             t0 = time.perf_counter()
             fn()

@@ -102,13 +102,23 @@ class Progress:
         self.stage_t0 = self.started_at
         self.stage_eta: float | None = None  # seconds left when the stage started
         self.items_total: int | None = None
+        self.counts = self.stages[0]  # the stage whose items are counted
         self.complete_apps: list[str] = []  # appliances with every stage done
         self._lock = threading.Lock()
         self._warned = False
 
-    def stage(self, index: int, eta_s: float | None = None, items_total: int | None = None) -> None:
+    def stage(
+        self,
+        index: int,
+        eta_s: float | None = None,
+        items_total: int | None = None,
+        counts: str | None = None,
+    ) -> None:
+        """Stage ``index`` (1-based) starts; ``counts``: the stage whose items it counts (its
+        label by default: "train kettle" counts the items of "train")."""
         with self._lock:
             self.index, self.items_done, self.items_total = index, 0, items_total
+            self.counts = counts or self.stages[index - 1]
             self.stage_t0, self.stage_eta = self.clock(), eta_s
             self._write("running")
 
@@ -121,8 +131,7 @@ class Progress:
 
     def item(self, stage: str, _item: str = "") -> None:
         with self._lock:
-            # a stage's label may name the appliance it is limited to ("train kettle")
-            if stage != self.stages[self.index - 1].split(" ")[0]:
+            if stage != self.counts:
                 return
             self.items_done += 1
             self._write("running")

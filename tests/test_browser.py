@@ -303,7 +303,7 @@ def test_a_live_run_shows_its_progress_before_the_store_exists(dash_duo, tmp_pat
 
     store = tmp_path / "nilm.duckdb"  # `make run`: the dashboard starts before the store does
     progress = Progress(store, ["data", "train kettle", "train"], "r1")
-    progress.stage(2, eta_s=600.0, items_total=2)
+    progress.stage(2, eta_s=600.0, items_total=2, counts="train")
     progress.item("train")
     assert os.getpid() and socket.gethostname()  # the record names this live process
     dash_duo.start_server(create_app(store))

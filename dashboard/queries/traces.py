@@ -158,13 +158,14 @@ def trace_window(
     ordered = sorted(paths.items(), key=lambda kv: -rows[kv[0]])
     for i, (vid, rel) in enumerate(ordered):
         cols = ["aggregate_w", "truth_w", "pred_w", "truth_on"] if i == 0 else ["pred_w"]
-        read = cols if i == 0 else [*cols, "truth_w"]
-        table = pq.read_table(art / rel, columns=["time", *read], filters=filters or None)
+        table = pq.read_table(art / rel, columns=["time", *cols], filters=filters or None)
         t = table.column("time").to_numpy()
         if i == 0:
             t0, n, period = t, len(t), _period_s(t[:10001])
-        truth_here = table.column("truth_w").to_numpy(zero_copy_only=False)
-        span[vid] = (_wh(truth_here, period), len(t) * period / 3600)
+            truth0 = table.column("truth_w").to_numpy(zero_copy_only=False)
+        # the truth over this file's samples: the longest file's, on the same time grid
+        lo, hi = np.searchsorted(t0, t[[0, -1]], side="left") if len(t) else (0, -1)
+        span[vid] = (_wh(truth0[lo : hi + 1], period), len(t) * period / 3600)
         for c in cols:
             v = table.column(c).to_numpy(zero_copy_only=False)
             name = vid if c == "pred_w" else c
