@@ -8,7 +8,6 @@ The file is read defensively: a missing, partial or odd file means no panel, nev
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from datetime import datetime
@@ -18,7 +17,7 @@ import dash
 import flask
 from dash import Input, Output, dcc, html
 
-from store.progress_file import STATES, progress_path
+from store.progress_file import STATES, process_alive, progress_path
 
 PANEL_ID = "pipeline-progress"
 TICK_ID = "pipeline-progress-tick"
@@ -85,31 +84,6 @@ def read_progress(store: Path | str) -> dict | None:
     }
 
 
-def pid_alive(pid: int | None, started_at: float | None = None) -> bool:
-    """The process exists and (where /proc tells) started before the run did: a pid the kernel
-    gave to a newer process after the run died does not count."""
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OSError, OverflowError):
-        return False
-    if started_at is None:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat") as fh:
-            btime = next(int(line.split()[1]) for line in fh if line.startswith("btime"))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return True
-    return btime + ticks / os.sysconf("SC_CLK_TCK") <= started_at + 5.0
-
-
 def run_state(rec: dict | None) -> str | None:
     """'running', 'stopped' (failed, or running but its process is gone), or None (no run to
     speak of: no file, or the last run finished)."""
@@ -118,7 +92,7 @@ def run_state(rec: dict | None) -> str | None:
     if rec["state"] == "failed":
         return "stopped"
     here = rec["host"] in (None, socket.gethostname())
-    if here and not pid_alive(rec["pid"], rec["started_at"]):
+    if here and not process_alive(rec["pid"], rec["started_at"]):
         return "stopped"
     return "running"
 

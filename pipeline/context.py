@@ -21,6 +21,7 @@ from rich.console import Console
 
 from pipeline.config import ProfileConfig, stable_hash
 from store import db
+from store.progress_file import process_alive
 from store.vocab import Appliance, Arch
 
 PACKAGES = ("tensorflow-cpu", "keras", "ai-edge-litert", "numpy", "duckdb", "pandas", "dash")
@@ -232,30 +233,9 @@ def mark_crashed_runs(con: duckdb.DuckDBPyConnection, host: str) -> int:
 
 
 def _alive(pid: int, started_at: datetime | None = None) -> bool:
-    """The run's process still exists: its pid is alive and (where the kernel tells) that
-    process started before the run did, so a pid reused by a newer process does not count."""
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    born = _process_start(int(pid))
-    if born is None or started_at is None:
-        return True
-    return born <= started_at.replace(tzinfo=UTC).timestamp() + 5.0
-
-
-def _process_start(pid: int) -> float | None:
-    """Start time of a process (Unix seconds) from /proc, or None where there is no /proc."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat") as fh:
-            btime = next(int(line.split()[1]) for line in fh if line.startswith("btime"))
-        return btime + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
+    """The run's process still exists (a pid reused by a newer process does not count)."""
+    born = None if started_at is None else started_at.replace(tzinfo=UTC).timestamp()
+    return process_alive(pid, born)
 
 
 class Timer:

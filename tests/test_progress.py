@@ -287,9 +287,11 @@ def test_a_finished_run_shows_no_panel(tmp_path):
 
 
 def test_a_pid_reused_after_the_run_started_is_not_the_run():
-    assert panel.pid_alive(os.getpid())
-    assert not panel.pid_alive(os.getpid(), started_at=T0)  # this process is younger than T0
-    assert not panel.pid_alive(None)
+    from store.progress_file import process_alive
+
+    assert process_alive(os.getpid())
+    assert not process_alive(os.getpid(), started_at=T0)  # this process is younger than T0
+    assert not process_alive(None)
 
 
 def test_no_store_yet_says_results_will_appear_while_a_run_is_live(tmp_path):
