@@ -73,7 +73,7 @@ class ApplianceScoring:
         est = self.scorer.score(full, self.plan.levels[lv])
         self.rows.metrics += metric_rows(vid, est, k)
         self.rows.metrics += self.scorer.house_rows(vid, full, self.plan.levels[lv])
-        self._score_trace(v, lv, pred[:k] if self.plan.trace_is_sample else pred[k:])
+        self._score_trace(v, pred[:k] if self.plan.trace_is_sample else pred[k:])
         on = int(np.sum(self.scorer.truth_on[self.masks[lv]] > 0))
         self.rows.evaluations.append(
             evaluation_record(vid, runtime, xnn, v["sha256"], lv, n_needed, seconds, on)
@@ -84,7 +84,7 @@ class ApplianceScoring:
         )
         return full
 
-    def _score_trace(self, v: dict, lv: str, pred_trace: np.ndarray) -> None:
+    def _score_trace(self, v: dict, pred_trace: np.ndarray) -> None:
         vid, starts = v["variant_id"], self.plan.trace_for(trace_level(v["arch"], v["mode"]))
         tm, pred_on, truth_on = trace_metrics(
             self.split, starts, pred_trace, self.appliance, self.period
