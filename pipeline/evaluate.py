@@ -43,7 +43,7 @@ from pipeline.eval_scoring import (
     trace_metrics,
 )
 from pipeline.windows import SplitData, Windows
-from store.vocab import Appliance, Split
+from store.vocab import Appliance, Mode, Split
 
 EVAL_CODE_VERSION = "e11"  # e11: the transformer's XNNPACK int8 files on the reference sample, files of the full level predict the whole trace; e10: zero-event rates pooled along the off strata chain, Jeffreys prior for unseen disagreements
 
@@ -106,7 +106,7 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
     masks = plan.masks()
     tlevel = {v["variant_id"]: trace_level(v["arch"], v["mode"]) for v in variants}
     needs = plan.needs(level, masks, tlevel)
-    raw = predict_all(ctx, variants, needs, w)
+    raw = _predict_once_per_file(ctx, variants, needs, w)
     mid = plan.sample.starts + MIDPOINT
     truth = split.appliance_w[mid].astype(np.float64)
     truth_on = threshold_status(truth, appliance)
@@ -128,6 +128,34 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
     rows.pairs = pair_rows({**on_sample, **base}, window_level, scorer)
     rows.window_info = window_info(appliance, split, row, plan, article, ctx)
     return rows
+
+
+def same_file_groups(variants: list[dict], needs: dict[str, np.ndarray]) -> dict[str, str]:
+    """{variant id: the variant whose predictions it shares}: TFLite files with the same sha256
+    that need the same windows predict the same numbers (the interpreter is chosen by a fixed
+    rule from the file), so each such file is run once."""
+    first: dict[tuple, str] = {}
+    out = {}
+    for v in variants:
+        vid = v["variant_id"]
+        if v["mode"] == Mode.KERAS.value or not v.get("sha256"):
+            out[vid] = vid
+            continue
+        key = (v["sha256"], needs[vid].tobytes())
+        out[vid] = first.setdefault(key, vid)
+    return out
+
+
+def _predict_once_per_file(ctx: RunContext, variants: list[dict], needs: dict, w: Windows):
+    leader = same_file_groups(variants, needs)
+    raw = predict_all(
+        ctx, [v for v in variants if leader[v["variant_id"]] == v["variant_id"]], needs, w
+    )
+    for vid, lead in leader.items():
+        if lead != vid:
+            ctx.console.print(f"evaluate: {vid}: the same file as {lead}; its predictions reused")
+            raw[vid] = raw[lead]
+    return raw
 
 
 def _check_files(ctx: RunContext, records: list[dict]) -> None:

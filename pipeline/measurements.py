@@ -31,6 +31,13 @@ class Measurements:
         for name, _ in self.TABLES:
             getattr(self, name).extend(getattr(other, name))
 
+    def as_variant(self, vid: str) -> Measurements:
+        """These rows under another variant's id (a byte-identical file measured once)."""
+        out = Measurements()
+        for name, _ in self.TABLES:
+            getattr(out, name).extend({**r, "variant_id": vid} for r in getattr(self, name))
+        return out
+
     def add_child_result(
         self, vid, host, runtime, threads, xnnpack, r: dict, memory: bool = True, file_sha256=None
     ) -> None:

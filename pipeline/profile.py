@@ -22,7 +22,7 @@ from store.vocab import Runtime
 CHILD = Path(__file__).with_name("measure_child.py")
 PER_OP_TOLERANCE = 0.4  # sum of isolated op times vs whole model on a shared 2-core VM
 # part of every model's cache key: bump when the measurement of an unchanged file changes
-PROFILE_CODE_VERSION = "v4"
+PROFILE_CODE_VERSION = "v5"  # v5: a byte-identical file measured once for all its variant ids
 
 
 def measure_in_child(
@@ -213,12 +213,25 @@ def _cache_key(ctx: RunContext, host: str, records: list[dict]) -> str:
 def profile_model(ctx: RunContext, records: list[dict], host: str) -> Measurements:
     """Every variant of one model: child-process measurements, then per-op profiles."""
     everything = Measurements()
+    # a byte-identical file (e.g. w8_a8 = w8_a8_fallback) is measured once and its rows carry
+    # every variant id it stands for, so two names of one file never differ by noise
+    first: dict[str, dict] = {}
+    for v in records:
+        first.setdefault(v["sha256"], v)
+    distinct = list(first.values())
     # profile_workers > 1 (smoke only) overlaps the child-process measurements: quicker,
     # noisier; the per-op profiles always run one at a time
     with ThreadPoolExecutor(max_workers=ctx.cfg.profile_workers) as pool:
-        results = list(pool.map(lambda v: profile_variant(ctx, v, host), records))
-    for v, m in zip(records, results, strict=True):
+        results = list(pool.map(lambda v: profile_variant(ctx, v, host), distinct))
+    measured = {}
+    for v, m in zip(distinct, results, strict=True):
         profile_variant_ops(ctx, v, host, m)
+        measured[v["sha256"]] = (v["variant_id"], m)
+    for v in records:
+        lead, m = measured[v["sha256"]]
+        if lead != v["variant_id"]:
+            m = m.as_variant(v["variant_id"])
+            ctx.console.print(f"profile: {v['variant_id']}: the same file as {lead}, measured once")
         everything.extend(m)
         ms = m.single_thread_median_ms()
         shown = f"{ms:.3f} ms median (1 thread)" if ms is not None else "no latency"

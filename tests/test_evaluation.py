@@ -278,3 +278,27 @@ def test_pairs_are_scored_on_the_windows_both_saw_in_both_directions():
     assert ab["n_windows"] == int(scorer.subset(60)[0].sum()) >= 60 and ab["on_windows"] >= 20
     assert ab["delta"] > 0 and ab["delta"] == -ba["delta"] and ab["ci_low"] == -ba["ci_high"]
     assert {r["metric"] for r in rows} == {"f1", "mae", "abs_epd_error_pct"}
+
+
+def test_byte_identical_files_on_the_same_windows_are_predicted_once():
+    import numpy as np
+
+    from pipeline.evaluate import same_file_groups
+
+    def v(vid, mode, sha):
+        return {"variant_id": vid, "mode": mode, "sha256": sha}
+
+    same = np.arange(5)
+    needs = {"k": same, "a": same, "b": same, "c": np.arange(3), "d": same, "e": same}
+    groups = same_file_groups(
+        [
+            v("k", "keras", "s0"),
+            v("a", "w8_a8", "s1"),
+            v("b", "w8_a8_fallback", "s1"),  # same file, same windows: shares a's run
+            v("c", "w8_a8_selective", "s1"),  # same file, other windows: its own run
+            v("d", "w8", "s2"),
+            v("e", "w8_a16", None),  # no recorded hash: never shared
+        ],
+        needs,
+    )
+    assert groups == {"k": "k", "a": "a", "b": "a", "c": "c", "d": "d", "e": "e"}

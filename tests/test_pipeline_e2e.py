@@ -360,3 +360,33 @@ def test_multi_worker_strategy_without_cluster_config_is_a_clear_error(store_cop
         env={"TF_CONFIG": ""},
     )
     assert res.returncode == 1 and "TF_CONFIG" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_byte_identical_file_is_scored_and_measured_once(smoke_store):
+    """Two variant ids of one file (e.g. w8_a8 = w8_a8_fallback) get the same predictions and the
+    same latency rows, not two draws of noise."""
+    pairs = db.query_df(
+        smoke_store,
+        "SELECT a.variant_id AS a, b.variant_id AS b FROM variants a JOIN variants b "
+        "ON a.sha256 = b.sha256 AND a.variant_id < b.variant_id "
+        "WHERE a.status = 'ok' AND b.status = 'ok' AND a.mode <> 'keras'",
+    )
+    assert len(pairs), "the smoke run has byte-identical variants (w8_a8 = w8_a8_fallback)"
+    for a, b in pairs.itertuples(index=False):
+        cols = "runtime, threads, xnnpack, median_ms"
+        lat = {
+            vid: db.query_df(
+                smoke_store,
+                f"SELECT {cols} FROM latency WHERE variant_id = ? ORDER BY {cols}",
+                [vid],
+            ).values.tolist()
+            for vid in (a, b)
+        }
+        assert lat[a] and lat[a] == lat[b]
+        f1 = db.query_df(
+            smoke_store,
+            "SELECT value FROM metrics WHERE variant_id IN (?, ?) AND metric = 'f1' "
+            "AND split = 'test'",
+            [a, b],
+        )["value"].tolist()
+        assert len(f1) == 2 and f1[0] == f1[1]
