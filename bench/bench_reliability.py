@@ -29,6 +29,7 @@ inconsistent (the scratch folder is then kept).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -118,6 +119,12 @@ class _KillMoments:
         self.cap[kind] = 0.9 * sum(self.seen[kind]) / len(self.seen[kind])
 
 
+def _kill_group(pgid: int) -> None:
+    """SIGKILL a process group that may have ended on its own since it was last seen."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
 def _start_and_kill(store: Path, log, force: bool, wait: float, mode: str):
     """(exit code or None if killed, seconds to its end or None, the process)."""
     proc = _start_all(store, log, force=force)
@@ -126,7 +133,7 @@ def _start_and_kill(store: Path, log, force: bool, wait: float, mode: str):
         return proc.wait(timeout=wait), time.monotonic() - t0, proc
     except subprocess.TimeoutExpired:
         if mode == "group":
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_group(proc.pid)
         else:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -207,7 +214,7 @@ def _after_kill(store: Path, proc: subprocess.Popen) -> tuple[bool, list[str]]:
     left = _group_alive(proc.pid)
     problems = check_store(store)
     if left:
-        os.killpg(proc.pid, signal.SIGKILL)  # do not let them run into the next start
+        _kill_group(proc.pid)  # do not let them run into the next start
     return left, problems
 
 
@@ -216,7 +223,7 @@ def _final_resume(store: Path, log, final_timeout: float) -> tuple[bool, list[st
     try:
         resumed = proc.wait(timeout=final_timeout) == 0
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc.pid)
         proc.wait()
         resumed = False
     final = check_store(store)
@@ -261,7 +268,7 @@ def _run_to_end(args: list[str], log_path: Path, timeout: float) -> tuple[int | 
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_group(proc.pid)
             proc.wait()
             rc = None
     return rc, time.monotonic() - t0
@@ -306,7 +313,7 @@ def _wait_for_training(store: Path, model_id: str, proc: subprocess.Popen, limit
 def _sigkill(proc: subprocess.Popen, mode: str) -> None:
     """SIGKILL the whole process group, or the main process only (its workers live on)."""
     if mode == "group":
-        os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc.pid)
     else:
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
