@@ -66,11 +66,15 @@ def _start_all(store: Path, log, force: bool = False) -> subprocess.Popen:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+    """A process of the group is still running (a zombie, dead and waiting to be reaped, is not)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            return True
+    return False
 
 
 def check_store(store: Path) -> list[str]:
@@ -211,7 +215,9 @@ def _kill_summary(details, hits, starts, failed, resumed, final, running) -> dic
 
 def _after_kill(store: Path, proc: subprocess.Popen) -> tuple[bool, list[str]]:
     time.sleep(2.0)  # what a main-only kill leaves running shows up now
-    left = _group_alive(proc.pid)
+    deadline = time.monotonic() + 15.0  # a killed process with GBs mapped exits slowly under load
+    while (left := _group_alive(proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.5)
     problems = check_store(store)
     if left:
         _kill_group(proc.pid)  # do not let them run into the next start
