@@ -168,6 +168,13 @@ def main(argv=None) -> None:
     p.add_argument("--repeat", type=int, default=5, help="warm loads measured per page")
     p.add_argument("--port", type=int, default=0, help="the dashboard's port (0: a free one)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds one load may take")
+    p.add_argument(
+        "--pages",
+        nargs="+",
+        metavar="PAGE",
+        help="measure only these pages (overview tradeoff variant compare traces quantization "
+        "article sql; default: all)",
+    )
     args = p.parse_args(argv)
     store = args.store if args.store.is_absolute() else Path.cwd() / args.store
     if not store.exists():
@@ -195,6 +202,11 @@ def main(argv=None) -> None:
             ("article", "/article"),
             ("sql", "/sql"),
         ]
+        if args.pages:
+            unknown = set(args.pages) - {name for name, _ in pages}
+            if unknown:
+                raise SystemExit(f"unknown page(s): {', '.join(sorted(unknown))}")
+            pages = [(name, path) for name, path in pages if name in args.pages]
         rows = []
         for name, path in pages:
             cold, plots = _load(driver, base + path, args.timeout)  # the warm-up load
@@ -223,7 +235,7 @@ def main(argv=None) -> None:
     load_after = _loadavg()
 
     print(f"store {store} ({store.stat().st_size / 1e6:.1f} MB); headless Chromium 1400x1000")
-    print(f"variant page: {pages[2][1]}  compare page: {pages[3][1]}")
+    print(f"variant page: /variant?id={vid}  compare page: /compare?ids={vid},{other}")
     print(
         f"each page: 1 warm-up load, then {args.repeat} warm loads, navigation start -> last "
         f"change drawn (settle wait of {SETTLE_MS} ms not counted)\n"

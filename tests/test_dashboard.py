@@ -42,9 +42,22 @@ def test_tradeoff_has_a_panel_per_appliance_with_intervals_baselines_and_fronts(
     titles = [a.text for a in fig.layout.annotations]
     assert "kettle" in titles and "fridge" in titles
     assert sum(t.name == "Pareto front" for t in fig.data) == 2  # its own front per panel
-    markers = [t for t in fig.data if t.mode == "markers"]
-    assert all(t.error_y.visible for t in markers)
+    # one trace of every variant per panel (not one per point)
+    markers = [t for t in fig.data if t.mode == "markers" and t.customdata is not None]
+    assert len(markers) == 2 and all(t.error_y.visible for t in markers)
+    assert sum(len(t.x) for t in markers) == len(df)
     assert any(figures.OVER_BUDGET in t.marker.color for t in markers)
+    for t in markers:  # each point has its mode's colour (unless over budget) and arch's symbol
+        for vid, colour, symbol in zip(
+            (c[0] for c in t.customdata), t.marker.color, t.marker.symbol, strict=True
+        ):
+            assert colour in (figures.variant_color(vid), figures.OVER_BUDGET)
+            assert symbol == figures.ARCH_SYMBOLS[vid.split(".")[1]]
+    # the key beside the chart (text, not a Plotly legend): each mode's colour, each arch's glyph
+    assert fig.layout.showlegend is False
+    key = {e["label"]: e for e in figures.tradeoff_key(df, {"latency_ms": 2.5})}
+    assert key["w8_a8"]["color"] == figures.variant_color("w8_a8")
+    assert key["cnn"]["glyph"] == "●" and "over a budget" in key and "Pareto front" in key
     hover = markers[0].hovertemplate
     assert "appliance" in hover and "arch" in hover and "device" in hover
     custom = markers[0].customdata[0]
@@ -64,7 +77,7 @@ def test_tradeoff_has_a_panel_per_appliance_with_intervals_baselines_and_fronts(
 def test_tradeoff_without_intervals_says_so(old_store):
     df = queries.tradeoff(old_store, device=DEVICE)
     fig = figures.tradeoff(df, "f1", "ram_mb", {})
-    custom = [t for t in fig.data if t.mode == "markers"][0].customdata[0]
+    custom = [t for t in fig.data if t.customdata is not None][0].customdata[0]
     assert "no interval" in custom[5]
 
 
@@ -114,7 +127,7 @@ def test_each_variants_sample_is_shown_and_sub_sampled_traces_say_so(hand_store)
     key = f"{LOCAL}|litert|1"
     with app.server.test_request_context():
         table = mods["Tradeoff"].table(key, "f1", "kettle")
-        fig, _, _ = mods["Tradeoff"].update(
+        fig, _, _, _ = mods["Tradeoff"].update(
             key, "latency_ms", 0.02, "f1", "latency_ms", "kettle", [], "x86_server", 20, None, None
         )
         options, _ = mods["Traces"].variants("kettle", None)
@@ -241,7 +254,7 @@ def test_every_page_renders_and_its_callbacks_run(which, request):
             assert "not measured on a Raspberry Pi 4 / Cortex-A class device" in pi
         else:
             assert "kettle: nothing recommended" in text
-        fig, line, _ = mods["Tradeoff"].update(
+        fig, line, _, chart_key = mods["Tradeoff"].update(
             key,
             "latency_ms",
             0.02,
@@ -254,8 +267,12 @@ def test_every_page_renders_and_its_callbacks_run(which, request):
             None,
             None,
         )
-        assert fig.data and LOCAL in _json(line)
+        assert fig.data and LOCAL in _json(line) and "mode" in _json(chart_key)
         assert "kettle.cnn.w8_a8" in _json(mods["Variant"].show("kettle.cnn.w8_a8"))
+        for tab in mods["Variant"].TABS:  # every tab of the inspection draws
+            assert "Traceback" not in _json(mods["Variant"].show_tab("kettle.cnn.w8_a8", tab))
+        # no tab chosen yet (below the fold): nothing drawn until it is scrolled into view
+        assert "Drawn when scrolled into view" in _json(mods["Variant"].show_tab("x.cnn.w8", ""))
         body, _ = mods["Compare"].show(["kettle.cnn.w8", "kettle.transformer.w8"], key)
         assert "float reference" in _json(body)
         fig, table = mods["Article"].update("f1")
@@ -310,3 +327,43 @@ def test_variant_page_shows_each_test_house_when_there_are_several(hand_store):
     wide = q(hand_store, "SELECT split, f1 FROM metrics_wide WHERE variant_id = 'kettle.cnn.keras'")
     assert sorted(wide["split"]) == ["test", "test@house2", "test@house5"]
     assert wide.set_index("split").loc["test", "f1"] == pytest.approx(0.81)
+
+
+def test_power_and_energy_are_flagged_wherever_accuracy_is_a_verdict(hand_store):
+    """A model whose MAE or energy-per-day error is worse than a baseline's is flagged on the
+    Overview's leaderboard, Tradeoff (chart ring, hover, table), Variant and Compare, whatever
+    its F1: kettle.cnn.w8_a8 (F1 0.73) has an energy error of 6 %, the mean-power baseline 4 %."""
+    app, mods = _pages(hand_store)
+    key = f"{LOCAL}|litert|1"
+    flagged, clean = "kettle.cnn.w8_a8", "kettle.cnn.w8"
+    with app.server.test_request_context():
+        _, _, _, board = mods["Overview"].update(key, "latency_ms", 0.02, None, None, None, "")
+        table = mods["Tradeoff"].table(key, "f1", "kettle")
+        fig, *_ = mods["Tradeoff"].update(
+            key, "latency_ms", 0.02, "f1", "latency_ms", "kettle", [], "", None, None, None
+        )
+        variant = _json(mods["Variant"].show(flagged))
+        variant_clean = _json(mods["Variant"].show(clean))
+        compare, _ = mods["Compare"].show([flagged, clean], key)
+
+    def flags(rows):
+        return {r["variant_id"]: r["power_flag"] for r in rows}
+
+    board_flags = flags(board.children[1].rowData)
+    assert "energy/day error 6 % worse than kettle.baseline.mean_power" in board_flags[flagged]
+    assert board_flags[clean] == "" and board_flags["kettle.baseline.mean_power"] == ""
+    header = {c["field"]: c["headerName"] for c in board.children[1].columnDefs}
+    assert header["power_flag"] == "MAE or energy worse than a baseline"
+    # Tradeoff: the table, the hover and a ring around the point
+    assert flags(table.children[1].rowData)[flagged] == board_flags[flagged]
+    points = [t for t in fig.data if t.customdata is not None][0]
+    hover = {c[0]: c[9] for c in points.customdata}
+    assert "worse than kettle.baseline.mean_power" in hover[flagged] and hover[clean] == ""
+    ring = [t for t in fig.data if t.name == "MAE or energy worse than a baseline"]
+    assert ring and float(ring[0].x[0]) in [float(x) for x in points.x]
+    # Variant: said above its metrics; not for a model that beats the baselines
+    assert "var-power-flag" in variant and "worse than a baseline, whatever its F1" in variant
+    assert "var-power-flag" not in variant_clean
+    # Compare: a column of the table
+    grid = next(c for c in compare.children if getattr(c, "id", None) == "compare-grid")
+    assert flags(grid.children[1].rowData)[flagged] == board_flags[flagged]

@@ -45,7 +45,7 @@ from dashboard.figures.style import (
     variant_opacity,
 )
 from dashboard.figures.traces import daily_energy, trace
-from dashboard.figures.tradeoff_panels import tradeoff
+from dashboard.figures.tradeoff_panels import tradeoff, tradeoff_key
 
 __all__ = [
     "ARCH_SYMBOLS",
@@ -77,6 +77,7 @@ __all__ = [
     "pareto_front",
     "trace",
     "tradeoff",
+    "tradeoff_key",
     "training_curve",
     "variant_color",
     "variant_dash",

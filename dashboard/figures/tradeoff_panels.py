@@ -1,9 +1,12 @@
 """The tradeoff figure: accuracy against one cost on a log axis, one panel per appliance.
 
 Built as plain dicts (plotly's per-call validation of ~100 traces cost half a second). Each
-panel is drawn by the same steps: axes and title, a marker trace per (mode, architecture), the
-Pareto front, the recommended variant's star, the baselines' reference lines, the budget line
-and the article's published points.
+panel is drawn by the same steps: axes and title, one marker trace of all its variants (mode by
+colour, architecture by symbol), the Pareto front, the recommended variant's star, a ring on
+each variant worse than a baseline on MAE or energy, the baselines' reference lines, the budget
+line and the article's published points. One trace per panel instead of one per (mode,
+architecture), and the key as text beside the chart instead of a Plotly legend, halved the
+chart's drawing time.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dashboard.figures.style import (
     HIGHER_IS_BETTER,
     INTERVALS,
     METRIC_LABELS,
+    MODE_COLORS,
     OVER_BUDGET,
     WIDE_NAME,
     X_LABELS,
@@ -31,6 +35,11 @@ from dashboard.figures.style import (
     variant_color,
 )
 from store.recommend_rule import is_missing
+
+POWER_FLAG = "power_flag"  # the column the page fills from dashboard/power_flags.py
+POWER_RING_NAME = "MAE or energy worse than a baseline"
+POWER_RING = {"symbol": "circle-open", "size": 21, "color": "#D55E00", "line": {"width": 2.5}}
+MODE_ORDER = {m: i for i, m in enumerate(MODE_COLORS)}
 
 
 @dataclass
@@ -157,31 +166,56 @@ def _hover_rows(spec: _Spec, g: pd.DataFrame, ci: list[str]) -> list[list]:
         sample_text(*(r.get(c) for c in ("n_windows", "sample_level", "on_windows")))
         for r in g.to_dict("records")
     ]
+    flags = [f"<br><b>{f}</b>" if f else "" for f in _power_flags(g)]
     return [
-        [v, a, ar, m, d, i, num(x), " (over budget)" if o else "", s]
-        for v, a, ar, m, d, i, x, o, s in zip(
-            *names, devices, ci, costs, over, samples, strict=True
+        [v, a, ar, m, d, i, num(x), " (over budget)" if o else "", s, f]
+        for v, a, ar, m, d, i, x, o, s, f in zip(
+            *names, devices, ci, costs, over, samples, flags, strict=True
         )
     ]
 
 
-def _variant_trace(spec: _Spec, p: _Panel, mode: str, arch: str, g: pd.DataFrame) -> dict:
-    name = f"{mode} · {arch}"
+def _power_flags(g: pd.DataFrame) -> list[str]:
+    """Each point's flag: MAE or energy error worse than a baseline (dashboard/power_flags.py)."""
+    if POWER_FLAG not in g:
+        return [""] * len(g)
+    return [f if isinstance(f, str) else "" for f in g[POWER_FLAG]]
+
+
+def _rounded(values, digits: int = 6) -> list:
+    """Coordinates to 6 significant digits (a smaller figure; nothing a chart can show lost)."""
+    out = []
+    for v in values:
+        if v is None or not np.isfinite(v):
+            out.append(None)
+        else:
+            out.append(float(f"{v:.{digits}g}"))
+    return out
+
+
+def _variant_trace(spec: _Spec, p: _Panel, g: pd.DataFrame) -> dict:
+    """Every variant of one panel as one trace (about 100 one-point traces drew in twice the
+    time): its mode by colour, its architecture by symbol, grey when over a budget; the key
+    beside the chart (tradeoff_key) says which is which."""
     ci, err = _intervals(spec, g)
+    if err.get("visible"):
+        err["array"], err["arrayminus"] = _rounded(err["array"]), _rounded(err["arrayminus"])
     return {
         "type": "scatter",
-        "x": g[spec.xcol].tolist(),
-        "y": g[spec.metric].tolist(),
+        "x": _rounded(g[spec.xcol].to_numpy(dtype=float, na_value=np.nan)),
+        "y": _rounded(g[spec.metric].to_numpy(dtype=float, na_value=np.nan)),
         "xaxis": p.xa,
         "yaxis": p.ya,
         "mode": "markers",
-        "name": name,
-        "legendgroup": name,
-        "showlegend": spec.legend(name),
+        "name": f"{p.app} variants",
+        "showlegend": False,
         "error_y": err,
         "marker": {
-            "color": [OVER_BUDGET if o else variant_color(mode) for o in g["over_budget"]],
-            "symbol": ARCH_SYMBOLS.get(arch, "circle"),
+            "color": [
+                OVER_BUDGET if o else variant_color(m)
+                for o, m in zip(g["over_budget"], g["mode"], strict=True)
+            ],
+            "symbol": [ARCH_SYMBOLS.get(a, "circle") for a in g["arch"]],
             "size": 11,
             "line": {"width": 1, "color": "#222"},
         },
@@ -189,8 +223,48 @@ def _variant_trace(spec: _Spec, p: _Panel, mode: str, arch: str, g: pd.DataFrame
         "hovertemplate": "<b>%{customdata[0]}</b><br>appliance %{customdata[1]}, "
         "arch %{customdata[2]}, mode %{customdata[3]}<br>device %{customdata[4]}<br>"
         f"{spec.y_label} %{{customdata[5]}}<br>scored on %{{customdata[8]}}<br>"
-        f"{spec.x_label} %{{customdata[6]}}%{{customdata[7]}}<extra></extra>",
+        f"{spec.x_label} %{{customdata[6]}}%{{customdata[7]}}%{{customdata[9]}}<extra></extra>",
     }
+
+
+ARCH_GLYPHS = {"circle": "●", "diamond": "◆", "square": "■"}
+
+
+def tradeoff_key(df: pd.DataFrame, budgets: dict | None = None) -> list[dict]:
+    """The chart's key, drawn beside it as text (a Plotly legend of ~20 entries cost a second
+    layout pass of the whole figure): each entry's label, colour and glyph. One entry per mode
+    (its colour), per architecture (its symbol), and the marks every panel may hold."""
+    if df.empty:
+        return []
+    modes = sorted(
+        df["mode"].dropna().unique(), key=lambda m: (MODE_ORDER.get(m, len(MODE_ORDER)), m)
+    )
+    key = [{"label": m, "color": variant_color(m), "glyph": "■", "group": "mode"} for m in modes]
+    for arch in sorted(df["arch"].dropna().unique()):
+        glyph = ARCH_GLYPHS.get(ARCH_SYMBOLS.get(arch, "circle"), "●")
+        key.append({"label": arch, "color": "#222222", "glyph": glyph, "group": "arch"})
+    if _over_budget(df, budgets or {}).any():
+        key.append({"label": "over a budget", "color": OVER_BUDGET, "glyph": "●", "group": "mark"})
+    if any(_power_flags(df)):
+        key.append(
+            {"label": POWER_RING_NAME, "color": POWER_RING["color"], "glyph": "◯", "group": "mark"}
+        )
+    key += [
+        {"label": "Pareto front", "color": "#000000", "glyph": "┈", "group": "mark"},
+        {"label": "recommended", "color": "#000000", "glyph": "☆", "group": "mark"},
+    ]
+    return key
+
+
+def _power_traces(spec: _Spec, p: _Panel, panel: pd.DataFrame) -> list[dict]:
+    """A ring around each variant whose MAE or energy error is worse than a baseline's."""
+    flagged = panel[[bool(f) for f in _power_flags(panel)]]
+    if not len(flagged):
+        return []
+    return [
+        _line_trace(spec, p, flagged, "power", mode="markers", name=POWER_RING_NAME)
+        | {"marker": POWER_RING, "showlegend": False}
+    ]
 
 
 def _line_trace(spec: _Spec, p: _Panel, rows: pd.DataFrame, group: str, **style) -> dict:
@@ -304,7 +378,7 @@ def _reference_traces(spec: _Spec, p: _Panel) -> list[dict]:
 def _figure_layout(spec: _Spec, device: str, annotations: list, shapes: list) -> dict:
     return {
         "height": 140 + 300 * spec.nrows,
-        "legend": {"orientation": "h", "y": -0.12 if spec.nrows == 1 else -0.06, "x": 0},
+        "showlegend": False,  # the key is text beside the chart (tradeoff_key)
         "margin": {"t": 60, "l": 50, "r": 10, "b": 10},
         "title": {"text": f"device: {device}" if device else None, "font": {"size": 13}, "x": 0},
         "annotations": annotations,
@@ -341,9 +415,9 @@ def tradeoff(
         panel = df[df["appliance"] == app]
         layout.update(_axes(spec, p))
         annotations.append(_panel_title(p))
-        for (mode, arch), g in panel.groupby(["mode", "arch"], sort=True):
-            traces.append(_variant_trace(spec, p, mode, arch, g))
+        traces.append(_variant_trace(spec, p, panel))
         traces += _front_traces(spec, p, panel) + _recommended_traces(spec, p, panel)
+        traces += _power_traces(spec, p, panel)
         base_shapes, base_labels = _baseline_marks(spec, p)
         shapes += base_shapes + _budget_lines(spec, p)
         annotations += base_labels

@@ -5,7 +5,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, dcc, html
 
-from dashboard import figures, queries
+from dashboard import figures, power_flags, queries
 from dashboard.callbacks import guarded, store_view
 from dashboard.components import (
     chart,
@@ -18,6 +18,7 @@ from dashboard.components import (
     page_header,
     share_link,
     url_state,
+    variant_choices,
 )
 from dashboard.device_controls import device_line
 from dashboard.grids import grid, interval_col, number_col, text_col
@@ -32,6 +33,7 @@ COLUMNS = [
     text_col("variant_id", "variant", pinned="left", minWidth=210),
     text_col("role", "role", minWidth=220, wrapText=True, autoHeight=True),
     interval_col("f1", "F1 [95 % CI]", "f1_lo", "f1_hi"),
+    text_col("power_flag", power_flags.FLAG_HEADER, minWidth=220, wrapText=True, autoHeight=True),
     interval_col("f1_vs", "F1 minus float [paired 95 % CI]", "f1_vs_lo", "f1_vs_hi"),
     text_col(
         "cost_vs", "costs minus float TFLite file", minWidth=300, wrapText=True, autoHeight=True
@@ -90,7 +92,7 @@ def layout(ids="", device=None, **_):
     device_options = (
         [{"label": r.label, "value": r.key} for r in devices.itertuples()] if keys else []
     )
-    variants = dcc.Dropdown(opts["variant_id"].tolist(), chosen, id="cmp-ids", multi=True)
+    variants = dcc.Dropdown(variant_choices(opts["variant_id"]), chosen, id="cmp-ids", multi=True)
     return html.Div(
         [
             *page_header(TITLE, device=("cmp-device-line", device_line(devices, dev))),
@@ -242,6 +244,10 @@ def show(ids, device_key):
     if err:
         return notice(err), line
     table = comparison_rows(df, ids)
+    if not table.empty:
+        table = table.assign(
+            power_flag=power_flags.flags(table, guarded(queries.best_baselines)[0])
+        )
     ops, _ = guarded(queries.compare_ops, all_ids)
     return (
         html.Div(

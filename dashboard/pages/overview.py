@@ -6,7 +6,7 @@ leaderboard of everything measured on that device beside the baselines."""
 import dash
 from dash import Input, Output, dcc, html
 
-from dashboard import queries
+from dashboard import power_flags, queries
 from dashboard.callbacks import guarded, store_view
 from dashboard.components import error_page, loading, notice, page_header, share_link, url_state
 from dashboard.device_controls import (
@@ -20,6 +20,7 @@ from dashboard.device_controls import (
     register_budget_sync,
 )
 from dashboard.grids import grid, interval_col, number_col, text_col
+from dashboard.power_flags import FLAG_HEADER
 from store.recommend import COSTS, STATUS_TEXT, answer_text
 
 dash.register_page(
@@ -156,6 +157,7 @@ BOARD_COLUMNS = [
     text_col("mode", "mode"),
     text_col("status", "status under the rule", minWidth=200),
     interval_col("f1", "F1 [95 % CI]", "f1_lo", "f1_hi"),
+    text_col("power_flag", FLAG_HEADER, width=360, tooltipField="power_flag"),
     interval_col("mcc", "MCC [95 % CI]", "mcc_lo", "mcc_hi"),
     interval_col("mae_w", "MAE W [95 % CI]", "mae_lo_w", "mae_hi_w", 1),
     number_col("sae", "SAE", 3),
@@ -193,7 +195,9 @@ def update(device_key, cost, tol, *rest):
     if rec is None:
         return line, "", notice(rule), ""
     measured, _, message = device_measurement(devices, device_key, preset)
-    cards = answer_cards(rec, "" if measured else f"; {message.split(';')[0]}")
+    best, _ = guarded(queries.best_baselines)
+    note = "" if measured else f"; {message.split(';')[0]}"
+    cards = answer_cards(rec, note, decided, best)
     open_links = [
         dcc.Link(
             f"open {r.variant_id}",
@@ -219,6 +223,7 @@ def update(device_key, cost, tol, *rest):
             for v, k in zip(board["variant_id"], board["kind"], strict=True)
         ],
         variant=[_variant_link(v) for v in board["variant_id"]],
+        power_flag=power_flags.flags(board, best),
     )
     return (
         line,
@@ -228,13 +233,39 @@ def update(device_key, cost, tol, *rest):
     )
 
 
-def answer_cards(rec, device_note: str) -> html.Div:
+def answer_cards(rec, device_note: str, decided=None, best=None) -> html.Div:
     """One sentence per appliance: the answer a stakeholder reads first (store/recommend.py
-    words it, the same fields as the table below)."""
+    words it, the same fields as the table below). When nothing is recommended, the closest
+    candidate follows in the same words: its paired F1 loss to float, its energy error against
+    the baselines and where its costs were measured."""
     return html.Div(
         [
-            html.P(answer_text(r, device_note), className="answer", id=f"answer-{r['appliance']}")
+            html.P(
+                [answer_text(r, device_note), *closest(r, device_note, decided, best)],
+                className="answer",
+                id=f"answer-{r['appliance']}",
+            )
             for r in rec.to_dict("records")
         ],
         id="ov-answers",
     )
+
+
+def closest(r: dict, device_note: str, decided, best) -> list:
+    """The runner-up of an appliance with nothing recommended, worded as an answer would be."""
+    vid = r.get("runner_up_id")
+    if isinstance(r.get("variant_id"), str) or not isinstance(vid, str) or decided is None:
+        return []
+    rows = decided[decided["variant_id"] == vid]
+    if rows.empty:
+        return []
+    u = rows.iloc[0].to_dict()
+    table = power_flags.by_appliance(best)
+    sentence = answer_text(
+        u
+        | {"group": "", "identical": "", "margin": r.get("margin")}
+        | {"power_flag": power_flags.flag(u, table)},
+        device_note,
+    )
+    head = f"{u['appliance']}: ship {vid}"
+    return [html.Br(), f"Closest, not recommended: {vid}" + sentence.removeprefix(head)]

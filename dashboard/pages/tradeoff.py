@@ -7,7 +7,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
-from dashboard import figures, queries
+from dashboard import figures, power_flags, queries
 from dashboard.callbacks import guarded, store_view
 from dashboard.components import (
     chart,
@@ -44,9 +44,11 @@ METRICS = list(figures.TRADEOFF_METRICS)  # labels, units and direction: store/v
 OLD_NAMES = {"mae": "mae_w", "mae_masked": "mae_masked_w"}  # links made before the rename
 XAXES = [("latency (ms)", "latency_ms"), ("RAM (MB)", "ram_mb"), ("disk (MB)", "disk_mb")]
 HINT = (
-    "Click a point to open that variant. Grey points are over a budget (dashed line); the "
-    "dotted line is each appliance's Pareto front; the star is the recommended variant; "
-    "horizontal lines are the baselines; error bars are 95 % intervals."
+    "Click a point to open that variant. Colour is the mode, the symbol the architecture; grey "
+    "points are over a budget (dashed line); the dotted line is each appliance's Pareto front; "
+    "the star is the recommended variant; a red ring marks a model whose MAE or energy-per-day "
+    "error is worse than a baseline's, whatever its F1; horizontal lines are the baselines; "
+    "error bars are 95 % intervals."
 )
 
 
@@ -63,9 +65,11 @@ def _figure_choices(metric: str, x: str, appliance: str, ref, apps) -> dbc.Row:
     app_options = [{"label": "all (one panel each)", "value": ""}] + [
         {"label": a, "value": a} for a in apps or []
     ]
-    article = dcc.Checklist(
-        [{"label": " the article's published points", "value": "ref"}],
-        ["ref"] if ref else [],
+    # Bootstrap's checklist: its input sits beside its label, not inside a labelled option
+    # (dcc.Checklist's nesting was axe's one 'serious' finding, nested-interactive)
+    article = dbc.Checklist(
+        options=[{"label": "the article's published points", "value": "ref"}],
+        value=["ref"] if ref else [],
         id="to-ref",
     )
     return dbc.Row(
@@ -94,10 +98,7 @@ def _figure_choices(metric: str, x: str, appliance: str, ref, apps) -> dbc.Row:
                 md=3,
             ),
             dbc.Col(
-                [
-                    html.Label("reference points", htmlFor="to-ref", className="visually-hidden"),
-                    article,
-                ],
+                html.Div(article, role="group", **{"aria-label": "reference points"}),
                 xs=12,
                 md=2,
                 className="pt-md-4",
@@ -134,6 +135,7 @@ def layout(metric="f1", x="latency_ms", appliance="", ref="", **params):
                     "accuracy against cost, a panel per appliance",
                 )
             ),
+            html.Ul(id="to-key", className="chart-key", **{"aria-label": "key to the chart"}),
             html.Div(HINT, className="hint"),
             html.H2("Every variant on this device, with its evaluation sample", className="h5"),
             html.Div(SAMPLE_HINT, className="hint"),
@@ -175,10 +177,27 @@ def _article_points(metric: str, appliance: str):
     )
 
 
+def chart_key(entries: list[dict], article: bool) -> list:
+    """The key as list items: a coloured glyph (decorative) and its label."""
+    if article:
+        entries = [*entries, {"label": "the article's point", "color": "#777777", "glyph": "×"}]
+    return [
+        html.Li(
+            [
+                html.Span(e["glyph"], style={"color": e["color"]}, **{"aria-hidden": "true"}),
+                e["label"],
+            ],
+            className=f"key-{e.get('group', 'mark')}",
+        )
+        for e in entries
+    ]
+
+
 @dash.callback(
     Output("tradeoff-graph", "figure"),
     Output("to-device-line", "children"),
     Output("to-notes", "children"),
+    Output("to-key", "children"),
     Input(f"{P}-device", "value"),
     Input(f"{P}-cost", "value"),
     Input(f"{P}-tol", "value"),
@@ -197,9 +216,9 @@ def update(device_key, cost, tol, metric, x, appliance, ref, preset, *budget_val
     apps, _ = guarded(queries.appliances)
     appliance = one_of(appliance, apps or [], None)
     ref = bool(some_of(ref, ["ref"]))
-    df, err = guarded(queries.tradeoff, appliance, queries.parse_device(device_key))
+    df, err = guarded(flagged_tradeoff, appliance, queries.parse_device(device_key))
     if err:
-        return figures.empty(err), line, ""
+        return figures.empty(err), line, "", []
     baselines, _ = guarded(queries.baselines)
     _, decided, _ = decide(device_key, cost, tol, budget_values)
     reference, notes = _article_points(metric, appliance) if ref else (None, "")
@@ -213,7 +232,17 @@ def update(device_key, cost, tol, metric, x, appliance, ref, preset, *budget_val
         decided,
         device=device_name(devices, device_key),
     )
-    return fig, line, notes
+    budgets = budgets_from(budget_values)
+    key = chart_key(figures.tradeoff_key(df, budgets), reference is not None and len(reference))
+    return fig, line, notes, key
+
+
+def flagged_tradeoff(store, appliance, device):
+    """The tradeoff rows with each model's power flag (MAE or energy error worse than a
+    baseline, dashboard/power_flags.py)."""
+    df = queries.tradeoff(store, appliance, device)
+    best = queries.best_baselines(store)
+    return df.assign(power_flag=power_flags.flags(df, best))
 
 
 def _table_columns(metric: str) -> list[dict]:
@@ -224,6 +253,7 @@ def _table_columns(metric: str) -> list[dict]:
         text_col("appliance", "appliance", pinned="left", minWidth=110),
         text_col("variant", "variant", cellRenderer="markdown", minWidth=220),
         value,
+        text_col("power_flag", power_flags.FLAG_HEADER, width=360, tooltipField="power_flag"),
         number_col("n_windows", "windows (n)", 0),
         text_col("sample_level", "sample level"),
         number_col("on_windows", "'on' windows", 0),
@@ -245,7 +275,7 @@ def table(device_key, metric, appliance):
     metric = one_of(metric, METRICS, "f1")
     apps, _ = guarded(queries.appliances)
     appliance = one_of(appliance, apps or [], None)
-    df, err = guarded(queries.tradeoff, appliance, queries.parse_device(device_key))
+    df, err = guarded(flagged_tradeoff, appliance, queries.parse_device(device_key))
     if err:
         return notice(err)
     df = df.assign(variant=[f"[{v}](/variant?id={v})" for v in df["variant_id"]])

@@ -5,9 +5,10 @@ import json
 
 import dash
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import Input, Output, dcc, html
 
-from dashboard import figures, metric_rows, queries
+from dashboard import figures, metric_rows, power_flags, queries
 from dashboard.callbacks import guarded, store_view
 from dashboard.components import (
     chart,
@@ -20,6 +21,7 @@ from dashboard.components import (
     page_header,
     share_link,
     url_state,
+    variant_choices,
 )
 from dashboard.device_controls import with_device_class
 from dashboard.downloads import download_href
@@ -32,8 +34,21 @@ dash.register_page(__name__, path="/variant", name="Variant", title="nilm-edge Â
 TITLE = "Variant"
 
 
+# the inspection's details, one tab at a time: only the chosen tab is drawn (six charts at once
+# were most of this page's load), none before the tabs are scrolled into view, and the tab is
+# part of the page's address
+TABS = {
+    "ops": "Per-op profile",
+    "qerr": "Quantization error per tensor",
+    "memory": "Memory by phase",
+    "census": "Op census",
+    "training": "Training curve",
+    "provenance": "Converter settings and provenance",
+}
+
+
 @store_view
-def layout(id=None, **_):
+def layout(id=None, tab=None, **_):
     opts, err = guarded(queries.variant_options)
     if err:
         return error_page(TITLE, err)
@@ -41,21 +56,37 @@ def layout(id=None, **_):
         return error_page(TITLE, "no variants yet: run `pipeline all`")
     ids = opts["variant_id"].tolist()
     vid = id if id in ids else default_variant(ids)
-    options = [
-        {"label": f"{r.variant_id} ({r.kind})", "value": r.variant_id} for r in opts.itertuples()
-    ]
-    chooser = dcc.Dropdown(options, vid, id="var-id", clearable=False)
+    chooser = dcc.Dropdown(variant_choices(ids), vid, id="var-id", clearable=False)
     return html.Div(
         [
             *page_header(TITLE),
             dbc.Row(field("variant", "var-id", chooser, xs=12, md=8, lg=6), className="controls"),
             share_link("var-share"),
             loading(html.Div(id="var-body")),
+            html.H3("Inspection", className="mt-3"),
+            # below the fold: the first tab is chosen (and drawn) when the tabs come into view,
+            # or at once when the address names one (assets/lazy_tabs.js)
+            html.Div(
+                dcc.Tabs(
+                    [
+                        dcc.Tab(label=label, value=key, id=f"var-tab-{key}")
+                        for key, label in TABS.items()
+                    ],
+                    id="var-tabs",
+                    value=tab if tab in TABS else "",  # "": none chosen (None means the first)
+                ),
+                **{
+                    "data-lazy-tabs": "var-tabs",
+                    "data-lazy-first": "ops",
+                    "data-lazy-after": "var-body",
+                },
+            ),
+            loading(html.Div(id="var-tab-body", className="card-variant")),
         ]
     )
 
 
-url_state("/variant", "var-share", [("id", "var-id", "value")])
+url_state("/variant", "var-share", [("id", "var-id", "value"), ("tab", "var-tabs", "value")])
 
 METRIC_COLUMNS = [
     text_col("metric", "metric", pinned="left", minWidth=170, tooltipField="name"),
@@ -165,26 +196,43 @@ CENSUS_COLUMNS = [
 ]
 
 
-def _read(vid: str, model_id: str) -> dict:
-    """Everything the variant's card shows besides the variant row itself (None: not there)."""
+def _read(vid: str) -> dict:
+    """Everything the variant's card shows besides the variant row and the tabs (None: not
+    there)."""
     reads = {
         "metrics": (queries.metrics_vs_float, vid),
         "kernels": (queries.kernels, vid),
-        "ops": (queries.op_profile, vid),
-        "totals": (queries.op_totals, vid),
-        "stats": (queries.layer_stats, vid),
-        "threshold": (queries.suspect_threshold,),
-        "memory": (queries.memory, vid),
-        "census": (queries.census, vid),
         "latency": (queries.latency, vid),
-        "history": (queries.history, model_id),
         "houses": (queries.per_house, vid),
+        "best": (queries.best_baselines,),
     }
     return {name: guarded(*call)[0] for name, call in reads.items()}
 
 
 def _table(name: str, df, columns: list[dict], missing: str):
     return grid(name, df, columns) if df is not None and not df.empty else notice(missing)
+
+
+def power_flag(v: dict, metrics, best) -> html.Div | str:
+    """Said above its metrics when the variant's MAE or energy-per-day error is worse than a
+    baseline's (always off, mean power, threshold rule), whatever its F1."""
+    if metrics is None or metrics.empty:
+        return ""
+    values = dict(zip(metrics["metric"], metrics["value"], strict=True))
+    row = {
+        "appliance": v.get("appliance"),
+        "kind": v.get("kind"),
+        "mae_w": values.get("mae"),
+        "epd_error_pct": values.get("epd_error_pct"),
+    }
+    text = power_flags.flag(row, power_flags.by_appliance(best))
+    if not text:
+        return ""
+    return html.Div(
+        f"Power and energy: worse than a baseline, whatever its F1: {text}.",
+        className="not-measured",
+        id="var-power-flag",
+    )
 
 
 def _facts(v: dict, vid: str) -> html.Div:
@@ -282,11 +330,37 @@ def _provenance(v: dict) -> html.Pre:
     return html.Pre(json.dumps(facts, indent=1, default=str))
 
 
+def tab_section(vid: str, tab: str):
+    """One tab of the inspection (TABS) of a variant."""
+    v, err = guarded(queries.variant, vid)
+    if err or v is None:
+        return notice(err or f"unknown variant {vid}")
+
+    def read(fn, *args):
+        value = guarded(fn, *args)[0]
+        return pd.DataFrame() if value is None else value  # not there: drawn as "no ..."
+
+    if tab == "qerr":
+        threshold = guarded(queries.suspect_threshold)[0]
+        return _quantization_error(read(queries.layer_stats, vid), threshold)
+    if tab == "memory":
+        figure = figures.memory_phases(read(queries.memory, vid))
+        return chart(dcc.Graph(id="mem-a", figure=figure), "memory by phase")
+    if tab == "census":
+        return _table("var-census", read(queries.census, vid), CENSUS_COLUMNS, "no op census")
+    if tab == "training":
+        figure = figures.training_curve(read(queries.history, v["model_id"]))
+        return chart(dcc.Graph(id="hist-a", figure=figure), "training curve")
+    if tab == "provenance":
+        return _provenance(v)
+    return _profile(read(queries.op_profile, vid), read(queries.op_totals, vid))
+
+
 def section(vid: str):
     v, err = guarded(queries.variant, vid)
     if err or v is None:
         return notice(err or f"unknown variant {vid}")
-    r = _read(vid, v["model_id"])
+    r = _read(vid)
     metrics = metric_rows.metric_table(r["metrics"])
     return html.Div(
         [
@@ -298,6 +372,7 @@ def section(vid: str):
             html.H3("Kernels"),
             html.Ul(kernel_facts(v, r["kernels"] or {}), id="var-kernels"),
             html.H3("Metrics (test split) against the float model"),
+            power_flag(v, r["metrics"], r["best"]),
             html.Div(metric_rows.MARGIN_TEXT, className="hint"),
             _table("var-metrics", metrics, METRIC_COLUMNS, "no metrics recorded"),
             *_per_house(r["houses"]),
@@ -308,21 +383,6 @@ def section(vid: str):
                 LATENCY_COLUMNS,
                 "no latency measured",
             ),
-            *_profile(r["ops"], r["totals"]),
-            *_quantization_error(r["stats"], r["threshold"]),
-            html.H3("Memory by phase"),
-            chart(
-                dcc.Graph(id="mem-a", figure=figures.memory_phases(r["memory"])), "memory by phase"
-            ),
-            html.H3("Op census"),
-            _table("var-census", r["census"], CENSUS_COLUMNS, "no op census"),
-            html.H3("Training curve"),
-            chart(
-                dcc.Graph(id="hist-a", figure=figures.training_curve(r["history"])),
-                "training curve",
-            ),
-            html.H3("Converter settings and provenance"),
-            _provenance(v),
         ],
         className="card-variant",
     )
@@ -334,3 +394,18 @@ def show(vid):
     if not isinstance(vid, str) or not vid or len(vid) > 300:
         return notice("choose a variant")
     return section(vid)
+
+
+@dash.callback(
+    Output("var-tab-body", "children"), Input("var-id", "value"), Input("var-tabs", "value")
+)
+@store_view
+def show_tab(vid, tab):
+    if not isinstance(vid, str) or not vid or len(vid) > 300:
+        return ""
+    if tab not in TABS:  # not chosen yet: drawn when the tabs come into view
+        return html.Div(
+            "Drawn when scrolled into view, or choose a tab: " + ", ".join(TABS.values()) + ".",
+            className="hint",
+        )
+    return tab_section(vid, tab)

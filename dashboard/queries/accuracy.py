@@ -37,6 +37,15 @@ def baselines(store: Path) -> pd.DataFrame:
 
 
 @cached_read
+def best_baselines(store: Path) -> pd.DataFrame:
+    """Per appliance, the best baseline on F1, on MAE and on the energy-per-day error: the bar a
+    model must clear (the recommendation rule's own query, store/recommend.py)."""
+    from store.recommend import BASELINES_SQL
+
+    return q(store, BASELINES_SQL)
+
+
+@cached_read
 def leaderboard(store: Path, device: tuple[str, str, int] | None = None) -> pd.DataFrame:
     """Models measured on the device beside the baselines scored on the same windows."""
     cond, params = "", []
