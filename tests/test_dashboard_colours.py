@@ -59,3 +59,10 @@ def test_partial_days_are_hatched_on_every_bar_and_short_traces_are_one_stretch(
     fig = figures.daily_energy(short)
     assert "shown stretch" in fig.layout.yaxis.title.text
     assert "1.0 h" in fig.data[0].x[0]
+
+
+def test_no_two_modes_or_baselines_share_a_colour():
+    from dashboard.figures.style import BASELINE_COLORS, MODE_COLORS, TRUTH_COLOR
+
+    colours = [*MODE_COLORS.values(), *BASELINE_COLORS.values(), TRUTH_COLOR]
+    assert len({c.lower() for c in colours}) == len(colours)

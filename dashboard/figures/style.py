@@ -36,7 +36,7 @@ MODE_COLORS = {
     # two more from Paul Tol's colour-blind-safe "muted" scheme
     "w8_a8_xnnpack": "#882255",
     "w8_a8_mixed16": "#44AA99",
-    "qat_w8_a8": "#332288",
+    "qat_w8_a8": "#661100",  # Tol's dark brown: no two modes share a colour
     "qat_w8_a8_xnnpack": "#AA4499",
 }
 BASELINE_COLORS = {
