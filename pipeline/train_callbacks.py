@@ -90,6 +90,10 @@ class BudgetCallback:
 
             def on_train_begin(self, logs=None):
                 self.t0 = time.perf_counter()
+                # a resumed run (SafeBackup restored its epochs first) continues the schedule
+                # and the step count where the killed run left them, instead of warming up again
+                done = getattr(self.model, "_initial_epoch", None) or 0
+                self.steps = int(done) * int(self.params.get("steps") or 0)
 
             def progress(self) -> float:
                 p = self.steps / max(1, self.total_steps)
@@ -245,6 +249,28 @@ def checkpoint_problem(key_dir: Path) -> str | None:
     return None
 
 
+def _is_number(v) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _prepend_history(model, restored: list[dict]) -> None:
+    """Put the epochs a resumed run restored (not run again) in front of its Keras History."""
+    hist = getattr(model, "history", None)
+    if not restored or hist is None:
+        return
+    current = dict(hist.history)
+    n_now = len(hist.epoch)
+    keys = set(current) | {k for r in restored for k in r if k != "epoch"}
+    hist.history = {
+        k: [r.get(k) for r in restored] + list(current.get(k, [None] * n_now)) for k in keys
+    }
+    hist.epoch = [r["epoch"] for r in restored] + list(hist.epoch)
+
+
 class SafeBackup:
     """Keras ``BackupAndRestore`` whose saves are atomic and whose restore is checked: each
     epoch's weights go to a new ``epoch-<n>.weights.h5`` (private name, then renamed), then
@@ -255,12 +281,29 @@ class SafeBackup:
 
         class _CB(keras.callbacks.BackupAndRestore):
             def on_train_begin(self, logs=None):
+                self._epoch_logs = []  # every epoch's logs so far, restored ones included
+                self._restored = []
                 self._load_model()
+
+            def on_epoch_end(self, epoch, logs=None):
+                row = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+                self._epoch_logs.append({"epoch": int(epoch), **row})
+                super().on_epoch_end(epoch, logs)
+
+            def on_train_end(self, logs=None):
+                # the restored epochs go in front of this run's History, so the history rows,
+                # the best epoch and the under-trained facts cover the whole training
+                _prepend_history(self.model, self._restored)
+                super().on_train_end(logs)
 
             def _load_model(self):
                 state = backup_state(Path(self.backup_dir))
                 if state is None:
                     return
+                logs = state.get("logs")
+                if isinstance(logs, list) and all(isinstance(r, dict) for r in logs):
+                    self._restored = [r for r in logs if r.get("epoch", -1) < state["epoch"]]
+                    self._epoch_logs = list(self._restored)
                 try:
                     if self.model.optimizer is not None and not self.model.optimizer.built:
                         self.model.optimizer.build(self.model.trainable_variables)
@@ -277,7 +320,13 @@ class SafeBackup:
                 name = f"epoch-{self._current_epoch}.weights.h5"
                 sha = _save_private(folder / name, self.model.save_weights)
                 _write_json(
-                    folder / STATE, {"epoch": self._current_epoch, "weights": name, "sha256": sha}
+                    folder / STATE,
+                    {
+                        "epoch": self._current_epoch,
+                        "weights": name,
+                        "sha256": sha,
+                        "logs": self._epoch_logs,
+                    },
                 )
                 for old in folder.glob("epoch-*.weights.h5"):
                     if old.name != name:

@@ -27,8 +27,10 @@ def history_and_facts(model_id: str, hist, plan: dict, epoch_seconds: list) -> t
     h = hist.history
     losses = h.get("loss", [])
     val_losses = [v for v in h.get("val_loss", []) if v is not None]
-    # epochs restored by BackupAndRestore are not in this History: number from the end
+    # a resumed run's History starts with the epochs it restored (SafeBackup puts them there);
+    # their seconds were measured by the killed run and are not known
     first_epoch = hist.epoch[0] + 1 if hist.epoch else 1
+    epoch_seconds = [None] * (len(losses) - len(epoch_seconds)) + list(epoch_seconds)
     history = [
         {
             "model_id": model_id,
@@ -77,4 +79,4 @@ def outcome(fit: Fit, plan: dict, best_val_loss, still_improving: bool, zero_los
 
 
 def _at(seq, i):
-    return float(seq[i]) if seq is not None and i < len(seq) else None
+    return float(seq[i]) if seq is not None and i < len(seq) and seq[i] is not None else None

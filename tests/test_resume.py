@@ -80,3 +80,46 @@ def test_a_damaged_checkpoint_restarts_training_instead_of_failing(tmp_path):
     from pipeline import artifacts
 
     assert artifacts.verify(store) == []
+
+
+def test_a_resumed_training_keeps_the_history_of_the_epochs_it_restored(tmp_path):
+    """A run killed after its last backed-up epoch resumes with nothing left to run: its history,
+    best epoch and best validation loss still cover every epoch (they came out empty and None,
+    and saving the model then failed)."""
+    import keras
+    import numpy as np
+
+    from pipeline.train_callbacks import BudgetCallback, SafeBackup
+    from pipeline.train_facts import history_and_facts
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+
+    budget = BudgetCallback("cosine", 1e-3, 0.1, 0, 0)
+
+    def fit(epochs):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        hist = model.fit(
+            x,
+            y,
+            epochs=epochs,
+            validation_data=(x, y),
+            verbose=0,
+            callbacks=[SafeBackup(tmp_path / "backup"), budget],
+        )
+        return hist
+
+    first = fit(2)  # as if killed after epoch 2's backup
+    whole = fit(2)  # the resume: both epochs restored, none run
+    assert whole.epoch == [0, 1] and budget.steps == 2 * 2  # 64 windows in batches of 32
+    # (the schedule and step count go on from the restored epochs)
+    assert whole.history["val_loss"] == first.history["val_loss"]
+    rows, facts = history_and_facts("m", whole, {}, [])
+    assert [r["epoch"] for r in rows] == [1, 2] and facts["best_val_loss"] is not None
+    more = fit(3)  # a resume with one epoch left to run
+    rows, facts = history_and_facts("m", more, {}, [1.5])
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert [r["seconds"] for r in rows] == [None, None, 1.5]
+    assert facts["best_val_loss"] == min(r["val_loss"] for r in rows)
