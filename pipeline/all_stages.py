@@ -150,6 +150,18 @@ def _finish(ctx: RunContext, timings: list[tuple[str, float]], total: float) -> 
 
     ctx.console.print(artifacts.collect(ctx.store, exclude_run=ctx.run_id).text())
     ctx.console.print(summary_table(ctx))
+    for line in power_verdict_lines(ctx):
+        ctx.console.print(line, soft_wrap=True, markup=False)
+
+
+def power_verdict_lines(ctx: RunContext) -> list[str]:
+    """Float models worse than the always-off / mean-power baselines on MAE or energy per day,
+    whatever their F1 (pipeline/power_verdict.py)."""
+    from pipeline.power_verdict import VERDICT_SQL, verdict_lines
+
+    if not ctx.store.exists():
+        return []
+    return verdict_lines(ctx.read(VERDICT_SQL))
 
 
 def _mmss(seconds: float) -> str:

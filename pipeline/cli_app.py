@@ -83,6 +83,8 @@ def stage_context(store, cfg, appliance, arch, force, command, **options):
     from pipeline.context import RunContext, RunOptions
 
     check_writable_store(store)
+    if getattr(cfg, "eval_postprocess", "none") == "threshold":  # the setting, as the flag
+        options["article_postprocess"] = True
     return RunContext(
         store=Path(store),
         cfg=cfg,

@@ -48,6 +48,18 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     ),
     "train.qat_lr": ("qat_peak_lr", "learning rate of the quantization-aware fine-tuning"),
     "train.val_windows": ("val_windows", "validation windows (omit = all)"),
+    "train.off_weight": (
+        "off_weight",
+        "weight of a loss term on power predicted while the appliance is off (0 = none)",
+    ),
+    "train.augment_fraction": (
+        "augment_fraction",
+        "share of 'on' windows placed onto another stretch of the training aggregate",
+    ),
+    "train.distract_fraction": (
+        "distract_fraction",
+        "share of 'off' windows given a load weaker than the appliance's, still 'off'",
+    ),
     "train.workers": ("train_workers", "models trained at once in worker processes"),
     "convert.calibration_windows": ("calibration_windows", "representative windows"),
     "convert.debug_windows": ("debug_windows", "quantization-debugger windows"),
@@ -77,6 +89,10 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "evaluate.trace_hours": ("eval_trace_hours", "hours of contiguous trace kept"),
     "evaluate.bootstrap": ("eval_bootstrap", "bootstrap resamples for intervals"),
     "evaluate.batch": ("eval_batch", "Keras prediction batch"),
+    "evaluate.postprocess": (
+        "eval_postprocess",
+        "none, or threshold (predictions under the on-threshold set to 0 W, the article's)",
+    ),
     "recommend.margin": (
         "recommend_margin",
         "F1 a cheaper variant may lose to the best (paired lower bound), 0-1",
@@ -95,6 +111,7 @@ _CHOICES = {
     "schedule": ("constant", "warmup_cosine"),
     "eval_protocol": ("stratified", "first", "busiest"),
     "keep_epoch": ("best", "last"),
+    "eval_postprocess": ("none", "threshold"),
 }
 
 
@@ -171,7 +188,17 @@ def _coerce(key: str, fname: str, value, current):
         return value
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
         raise bad("a non-negative number")
-    if fname in ("on_fraction", "hard_fraction", "recommend_margin") and not 0 <= value <= 1:
+    if (
+        fname
+        in (
+            "on_fraction",
+            "hard_fraction",
+            "recommend_margin",
+            "augment_fraction",
+            "distract_fraction",
+        )
+        and not 0 <= value <= 1
+    ):
         raise bad("a number between 0 and 1")
     return float(value)
 

@@ -53,6 +53,16 @@ class ProfileConfig:
     hard_fraction: dict[Arch, float | None] = field(
         default_factory=lambda: {Arch.CNN: None, Arch.TRANSFORMER: None}
     )
+    # weight of a loss term on the power predicted while the appliance is off (|error| on the
+    # 'off' samples, in units of P_m; 0 = the article's loss): cross-house, a model's false
+    # power on other loads is most of its MAE and energy error (README, "Results on real houses")
+    off_weight: float = 0.0
+    # share of 'on' training windows whose activation is placed onto another stretch of the
+    # training aggregate (an 'off' window's), so a model sees the appliance on other base loads
+    augment_fraction: float = 0.0
+    # share of 'off' training windows given a rectangular load over the midpoint weaker than
+    # the appliance's own activations (another appliance), still labelled 'off'
+    distract_fraction: float = 0.0
     # which weights a model keeps: "best" (lowest validation loss) or "last" (the final epoch)
     keep_epoch: dict[Arch, str] = field(
         default_factory=lambda: {Arch.CNN: "best", Arch.TRANSFORMER: "best"}
@@ -81,6 +91,9 @@ class ProfileConfig:
         24.0  # contiguous stretch kept as traces (and scored the article's way)
     )
     eval_bootstrap: int = 400  # bootstrap resamples for the intervals
+    # "threshold": predictions under the on-threshold set to 0 W (the article's post-processing,
+    # as --article-postprocess); "none": only negative powers set to 0
+    eval_postprocess: str = "none"
     eval_batch: int = 256
     # the recommendation's margin: the F1 a person accepts to lose, paired, for a cheaper variant
     recommend_margin: float = 0.02

@@ -22,7 +22,7 @@ from pipeline.readers import (
     reason,
     warn_negatives,
 )
-from pipeline.series import concat, house_series, time_split
+from pipeline.series import concat, house_series, time_split, train_val_split
 from store.vocab import Appliance, Split, canonical_appliance
 
 TIME_NAMES = ("time", "timestamp", "datetime", "date_time", "date", "unix", "localminute")
@@ -191,8 +191,9 @@ def group_files_by_house(
 
 class WideSource:
     """Houses of wide files: with three houses or more the last is the test house and the one
-    before it the validation house (or those --test-house/--val-house name); with one or two,
-    each house's series is split by time (70 / 15 / 15 %)."""
+    before it the validation house (or those --test-house/--val-house name); with two, the
+    last is the test house and the other trains (its first 85 % by time) and validates (its
+    last 15 %); with one, its series is split by time (70 / 15 / 15 %)."""
 
     def __init__(self, root: Path, files: dict[str, list[Path]], opts):
         self.root = root
@@ -259,6 +260,9 @@ class WideSource:
                         f"{self.root}: the {sp.value} split of {appliance.value} has no house with that appliance"
                     )
             data = {sp: concat([series[h] for h in hs]) for sp, hs in names.items()}
+            if names[Split.TRAIN] == names[Split.VAL]:  # one house trains and validates
+                both = train_val_split(data[Split.TRAIN])
+                data[Split.TRAIN], data[Split.VAL] = both[Split.TRAIN], both[Split.VAL]
         cleaning = {h: self.loaded[h][0].cleaning for h in series}
         return Splits(data=data, houses=names, period_s=period, cleaning=cleaning)
 
@@ -281,14 +285,21 @@ class WideSource:
 def _split_houses(
     houses: list[str], test_house: str | None, val_house: str | None
 ) -> dict[Split, list[str]] | None:
-    """The houses of each split, or None: one or two houses, each split by time.
-    ``test_house`` may name several houses, comma-separated (each is then reported alone too)."""
-    if test_house or val_house:
+    """The houses of each split, or None: one house, split by time.
+    ``test_house`` may name several houses, comma-separated (each is then reported alone too).
+    With two houses (or one house left after the test houses) the house left trains and its
+    last 15 % by time validates: a test house never reaches training or validation."""
+    if test_house or val_house or len(houses) == 2:
         tests = [h.strip() for h in test_house.split(",") if h.strip()] if test_house else []
         for h in [*tests, val_house]:
             if h is not None and h not in houses:
                 raise DataError(f"house {h} is not in the data (houses: {', '.join(houses)})")
         tests = tests or [houses[-1]]
+        rest = [h for h in houses if h not in tests]
+        if val_house is None and len(rest) == 1:
+            # one house left: it trains, and its last 15 % (by time) validates; the test
+            # house stays unseen (two houses are thus cross-house by default)
+            return {Split.TRAIN: rest, Split.VAL: rest, Split.TEST: tests}
         val = val_house or next((h for h in reversed(houses) if h not in tests), None)
         if val is None or val in tests:
             raise DataError(
@@ -302,4 +313,4 @@ def _split_houses(
         }
     if len(houses) >= 3:
         return {Split.TRAIN: houses[:-2], Split.VAL: [houses[-2]], Split.TEST: [houses[-1]]}
-    return None  # one or two houses: split each by time
+    return None  # one house: split by time

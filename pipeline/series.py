@@ -61,3 +61,13 @@ def time_split(s: SplitData) -> dict[Split, SplitData]:
         part.segment = part.segment + (0 if split is Split.TRAIN else 100_000 * (1 + cuts.index(a)))
         out[split] = part
     return out
+
+
+def train_val_split(s: SplitData) -> dict[Split, SplitData]:
+    """One training house that also validates: first 85 % train, last 15 % validation (by time,
+    validation segments renumbered so that no window spans the cut)."""
+    cut = int(len(s) * 0.85)
+    train = SplitData(*[getattr(s, c)[:cut] for c in SPLIT_COLUMNS])
+    val = SplitData(*[getattr(s, c)[cut:] for c in SPLIT_COLUMNS])
+    val.segment = val.segment + 500_000
+    return {Split.TRAIN: train, Split.VAL: val}

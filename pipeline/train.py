@@ -58,6 +58,9 @@ def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> st
             # only when set, so that runs without it keep their models
             *([] if cfg.hard_fraction[arch] is None else [("hard", cfg.hard_fraction[arch])]),
             *([] if cfg.keep_epoch[arch] == "best" else [("keep", cfg.keep_epoch[arch])]),
+            *([] if not cfg.off_weight else [("off_weight", cfg.off_weight)]),
+            *([] if not cfg.augment_fraction else [("augment", cfg.augment_fraction)]),
+            *([] if not cfg.distract_fraction else [("distract", cfg.distract_fraction)]),
             cfg.val_windows,
             cfg.seed,
             ctx.options.article_loss,

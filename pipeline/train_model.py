@@ -123,7 +123,7 @@ def _set_up(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, val_
     article_bce = ctx.options.article_loss
     with strategy.scope():
         model = build_model(arch, cfg.width_scale)
-        _compile(model, params, plan, article_bce)
+        _compile(model, params, plan, article_bce, cfg.off_weight)
     train_ds = tr.tf_dataset(
         tr.starts,
         plan["batch"],
@@ -132,6 +132,8 @@ def _set_up(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, val_
         train=True,
         hard=hard_tr,
         hard_fraction=plan["hard_fraction"],
+        augment_fraction=cfg.augment_fraction,
+        distract_fraction=cfg.distract_fraction,
     )
     val_ds = va.tf_dataset(np.sort(val_starts), plan["batch"])
     return _Job(
@@ -148,14 +150,14 @@ def _set_up(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, val_
     )
 
 
-def _compile(model, params, plan, article_bce: bool) -> None:
+def _compile(model, params, plan, article_bce: bool, off_weight: float = 0.0) -> None:
     import keras
 
     model.compile(
         optimizer=keras.optimizers.Adam(
             plan["peak_lr"], beta_1=0.9, beta_2=0.999, epsilon=1e-8, clipnorm=plan["clipnorm"]
         ),
-        loss=appliance_loss(params, article_bce),
+        loss=appliance_loss(params, article_bce, off_weight),
         metrics=[power_mae],
     )
 
@@ -262,7 +264,9 @@ def train_one(
     keep_last = job.plan["keep_epoch"] == "last"
     final, final_sha = _publish_best(ctx, job.model_id, key_dir, job.model if keep_last else None)
     history, facts = history_and_facts(job.model_id, fit.hist, job.plan, fit.progress.epoch_seconds)
-    zero_loss = zero_prediction_loss(job.val, job.val_starts, job.params, job.article_bce)
+    zero_loss = zero_prediction_loss(
+        job.val, job.val_starts, job.params, job.article_bce, ctx.cfg.off_weight
+    )
     facts.update(
         outcome(fit, job.plan, facts["best_val_loss"], facts["still_improving"], zero_loss)
     )
@@ -295,6 +299,9 @@ def _train_config(cfg, job: _Job, seed: int, zero_loss: float) -> str:
             **job.plan,
             "val_windows": len(job.val_starts),
             "on_fraction": cfg.on_fraction,
+            "off_weight": cfg.off_weight,
+            "augment_fraction": cfg.augment_fraction,
+            "distract_fraction": cfg.distract_fraction,
             "seed": seed,
             "width_scale": cfg.width_scale,
             "optimizer": "adam(0.9, 0.999, 1e-8)",

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import MIDPOINT, WINDOW
 
+MAX_DISTRACTOR = 40  # samples: the longest distractor load (training augmentation)
 SPLIT_COLUMNS = ("unix", "aggregate_w", "appliance_w", "status", "segment", "house")
 
 
@@ -70,6 +71,7 @@ class Windows:
 
     def __init__(self, split: SplitData, agg_mean: float, agg_std: float, max_power_w: float):
         self.split = split
+        self.agg_std = float(agg_std)
         self.x = ((split.aggregate_w - agg_mean) / agg_std).astype(np.float32)
         self.y = (np.clip(split.appliance_w, 0, max_power_w) / max_power_w).astype(np.float32)
         self.status = split.status.astype(np.float32)
@@ -226,10 +228,19 @@ class Windows:
         train=False,
         hard=None,
         hard_fraction=None,
+        augment_fraction: float = 0.0,
+        distract_fraction: float = 0.0,
     ):
         """A tf.data pipeline that gathers windows inside the graph (no Python per batch).
 
         ``train``: the endless stream of start_stream; otherwise the given starts once, in order.
+        ``augment_fraction`` (training only): that share of the windows whose midpoint is 'on'
+        get their appliance's power over the window placed onto the aggregate of a random
+        'off' window of the same split instead of their own (``augmented``): the activation
+        seen on other base loads and other appliances' activity. ``distract_fraction``
+        (training only): that share of the windows whose midpoint is 'off' get a rectangular
+        load over the midpoint weaker than the appliance's own activations (``distractors``),
+        and stay 'off': another appliance, not this one.
         """
         import tensorflow as tf
 
@@ -241,9 +252,69 @@ class Windows:
         else:
             ds = tf.data.Dataset.from_tensor_slices(starts.astype(np.int64))
         ds = ds.batch(batch, drop_remainder=False)
+        backgrounds = starts[self.status[starts + MIDPOINT] < 0.5] if train else starts[:0]
+        if (augment_fraction or distract_fraction) and len(backgrounds):
+            return ds.map(
+                self._augmenter(augment_fraction, backgrounds, seed, distract_fraction),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            ).prefetch(tf.data.AUTOTUNE)
 
         def gather(idx):
             win = tf.gather(x, idx[:, None] + offsets[None, :])
             return win, tf.gather(y, idx + MIDPOINT)
 
         return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def _augmenter(self, fraction: float, backgrounds: np.ndarray, seed: int, distract=0.0):
+        """The batch map of ``tf_dataset``'s augmentation (see ``augmented`` and
+        ``distractors``), in the graph."""
+        import tensorflow as tf
+
+        low, high = self.distractor_range()
+
+        x = tf.constant(self.x)
+        app = tf.constant(self._appliance_in_input_units())
+        y = tf.constant(np.stack([self.y, self.status], axis=1))
+        status = tf.constant(self.status)
+        bg = tf.constant(backgrounds.astype(np.int64))
+        offsets = tf.range(WINDOW, dtype=tf.int64)
+
+        def gather(idx):
+            cols = idx[:, None] + offsets[None, :]
+            n = tf.shape(idx)[0]
+            pick = tf.random.uniform([n], 0, tf.shape(bg, out_type=tf.int64)[0], tf.int64, seed)
+            other = tf.gather(bg, pick)
+            moved = tf.gather(x, other[:, None] + offsets[None, :]) + tf.gather(app, cols)
+            on = tf.gather(status, idx + MIDPOINT) > 0.5
+            swap = on & (tf.random.uniform([n], seed=seed + 7) < fraction)
+            win = tf.where(swap[:, None], moved, tf.gather(x, cols))
+            if distract:
+                amp = tf.random.uniform([n, 1], low, high, seed=seed + 11)
+                length = tf.random.uniform([n, 1], 1, MAX_DISTRACTOR, tf.int64, seed=seed + 13)
+                lead = tf.random.uniform([n, 1], 0, 1, seed=seed + 17)
+                first = MIDPOINT - tf.cast(lead * tf.cast(length, tf.float32), tf.int64)
+                inside = (offsets[None, :] >= first) & (offsets[None, :] < first + length)
+                add = (~on) & (tf.random.uniform([n], seed=seed + 19) < distract)
+                pulse = amp * tf.cast(inside & add[:, None], tf.float32)
+                win = win + pulse
+            return win, tf.gather(y, idx + MIDPOINT)
+
+        return gather
+
+    def distractor_range(self) -> tuple[float, float]:
+        """Amplitudes of the distractor loads, on the inputs' scale: 30-90 % of the weakest
+        tenth of the appliance's 'on' powers in this split (weaker than its own activations)."""
+        on = self.split.appliance_w[self.status > 0.5]
+        weak = float(np.percentile(on, 10)) if len(on) else 0.0
+        return 0.3 * weak / self.agg_std, max(0.9 * weak, 1e-3) / self.agg_std
+
+    def _appliance_in_input_units(self) -> np.ndarray:
+        """The appliance's power on the inputs' scale (an activation adds this to x)."""
+        return (np.clip(self.split.appliance_w, 0, None) / self.agg_std).astype(np.float32)
+
+    def augmented(self, starts: np.ndarray, backgrounds: np.ndarray) -> np.ndarray:
+        """Windows of ``starts`` with their appliance's power placed onto the aggregate of the
+        ``backgrounds`` windows (same length): what the augmentation feeds the model."""
+        app = self._appliance_in_input_units()
+        cols = starts[:, None] + np.arange(WINDOW)[None, :]
+        return self.inputs(backgrounds) + app[cols]
