@@ -74,7 +74,7 @@ def _group_alive(pgid: int) -> bool:
 
 def check_store(store: Path) -> list[str]:
     """Every artifact a store row names exists and has the row's sha256."""
-    from pipeline.config import file_sha256
+    from pipeline.hashing import file_sha256
     from store import db
 
     if not store.exists():

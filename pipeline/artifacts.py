@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from pipeline.config import file_sha256
+from pipeline.hashing import file_sha256
 from store import db
 
 HASH_CHARS = 16  # hex digits of the sha256 in an artifact's name

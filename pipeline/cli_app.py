@@ -69,7 +69,7 @@ def console():
 
 def resolve_profile(profile, config, overrides):
     """The run's settings: the preset, then --config, then each --set (a bad one ends here)."""
-    from pipeline.config import resolve_config
+    from pipeline.config_overrides import resolve_config
     from pipeline.errors import ConfigError
 
     try:
@@ -186,6 +186,6 @@ def data_options(source, path, test_house, val_house, house_map, keep_issues, ke
 
 def ingest_context(store: Path, command: str, **options):
     """A recorded run for an ingest command (ingests use no profile settings; demo is recorded)."""
-    from pipeline.config import profile_config
+    from pipeline.profiles import profile_config
 
     return stage_context(store, profile_config(Profile.DEMO), None, None, False, command, **options)

@@ -1,28 +1,17 @@
-"""Every constant and profile setting in one place, recorded verbatim with each run.
+"""The constants every stage shares: the window, the appliances' parameters, the REFIT house map.
 
 Appliance parameters are those in force for the article (reference implementation, ml/common.py);
 the REFIT house/channel map and the test/validation houses are the article's. The settings of a
 run and their presets live in pipeline/profiles.py, the TOML/--set overrides and their checks in
-pipeline/config_overrides.py; both are importable from here.
+pipeline/config_overrides.py.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 
-from pipeline.config_overrides import CONFIG_KEYS, resolve_config
-from pipeline.profiles import ProfileConfig, profile_config
 from store.vocab import Appliance
-
-__all__ = [  # the settings API, defined beside this module
-    "CONFIG_KEYS",
-    "ProfileConfig",
-    "profile_config",
-    "resolve_config",
-]
 
 WINDOW = 599
 MIDPOINT = WINDOW // 2
@@ -78,17 +67,3 @@ REFIT_HOUSES: dict[Appliance, HouseSplit] = {
 def lr_for_batch(global_batch: int) -> float:
     """Adam learning rate: 1e-4 at batch 1024, scaled by sqrt(batch / 1024) (the article's rule)."""
     return 1e-4 * math.sqrt(global_batch / 1024)
-
-
-def stable_hash(obj) -> str:
-    """Short sha256 of a JSON-serialisable object with sorted keys."""
-    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def file_sha256(path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()

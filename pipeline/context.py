@@ -19,7 +19,8 @@ from typing import Any
 import duckdb
 from rich.console import Console
 
-from pipeline.config import ProfileConfig, stable_hash
+from pipeline.hashing import stable_hash
+from pipeline.profiles import ProfileConfig
 from store import db
 from store.progress_file import process_alive
 from store.vocab import Appliance, Arch

@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pipeline.config import file_sha256, stable_hash
 from pipeline.context import RunContext
 from pipeline.errors import ModelFileError, NotReadyError
+from pipeline.hashing import file_sha256, stable_hash
 from pipeline.quant_debug import layer_stat_records
 from pipeline.quant_sensitivity import sensitivity_records
 from pipeline.variants import convert_model
@@ -128,15 +128,11 @@ def _convert_job(store, cfg, options, appliance, arch, model_row):
 def _convert_in_workers(ctx: RunContext, todo: list[tuple]) -> None:
     """Models are converted in parallel worker processes (the converter and calibration are
     mostly single-threaded); each finished model is committed."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
+    from concurrent.futures import as_completed
 
-    from pipeline.train_workers import die_with_parent
+    from pipeline.workers import worker_pool
 
-    workers = min(ctx.cfg.convert_workers, len(todo))
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent
-    ) as pool:
+    with worker_pool(min(ctx.cfg.convert_workers, len(todo))) as pool:
         futures = {
             pool.submit(_convert_job, str(ctx.store), ctx.cfg, ctx.options, a, arch, row): (
                 a,

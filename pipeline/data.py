@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import artifacts
-from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, file_sha256, stable_hash
+from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES
 from pipeline.context import RunContext, Timer
 from pipeline.errors import DataError
+from pipeline.hashing import file_sha256, stable_hash
 from pipeline.reader_refit import RefitSource
 from pipeline.reader_wide import WideSource
 from pipeline.readers import HouseSource, Splits

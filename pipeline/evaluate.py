@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.baselines import score_baselines
-from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT, stable_hash
-from pipeline.config import file_sha256 as sha256_of
+from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT
 from pipeline.context import RunContext
 from pipeline.data import load_split
 from pipeline.errors import ModelFileError, NotReadyError
@@ -42,6 +41,8 @@ from pipeline.eval_scoring import (
     trace_metric_rows,
     trace_metrics,
 )
+from pipeline.hashing import file_sha256 as sha256_of
+from pipeline.hashing import stable_hash
 from pipeline.windows import SplitData, Windows
 from store.vocab import Appliance, Split
 

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-from pipeline.config import file_sha256, stable_hash
 from pipeline.context import RunContext, host_facts
 from pipeline.errors import ModelFileError, NotReadyError
+from pipeline.hashing import file_sha256, stable_hash
 from pipeline.measurements import Measurements
 from pipeline.modes import spec_of
 from store.vocab import Runtime

@@ -10,9 +10,9 @@ from __future__ import annotations
 from functools import partial
 
 from pipeline import artifacts
-from pipeline.config import stable_hash
 from pipeline.context import RunContext
 from pipeline.data import load_split, split_record
+from pipeline.hashing import stable_hash
 from pipeline.train_callbacks import scheduled_lr
 from pipeline.train_loss import make_loss, power_mae
 from pipeline.train_model import train_one

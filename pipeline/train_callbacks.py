@@ -161,7 +161,7 @@ def _write_json(path: Path, data: dict) -> None:
 def _save_private(path: Path, save) -> str:
     """``save(tmp)`` under a private name beside ``path``, then rename it there; its sha256."""
     from pipeline.artifacts import temp_path
-    from pipeline.config import file_sha256
+    from pipeline.hashing import file_sha256
 
     tmp = temp_path(path.parent, path.name.split(".")[0], "." + path.name.split(".", 1)[1])
     try:
@@ -190,7 +190,7 @@ def _read_json(path: Path) -> dict | None:
 def backup_state(backup: Path) -> dict | None:
     """The recorded last epoch of ``backup`` ({"epoch", "weights", "sha256"}), checked against
     its weights file; None when there is none; UnreadableCheckpoint when it does not match."""
-    from pipeline.config import file_sha256
+    from pipeline.hashing import file_sha256
 
     state = _read_json(backup / STATE)
     if state is None:
@@ -214,7 +214,7 @@ def best_state(key_dir: Path) -> dict | None:
     UnreadableCheckpoint when best.keras is damaged."""
     import zipfile
 
-    from pipeline.config import file_sha256
+    from pipeline.hashing import file_sha256
 
     best = key_dir / BEST
     if not best.exists():

@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline import artifacts
-from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, file_sha256
+from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES
 from pipeline.context import RunContext
 from pipeline.converters import export_saved_model, make_converter, mixed16_model
 from pipeline.data import load_split
 from pipeline.errors import ModelFileError
+from pipeline.hashing import file_sha256
 from pipeline.modes import MODE_SPECS, Build, ModeSpec, recorded_settings
 from pipeline.quant_debug import inspect
 from pipeline.quant_sensitivity import Sensitivity, rank_tensors

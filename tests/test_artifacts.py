@@ -113,9 +113,9 @@ def test_failed_data_run_leaves_published_splits_and_rows_untouched(data_store, 
     res = run_cli("data", *SMOKE, "--store", store)
     assert "kettle unchanged, skipped" in res.stderr
     pd.testing.assert_frame_equal(datasets(store), rows_before)
-    from pipeline.config import profile_config
     from pipeline.context import RunContext
     from pipeline.data import load_split
+    from pipeline.profiles import profile_config
     from store.vocab import Appliance, Arch, Split
 
     ctx = RunContext(store, profile_config("smoke"), [Appliance.KETTLE], list(Arch))

@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 
 from pipeline import reader_refit, reader_wide
-from pipeline.config import REFIT_HOUSES, profile_config
+from pipeline.config import REFIT_HOUSES
 from pipeline.context import RunContext
 from pipeline.data import DataOptions, load_split, run_data
 from pipeline.errors import DataError
+from pipeline.profiles import profile_config
 from pipeline.series import segments_for
 from pipeline.synth import generate_house, houses_and_channels
 from pipeline.windows import SplitData, Windows, valid_starts

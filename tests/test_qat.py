@@ -94,8 +94,8 @@ def test_settings_that_shape_a_model_or_its_qat_file_are_in_their_cache_keys():
     changes the conversion key of the architecture it is set for only."""
     from dataclasses import replace
 
-    from pipeline.config import profile_config
     from pipeline.convert import _qat_key
+    from pipeline.profiles import profile_config
     from pipeline.train import train_key
     from store.vocab import Arch
 

@@ -4,8 +4,8 @@ import socket
 import subprocess
 import sys
 
-from pipeline.config import profile_config
 from pipeline.context import RunContext
+from pipeline.profiles import profile_config
 from store import db
 from store.vocab import Appliance, Arch
 
