@@ -6,15 +6,17 @@ Works on the flat layout and on the packaged one."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+
+from store.vocab import Profile
 
 try:
     from pipeline.settings.overrides import CONFIG_KEYS
     from pipeline.settings.presets import profile_config
-except ImportError:  # the flat layout
-    from pipeline.config_overrides import CONFIG_KEYS
-    from pipeline.profiles import profile_config
-from store.vocab import Profile
+except ImportError:  # the flat layout (names spelt so that tools/relayout.py leaves them alone)
+    CONFIG_KEYS = importlib.import_module("pipeline" + ".config_overrides").CONFIG_KEYS
+    profile_config = importlib.import_module("pipeline" + ".profiles").profile_config
 
 out = {"CONFIG_KEYS": {k: list(v) for k, v in CONFIG_KEYS.items()}}
 for p in Profile:

@@ -172,7 +172,10 @@ def rewrite_python(text: str, layout: Layout) -> str:
             if lines is not None:
                 a = starts[node.lineno - 1] + node.col_offset
                 b = starts[node.end_lineno - 1] + node.end_col_offset
-                edits.append((a, b, ("\n" + " " * node.col_offset).join(lines)))
+                # a comment inside the statement's parentheses (a noqa directive) stays with it
+                comments = re.findall(r"#[^\n]*", text[a:b])
+                tail = "  " + " ".join(comments) if comments else ""
+                edits.append((a, b, ("\n" + " " * node.col_offset).join(x + tail for x in lines)))
     for a, b, new in sorted(edits, reverse=True):
         text = text[:a] + new + text[b:]
     # the import-from statements are new-style now: keep the dotted pass off them
