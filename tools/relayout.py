@@ -97,6 +97,36 @@ class Layout:
         return ".".join([self.modules[head], *parts[2:]])
 
 
+def _top_level_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def clashes(root: Path, layout: Layout) -> list[str]:
+    """Old modules whose new package has their name and a module named like one of their names:
+    `from pipeline.cli import app` would be read as the module, not the old module's `app`."""
+    found = []
+    for old, new in layout.modules.items():
+        if not new.startswith(old + "."):
+            continue
+        source = next(
+            (p for p in (root / f"{m.replace('.', '/')}.py" for m in (old, new)) if p.exists()),
+            None,
+        )
+        modules = {m.rsplit(".", 1)[1] for m in layout.new_modules if m.startswith(old + ".")}
+        for name in sorted(_top_level_names(source) & modules) if source else []:
+            found.append(f"{old} defines {name!r} and {old}.{name} is a new module: rename it")
+    return found
+
+
 def _import_line(module: str, names: list[tuple[str, str | None]]) -> str:
     return f"from {module} import " + ", ".join(n if a is None else f"{n} as {a}" for n, a in names)
 
@@ -262,6 +292,10 @@ def main() -> int:
     args = parser.parse_args()
     root = args.root.resolve()
     layout_before = Layout(args.map, root)
+    ambiguous = clashes(root, layout_before)
+    if ambiguous:
+        print("\n".join(ambiguous), file=sys.stderr)
+        return 2
     moved, problems = move_files(root, layout_before, args.check)
     layout = Layout(args.map, root)  # the new modules the moves made
     exclude = {Path(__file__).resolve(), args.map.resolve()}
