@@ -57,7 +57,7 @@ def run_twice(store: Path) -> tuple[float, float]:
     command = [
         sys.executable,
         "-m",
-        "pipeline.cli",
+        "pipeline.cli.command",
         "all",
         "--profile",
         "demo",

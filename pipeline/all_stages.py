@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from rich.table import Table
 
-from pipeline.context import RunContext
+from pipeline.core.context import RunContext
 from pipeline.progress import Progress
 from store import recommend
 
@@ -19,11 +19,11 @@ SUMMARY_RUNTIME, SUMMARY_THREADS = "litert", 1
 
 
 def run_all(ctx: RunContext, data_opts) -> None:
-    from pipeline.convert import run_convert
-    from pipeline.data import appliances_with_data, run_data
-    from pipeline.evaluate import run_evaluate
-    from pipeline.profile import run_profile
-    from pipeline.train import run_train
+    from pipeline.convert.stage import run_convert
+    from pipeline.data.stage import appliances_with_data, run_data
+    from pipeline.evaluate.stage import run_evaluate
+    from pipeline.measure.stage import run_profile
+    from pipeline.train.stage import run_train
 
     def data():
         nonlocal ctx
@@ -146,7 +146,7 @@ def _finish(ctx: RunContext, timings: list[tuple[str, float]], total: float) -> 
     )
     # every stage has published: files no store row references (superseded versions, leftovers
     # of failed or killed runs) can go, unless another run of this store is still at work
-    from pipeline import artifacts
+    from pipeline.core import artifacts
 
     ctx.console.print(artifacts.collect(ctx.store, exclude_run=ctx.run_id).text())
     ctx.console.print(summary_table(ctx))

@@ -318,9 +318,9 @@ def test_byte_identical_files_are_one_entry():
 
 
 def test_the_margin_is_a_setting():
-    from pipeline.config_overrides import apply_overrides
     from pipeline.errors import ConfigError
-    from pipeline.profiles import profile_config
+    from pipeline.settings.overrides import apply_overrides
+    from pipeline.settings.presets import profile_config
 
     cfg = profile_config("smoke")
     assert cfg.recommend_margin == R.DEFAULT_TOLERANCE
