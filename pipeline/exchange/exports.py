@@ -7,9 +7,16 @@ import shutil
 from pathlib import Path
 
 from pipeline.errors import NotReadyError
+from pipeline.exchange import edge_kit_runner
+from pipeline.measure import measure_child, op_profile
 from store import db
 
-HERE = Path(__file__).resolve().parent
+# what the kit ships, by module (so a move of the source keeps the kit whole) -> its name in the kit
+KIT_FILES = {
+    measure_child: "measure_child.py",
+    op_profile: "opprofile.py",  # the runner imports it by this name
+    edge_kit_runner: "run_kit.py",
+}
 
 
 def export_edge_kit(store: Path, out: Path, where: str = "", params: list | None = None) -> int:
@@ -31,9 +38,8 @@ def export_edge_kit(store: Path, out: Path, where: str = "", params: list | None
             {"variant_id": r.variant_id, "file": f"models/{dest.name}", "sha256": r.sha256}
         )
     (out / "manifest.json").write_text(json.dumps({"variants": entries}, indent=1))
-    shutil.copyfile(HERE / "measure_child.py", out / "measure_child.py")
-    shutil.copyfile(HERE / "opprofile.py", out / "opprofile.py")
-    shutil.copyfile(HERE / "edge_kit_runner.py", out / "run_kit.py")
+    for module, name in KIT_FILES.items():
+        shutil.copyfile(Path(module.__file__), out / name)
     (out / "README.txt").write_text(
         "nilm-edge edge kit\n\n  pip install ai-edge-litert numpy\n  python3 run_kit.py --threads 1 4 --out results.json\n\n"
         "Then load the results: pipeline ingest-edge-kit results.json [--host NAME]\n"

@@ -16,10 +16,11 @@ from pipeline.convert.modes import spec_of
 from pipeline.core.context import RunContext, host_facts
 from pipeline.core.hashing import file_sha256, stable_hash
 from pipeline.errors import ModelFileError, NotReadyError
+from pipeline.measure import measure_child
 from pipeline.measure.measurements import Measurements
 from store.vocab import Runtime
 
-CHILD = Path(__file__).with_name("measure_child.py")
+CHILD = Path(measure_child.__file__)  # run as a script in a fresh process
 PER_OP_TOLERANCE = 0.4  # sum of isolated op times vs whole model on a shared 2-core VM
 # part of every model's cache key: bump when the measurement of an unchanged file changes
 PROFILE_CODE_VERSION = "v4"

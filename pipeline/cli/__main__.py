@@ -1,0 +1,5 @@
+"""`python -m pipeline.cli`: the same as the `pipeline` command."""
+
+from pipeline.cli.command import main
+
+main()
