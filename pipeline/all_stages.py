@@ -1,4 +1,7 @@
-"""`pipeline all`: every stage in order, each skipping what is already current, then a summary."""
+"""`pipeline all`: every stage in order, each skipping what is already current, then a summary.
+
+Imports: progress, measure, evaluate, convert, train, data, core, settings, errors, store.
+"""
 
 from __future__ import annotations
 

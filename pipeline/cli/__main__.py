@@ -1,4 +1,4 @@
-"""`python -m pipeline.cli`: the same as the `pipeline` command."""
+"""The package run with `python -m`: the same as the `pipeline` command."""
 
 from pipeline.cli.command import main
 
