@@ -156,3 +156,18 @@ def test_no_two_modules_import_each_other_directly_or_around_a_loop():
         for module, path in modules.items()
     }
     assert _cycles(graph) == []
+
+
+def test_the_readme_map_names_every_package_and_module():
+    readme = (ROOT / "README.md").read_text()
+    where = readme[readme.index("Where things live") :]
+    missing = [
+        p.relative_to(ROOT).as_posix()
+        for p in PIPELINE.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+        and p.name not in where
+        or p.name == "__init__.py"
+        and p.parent != PIPELINE
+        and f"{p.parent.name}/" not in where
+    ]
+    assert not missing, f"README's 'Where things live' does not name {missing}"
