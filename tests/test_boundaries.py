@@ -171,3 +171,15 @@ def test_the_readme_map_names_every_package_and_module():
         and f"{p.parent.name}/" not in where
     ]
     assert not missing, f"README's 'Where things live' does not name {missing}"
+
+
+def test_no_function_of_the_pipeline_or_the_store_runs_over_60_lines():
+    long = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})"
+        for top in ("pipeline", "store")
+        for path in (ROOT / top).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > 60
+    ]
+    assert not long, long

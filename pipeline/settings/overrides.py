@@ -135,35 +135,41 @@ def _coerce(key: str, fname: str, value, current):
             return tuple(enum(v) for v in vals)
         except ValueError:
             raise bad("a list of " + ", ".join(e.value for e in enum)) from None
-    sample = current
-    if isinstance(sample, bool):
+    if isinstance(current, bool):
         if not isinstance(value, bool):
             raise bad("true or false")
         return value
-    nullable = fname in (
-        "train_windows",
-        "train_seconds",
-        "peak_lr",
-        "val_windows",
-        "eval_windows",
-        "eval_reference_windows",
-        "on_fraction",
-        "hard_fraction",
-        "clipnorm",
-    )
-    if value in ("none", "None", "null") and nullable:
+    if value in ("none", "None", "null") and fname in _NULLABLE:
         return None
-    if fname in ("train_seconds", "peak_lr", "on_fraction", "hard_fraction", "clipnorm"):
-        sample = 1.0
-    counts = (
-        "batch",
-        "epochs",
-        "train_windows",
-        "val_windows",
-        "eval_windows",
-        "eval_reference_windows",
-    )
-    if fname in counts or isinstance(sample, int):
+    return _coerce_number(fname, value, 1.0 if fname in _FLOATS else current, bad)
+
+
+# settings that take none/null, that are floats whatever the preset holds, that count things
+_NULLABLE = (
+    "train_windows",
+    "train_seconds",
+    "peak_lr",
+    "val_windows",
+    "eval_windows",
+    "eval_reference_windows",
+    "on_fraction",
+    "hard_fraction",
+    "clipnorm",
+)
+_FLOATS = ("train_seconds", "peak_lr", "on_fraction", "hard_fraction", "clipnorm")
+_COUNTS = (
+    "batch",
+    "epochs",
+    "train_windows",
+    "val_windows",
+    "eval_windows",
+    "eval_reference_windows",
+)
+
+
+def _coerce_number(fname: str, value, sample, bad):
+    """A count (non-negative integer) or a non-negative number, as ``sample``'s type says."""
+    if fname in _COUNTS or isinstance(sample, int):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise bad("a non-negative integer")
         if value == 0 and fname not in ZERO_ALLOWED:
