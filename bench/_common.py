@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def machine() -> dict:
-    from pipeline.context import host_facts
+    from pipeline.core.context import host_facts
 
     return {**host_facts(), "python": platform.python_version()}
 
@@ -57,8 +57,8 @@ def timeit(fn, repeat: int = 5, min_seconds: float = 0.2) -> float:
 def child_latency(
     model: Path, threads: int = 1, xnnpack: bool = True, seconds: float = 1.0
 ) -> dict:
-    from pipeline.config import profile_config
-    from pipeline.profile import measure_in_child
+    from pipeline.measure.stage import measure_in_child
+    from pipeline.settings.presets import profile_config
 
     cfg = profile_config("demo")
     object.__setattr__(cfg, "latency_min_seconds", seconds)

@@ -23,9 +23,9 @@ import time
 import numpy as np
 from _common import save
 
-from pipeline.estimate import estimate, paired_delta, stratified_sample, window_features
-from pipeline.eval_sample import STRATA_FLOORS, STRATA_SHARES
-from pipeline.strata import OFF_CHAIN, STRATA
+from pipeline.data.strata import OFF_CHAIN, STRATA
+from pipeline.evaluate.estimate import estimate, paired_delta, stratified_sample, window_features
+from pipeline.evaluate.sample import STRATA_FLOORS, STRATA_SHARES
 
 THRESHOLD_W = 200.0
 LEVELS = {"full": 10_000, "reference": 2_000, "core": 400, "min": 60}  # the demo's
@@ -73,7 +73,7 @@ def features(pop: dict, model: str, idx=None) -> np.ndarray:
 
 def true_values(pop: dict) -> dict:
     """Whole-span F1 and MAE of model a, and F1(b) - F1(a): every window weight 1."""
-    from pipeline.estimate import metrics_from_sums
+    from pipeline.evaluate.estimate import metrics_from_sums
 
     a = metrics_from_sums(features(pop, "a").sum(axis=0))
     b = metrics_from_sums(features(pop, "b").sum(axis=0))
@@ -107,7 +107,7 @@ def one_draw(pop: dict, rep: int) -> dict:
 def true_spread(pop: dict, m: int, draws: int = 2000) -> dict:
     """The 2.5th-97.5th percentile range of the point estimates of F1, MAE and the paired
     difference over many more draws than the intervals need (points only: cheap)."""
-    from pipeline.estimate import metrics_from_sums
+    from pipeline.evaluate.estimate import metrics_from_sums
 
     n_pop = len(pop["labels"])
     vals = {"f1": [], "mae": [], "df1": []}

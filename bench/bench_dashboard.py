@@ -19,6 +19,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from _common import RESULTS, save
 
+from tests.store_rows import (
+    baseline_row,
+    delta_row,
+    evaluation_row,
+    host_row,
+    latency_row,
+    layer_stat_row,
+    memory_row,
+    metric_row,
+    model_row,
+    op_row,
+    publish,
+    run_row,
+    trace_row,
+    variant_row,
+)
+
 N_TRACE = 5_000_000
 N_VARIANTS = 200
 APPLIANCES = ["kettle", "microwave", "fridge", "dishwasher", "washing_machine"]
@@ -47,107 +64,47 @@ def _write_trace(path, rng) -> None:
     pq.write_table(table, path, row_group_size=100_000)
 
 
-MODEL_DEFAULTS = {
-    "profile": "demo",
-    "parameters": 1000,
-    "train_config": "{}",
-    "loss_variant": "soft_bce",
-    "strategy": "default",
-    "replicas": 1,
-    "epochs_run": 1,
-    "best_epoch": 1,
-    "best_val_loss": 0.1,
-    "train_seconds": 1.0,
-    "artifact_path": "m",
-    "sha256": "x",
-}
-VARIANT_DEFAULTS = {
-    "status": "ok",
-    "converter_settings": "{}",
-    "sha256": "x",
-    "xnnpack_partitions": 1,
-    "n_ops": 30,
-    "float_compute_ops": 0,
-    "kind": "model",
-}
-
-
-def _model_row(mid: str, appliance: str, arch: str, now, rng) -> dict:
-    names = {"model_id": mid, "appliance": appliance, "arch": arch}
-    return {**names, **MODEL_DEFAULTS, "created_at": now, "under_trained": bool(rng.random() < 0.1)}
-
-
-def _variant_row(vid: str, mid: str, appliance: str, arch: str, mode: str, rng) -> dict:
-    names = {"variant_id": vid, "model_id": mid, "appliance": appliance, "arch": arch}
-    size = int(rng.integers(100_000, 120_000_000))
-    return {**names, "mode": mode, **VARIANT_DEFAULTS, "file_path": f"v/{vid}", "file_bytes": size}
-
-
 def _add_metrics(rows: dict, vid: str, mid: str, mode: str, rng) -> None:
     """Every metric with an interval and, for quantized variants, its paired delta."""
     for k in METRICS:
         v = float(rng.random())
-        key = {"variant_id": vid, "split": "test", "metric": k}
-        rows["metrics"].append(
-            key | {"value": v, "ci_low": v - 0.03, "ci_high": v + 0.03, "n_windows": 5000}
-        )
+        rows["metrics"].append(metric_row(vid, k, v, v - 0.03, v + 0.03))
         if mode != "keras":
-            rows["metric_deltas"].append(
-                key
-                | {"reference_id": f"{mid}.keras", "delta": v - 0.5, "n_windows": 5000}
-                | {"ci_low": v - 0.52, "ci_high": v - 0.48, "distinguishable": abs(v - 0.5) > 0.02}
-            )
+            rows["metric_deltas"].append(delta_row(vid, f"{mid}.keras", k, v - 0.5, 0.02))
 
 
 def _add_evaluation_and_trace(rows: dict, vid: str, appliance: str) -> None:
-    rows["evaluations"].append(
-        {"variant_id": vid, "split": "test", "runtime": "litert", "xnnpack": True}
-        | {"subset": "full", "n_windows": 5000, "seconds": 1.0}
-    )
-    rows["traces"].append(
-        {"variant_id": vid, "appliance": appliance, "split": "test_trace"}
-        | {"path": "traces/big.parquet", "rows": N_TRACE}
-    )
+    rows["evaluations"].append(evaluation_row(vid))
+    rows["traces"].append(trace_row(vid, appliance, "traces/big.parquet", N_TRACE))
 
 
 def _add_devices(rows: dict, vid: str, now, rng) -> None:
     """Latency (batch 1) and peak memory on the two devices."""
     for host, threads in (("bench", 1), ("pi", 4)):
         lat = float(10 ** rng.uniform(-2, 2.5))
-        on = {"variant_id": vid, "host": host, "runtime": "litert"}
-        rows["latency"].append(
-            on
-            | {"threads": threads, "xnnpack": True, "batch": 1, "runs": 100, "mean_ms": lat}
-            | {"median_ms": lat, "p90_ms": lat * 1.2, "measured_at": now}
-        )
-        rows["memory"].append(
-            on
-            | {"xnnpack": True, "phase": "peak", "rss_mb": 50.0}
-            | {"delta_mb": float(rng.random() * 100)}
-        )
+        rows["latency"].append(latency_row(vid, host, "litert", threads, lat, measured_at=now))
+        rows["memory"].append(memory_row(vid, host, "litert", float(rng.random() * 100)))
 
 
 def _add_profiles(rows: dict, vid: str, rng) -> None:
     """100 profiled ops (12 op types, every other one on XNNPACK) and 60 quantized tensors."""
-    on = {"variant_id": vid, "host": "bench", "runtime": "litert", "threads": 1}
     for n in range(100):
         rows["op_profile"].append(
-            on
-            | {"node_index": n, "node_name": f"node{n}", "op_type": f"OP{n % 12}"}
-            | {"latency_ms": float(rng.random()), "share": 0.01, "xnnpack": bool(n % 2)}
-            | {"times_called": 1, "source": "isolated_op"}
+            op_row(
+                vid, n, f"OP{n % 12}", float(rng.random()), bool(n % 2), host="bench", share=0.01
+            )
         )
     for n in range(60):
         rows["quant_layer_stats"].append(
-            {"variant_id": vid, "layer_index": n, "op_name": f"OP{n % 12}", "tensor_idx": n}
-            | {"tensor_name": f"t{n}", "num_elements": 100, "rmse_scale": float(rng.random())}
-            | {"suspect": False}
+            layer_stat_row(vid, n, f"OP{n % 12}", float(rng.random()), False)
         )
 
 
 def _add_variant(rows: dict, mid: str, appliance: str, arch: str, mode: str, now, rng) -> None:
     vid = f"{mid}.{mode}"
-    rows["variants"].append(_variant_row(vid, mid, appliance, arch, mode, rng))
+    size = int(rng.integers(100_000, 120_000_000))
+    file = {"file_path": f"v/{vid}", "file_bytes": size, "sha256": "x"}
+    rows["variants"].append(variant_row(vid, mid, appliance, arch, mode, **file))
     _add_metrics(rows, vid, mid, mode, rng)
     _add_evaluation_and_trace(rows, vid, appliance)
     if mode == "keras":
@@ -164,7 +121,10 @@ def _model_rows(now, rng) -> dict:
         for a in APPLIANCES:
             for arch in ("cnn", "transformer"):
                 mid = f"{a}{i}.{arch}"
-                rows["models"].append(_model_row(mid, a, arch, now, rng))
+                under_trained = bool(rng.random() < 0.1)
+                rows["models"].append(
+                    model_row(mid, a, arch, created_at=now, under_trained=under_trained)
+                )
                 for m in MODES:
                     if len(rows["variants"]) >= N_VARIANTS:
                         break
@@ -175,39 +135,16 @@ def _model_rows(now, rng) -> dict:
 
 def _add_baselines(rows: dict) -> None:
     """Three baselines per appliance (rules, no file), each with an F1 and its interval."""
-    no_file = dict.fromkeys(
-        ("file_path", "file_bytes", "sha256", "xnnpack_partitions", "n_ops", "float_compute_ops")
-    )
     for a in APPLIANCES:
         for mode in ("always_off", "mean_power", "aggregate_threshold"):
-            vid = f"{a}.baseline.{mode}"
-            names = {"variant_id": vid, "model_id": f"{a}.baseline", "appliance": a}
-            rows["variants"].append(
-                {**names, "arch": "baseline", "mode": mode, "status": "ok"}
-                | {"converter_settings": None, **no_file, "kind": "baseline"}
-            )
-            f1 = {"value": 0.2, "ci_low": 0.18, "ci_high": 0.22, "n_windows": 5000}
-            rows["metrics"].append({"variant_id": vid, "split": "test", "metric": "f1", **f1})
+            rows["variants"].append(baseline_row(a, mode))
+            rows["metrics"].append(metric_row(f"{a}.baseline.{mode}", "f1", 0.2, 0.18, 0.22))
 
 
 def _publish(path, rows: dict, now) -> None:
-    from store import db
-
-    hosts = [
-        {"host": "bench", "machine": "x86_64", "source": "local"},
-        {"host": "pi", "machine": "aarch64", "source": "edge_kit"},
-    ]
-    run = {"run_id": "r", "command": "all", "profile": "demo", "host": "bench"} | {
-        "config": '{"suspect_threshold": 0.7}',
-        "config_hash": "x",
-        "started_at": now,
-        "status": "finished",
-    }
-    with db.write_store(path) as con:
-        db.insert_records(con, "hosts", hosts)
-        db.insert_records(con, "runs", [run])
-        for table, recs in rows.items():
-            db.insert_records(con, table, recs)
+    hosts = [host_row("bench", "x86_64", "local"), host_row("pi", "aarch64", "edge_kit")]
+    run = run_row({"suspect_threshold": 0.7}, "bench", profile="demo", started_at=now)
+    publish(path, {"hosts": hosts, "runs": [run], **rows})
 
 
 def build_store(path):

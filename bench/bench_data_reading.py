@@ -19,7 +19,7 @@ ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
 CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[2])
-from pipeline.reader_refit import read_refit_house
+from pipeline.data.reader_refit import read_refit_house
 from store.vocab import Appliance
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()

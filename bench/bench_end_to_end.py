@@ -57,7 +57,7 @@ def run_twice(store: Path) -> tuple[float, float]:
     command = [
         sys.executable,
         "-m",
-        "pipeline.cli",
+        "pipeline.cli.command",
         "all",
         "--profile",
         "demo",
@@ -94,8 +94,11 @@ def latest_full_run(store: Path) -> tuple[dict[str, float], float | None]:
 
 
 def accuracy_report(store) -> list[dict]:
-    """Float models' F1 with interval half-widths, beside the best baseline of the appliance."""
+    """Float models' F1 with interval half-widths, beside the best baseline of the appliance,
+    and whether each beats it as the recommendation decides it (store.recommend_rule)."""
     from store import db
+    from store.recommend_pairs import Pairs
+    from store.recommend_rule import beats_baseline
 
     df = db.query_df(
         store,
@@ -103,15 +106,21 @@ def accuracy_report(store) -> list[dict]:
         WITH b AS (SELECT appliance, arg_max(variant_id, f1) AS baseline, max(f1) AS base_f1,
                           arg_max(f1_hi, f1) AS base_hi
                    FROM metrics_wide WHERE kind = 'baseline' AND split = 'test' GROUP BY 1)
-        SELECT m.appliance, m.arch, m.f1, m.f1_lo, m.f1_hi, m.mae, m.mae_lo, m.mae_hi,
-               b.baseline, b.base_f1, b.base_hi
+        SELECT m.variant_id, m.appliance, m.arch, m.f1, m.f1_lo, m.f1_hi, m.mae, m.mae_lo,
+               m.mae_hi, b.baseline, b.base_f1, b.base_hi
         FROM metrics_wide m JOIN b USING (appliance)
-        WHERE m.mode = 'keras' AND m.split = 'test' ORDER BY 1, 2""",
+        WHERE m.mode = 'keras' AND m.split = 'test' ORDER BY 2, 3""",
+    )
+    pairs = Pairs(
+        db.query_df(
+            store, "SELECT * FROM paired_deltas WHERE split = 'test' AND metric = 'f1'"
+        ).to_dict("records")
     )
     print("\nfloat models on the evaluation sample (95 % intervals) vs the best baseline")
     rows = df.to_dict("records")
     for r in rows:
-        clear = r["f1_lo"] is not None and r["base_hi"] is not None and r["f1_lo"] > r["base_hi"]
+        clear, _ = beats_baseline(r["variant_id"], r["f1_lo"], r["baseline"], r["base_f1"], pairs)
+        r["beats_baseline"] = clear
         print(
             f"{r['appliance']:16s} {r['arch']:11s} F1 {r['f1']:.3f} ±{(r['f1_hi'] - r['f1_lo']) / 2:.3f}"
             f"  MAE {r['mae']:7.1f} W  best baseline {r['baseline'].split('.')[-1]} F1 {r['base_f1']:.3f}"

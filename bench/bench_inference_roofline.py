@@ -39,8 +39,8 @@ def cnn_macs_and_weights(model) -> tuple[float, dict]:
 
 
 def main() -> None:
-    from pipeline.converters import export_saved_model, make_converter
-    from pipeline.models import build_model
+    from pipeline.convert.converters import export_saved_model, make_converter
+    from pipeline.train.models import build_model
     from store.vocab import Mode
 
     model = build_model("cnn")
@@ -93,7 +93,7 @@ def fc_gmacs(tmp: Path, mode) -> float:
     reuses its weights 64 times and so is compute-bound, converted in the given mode."""
     import keras
 
-    from pipeline.converters import make_converter
+    from pipeline.convert.converters import make_converter
     from store.vocab import Mode
 
     n = 512

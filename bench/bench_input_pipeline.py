@@ -24,9 +24,9 @@ def windows_per_s(ds, batches: int, batch: int) -> float:
 def main() -> None:
     import keras
 
-    from pipeline.models import build_model
-    from pipeline.train import make_loss
-    from pipeline.windows import SplitData, Windows
+    from pipeline.data.windows import SplitData, Windows
+    from pipeline.train.models import build_model
+    from pipeline.train.stage import make_loss
 
     n = 2_000_000
     rng = np.random.default_rng(0)

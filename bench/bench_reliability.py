@@ -45,7 +45,7 @@ from pathlib import Path
 
 from _common import ROOT, save
 
-PIPELINE = [sys.executable, "-m", "pipeline.cli"]
+PIPELINE = [sys.executable, "-m", "pipeline.cli.command"]
 BENCH_FILE = ROOT / "tests" / "data" / "benchmark_rpi4_w8.txt"
 NOTICE_MARKERS = (
     "could not read the store",
@@ -79,7 +79,7 @@ def _group_alive(pgid: int) -> bool:
 
 def check_store(store: Path) -> list[str]:
     """Every artifact a store row names exists and has the row's sha256."""
-    from pipeline.config import file_sha256
+    from pipeline.core.hashing import file_sha256
     from store import db
 
     if not store.exists():

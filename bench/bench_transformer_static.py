@@ -35,9 +35,9 @@ TABLE_MODES = (
 def static_vs_dynamic(tmp: Path) -> dict:
     import tensorflow as tf
 
-    from pipeline.converters import export_saved_model, make_converter
-    from pipeline.models import build_model
-    from pipeline.tflite_runtime import op_census, xnnpack_partitions
+    from pipeline.convert.converters import export_saved_model, make_converter
+    from pipeline.core.tflite_runtime import op_census, xnnpack_partitions
+    from pipeline.train.models import build_model
     from store.vocab import Mode
 
     model = build_model("transformer")
@@ -80,10 +80,10 @@ def mode_files(arch: str, tmp: Path, calibration, debug) -> dict[str, dict]:
     """Every table mode of one architecture, converted as the pipeline does."""
     import keras
 
-    from pipeline.converters import export_saved_model, make_converter, mixed16_model
-    from pipeline.models import build_model
-    from pipeline.quant_debug import run_debugger, suspects
-    from pipeline.quiet import silenced
+    from pipeline.convert.converters import export_saved_model, make_converter, mixed16_model
+    from pipeline.convert.quant_debug import run_debugger, suspects
+    from pipeline.core.quiet import silenced
+    from pipeline.train.models import build_model
     from store.vocab import Mode
 
     keras.utils.set_random_seed(17)
@@ -113,8 +113,8 @@ def mode_files(arch: str, tmp: Path, calibration, debug) -> dict[str, dict]:
 
 
 def measure(files: dict[str, dict], debug) -> dict[str, dict]:
-    from pipeline.opprofile import profile_ops
-    from pipeline.tflite_runtime import run_tflite
+    from pipeline.core.tflite_runtime import run_tflite
+    from pipeline.measure.op_profile import profile_ops
 
     rows = {}
     for mode in TABLE_MODES:
@@ -172,8 +172,8 @@ def print_table(arch: str, rows: dict[str, dict]) -> None:
 
 
 def main() -> None:
-    from pipeline.config import WINDOW
-    from pipeline.quiet import quiet_tf
+    from pipeline.core.quiet import quiet_tf
+    from pipeline.settings.constants import WINDOW
 
     quiet_tf()
     rng = np.random.default_rng(0)

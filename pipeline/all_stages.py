@@ -1,4 +1,7 @@
-"""`pipeline all`: every stage in order, each skipping what is already current, then a summary."""
+"""`pipeline all`: every stage in order, each skipping what is already current, then a summary.
+
+Imports: progress, measure, evaluate, convert, train, data, core, settings, errors, store.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from dataclasses import replace
 
 from rich.table import Table
 
-from pipeline.context import RunContext
+from pipeline.core.context import RunContext
 from pipeline.progress import Progress
 from store import recommend
 
@@ -19,11 +22,11 @@ SUMMARY_RUNTIME, SUMMARY_THREADS = "litert", 1
 
 
 def run_all(ctx: RunContext, data_opts) -> None:
-    from pipeline.convert import run_convert
-    from pipeline.data import appliances_with_data, run_data
-    from pipeline.evaluate import run_evaluate
-    from pipeline.profile import run_profile
-    from pipeline.train import run_train
+    from pipeline.convert.stage import run_convert
+    from pipeline.data.stage import appliances_with_data, run_data
+    from pipeline.evaluate.stage import run_evaluate
+    from pipeline.measure.stage import run_profile
+    from pipeline.train.stage import run_train
 
     def data():
         nonlocal ctx
@@ -61,31 +64,11 @@ def run_all(ctx: RunContext, data_opts) -> None:
     progress = Progress(ctx.store, [label for label, *_ in plan], ctx.run_id)
     ctx = replace(ctx, on_item=progress.item)
 
-    def expected(k: int) -> float | None:
-        """Seconds stage ``k`` (0-based) took in the last full run: a first-appliance pass is
-        taken as its share of the stage."""
-        _, name, only, _ = plan[k]
-        if name not in previous:
-            return None
-        share = 1.0
-        if name != "data" and first is not None:
-            share = 1 / n_apps if only is not None else 1 - 1 / n_apps
-        return previous[name] * share
+    expected = [_expected_seconds(step, previous, first, n_apps) for step in plan]
 
     try:
-        for i, (label, name, only, fn) in enumerate(plan, 1):
-            elapsed = time.perf_counter() - t_all
-            eta, left = "", None
-            ahead = [expected(k) for k in range(i - 1, len(plan))]
-            if all(x is not None for x in ahead):
-                left = sum(ahead)
-                eta = f", ~{_mmss(left)} left at the last full run's pace"
-            total = totals.get(name, {})
-            n_items = total.get(only) if only else sum(total.values()) or None
-            progress.stage(i, left, n_items, counts=name)
-            ctx.console.rule(
-                f"[bold]stage {i}/{len(plan)}: {label}[/bold] (elapsed {_mmss(elapsed)}{eta})"
-            )
+        for i, (_, name, only, fn) in enumerate(plan, 1):
+            _announce(ctx, progress, plan, i, time.perf_counter() - t_all, expected, totals)
             t0 = time.perf_counter()
             fn()
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
@@ -98,6 +81,33 @@ def run_all(ctx: RunContext, data_opts) -> None:
         progress.failed(exc)
         raise
     progress.finished()
+
+
+def _expected_seconds(step: tuple, previous: dict, first, n_apps: int) -> float | None:
+    """Seconds a step of the plan took in the last full run: a first-appliance pass is taken as
+    its share of the stage."""
+    _, name, only, _ = step
+    if name not in previous:
+        return None
+    share = 1.0
+    if name != "data" and first is not None:
+        share = 1 / n_apps if only is not None else 1 - 1 / n_apps
+    return previous[name] * share
+
+
+def _announce(ctx, progress, plan: list, i: int, elapsed: float, expected: list, totals: dict):
+    """Step ``i`` (1-based) of the plan starts: the progress file and the console say so, with
+    the time left at the last full run's pace where every step ahead has one."""
+    label, name, only, _ = plan[i - 1]
+    eta, left = "", None
+    ahead = expected[i - 1 :]
+    if all(x is not None for x in ahead):
+        left = sum(ahead)
+        eta = f", ~{_mmss(left)} left at the last full run's pace"
+    total = totals.get(name, {})
+    n_items = total.get(only) if only else sum(total.values()) or None
+    progress.stage(i, left, n_items, counts=name)
+    ctx.console.rule(f"[bold]stage {i}/{len(plan)}: {label}[/bold] (elapsed {_mmss(elapsed)}{eta})")
 
 
 def first_appliance(appliances) -> str | None:
@@ -146,7 +156,7 @@ def _finish(ctx: RunContext, timings: list[tuple[str, float]], total: float) -> 
     )
     # every stage has published: files no store row references (superseded versions, leftovers
     # of failed or killed runs) can go, unless another run of this store is still at work
-    from pipeline import artifacts
+    from pipeline.core import artifacts
 
     ctx.console.print(artifacts.collect(ctx.store, exclude_run=ctx.run_id).text())
     ctx.console.print(summary_table(ctx))
@@ -156,8 +166,8 @@ def _finish(ctx: RunContext, timings: list[tuple[str, float]], total: float) -> 
 
 def power_verdict_lines(ctx: RunContext) -> list[str]:
     """Float models worse than the always-off / mean-power baselines on MAE or energy per day,
-    whatever their F1 (pipeline/power_verdict.py)."""
-    from pipeline.power_verdict import VERDICT_SQL, verdict_lines
+    whatever their F1 (pipeline/evaluate/verdict.py)."""
+    from pipeline.evaluate.verdict import VERDICT_SQL, verdict_lines
 
     if not ctx.store.exists():
         return []

@@ -1,4 +1,7 @@
-"""Errors a person can act on: each names the file (and row or column) and what was expected."""
+"""Errors a person can act on: each names the file (and row or column) and what was expected.
+
+Imports: nothing of ours.
+"""
 
 
 class PipelineError(RuntimeError):

@@ -4,6 +4,8 @@ dashboard can say which stage runs and about how long is left while the store fi
 ``build_record`` is the record (pure); ``Progress`` writes one at each stage start, as items
 finish and at the end (finished or failed). Writing is best effort: a progress file that cannot
 be written never fails the run.
+
+Imports: store.
 """
 
 from __future__ import annotations

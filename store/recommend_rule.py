@@ -173,20 +173,31 @@ def _exclusion(r, base: dict, rule: Rule, pairs: Pairs) -> tuple[str | None, str
     return None, ""
 
 
+def beats_baseline(
+    variant_id: str, f1_lo, baseline_id: str, baseline_f1, pairs: Pairs
+) -> tuple[bool, dict | None]:
+    """The one definition of "beats the baseline" (the recommendation's and the benchmarks'):
+    the paired F1 difference from the baseline, on the windows both saw, has its interval above
+    0; where no paired difference is stored, the variant's F1 interval lies above the baseline's
+    F1. Returns the verdict and the paired difference it rests on (None without one)."""
+    d = pairs.get(variant_id, baseline_id, "f1")
+    if d is not None and not is_missing(d["lo"]):
+        return bool(d["lo"] > 0), d
+    return bool(not is_missing(f1_lo) and f1_lo > baseline_f1), None
+
+
 def _baseline_f1(r, base: dict, rule: Rule, pairs: Pairs):
     base_id, base_f1 = base.get("baseline_id"), base.get("baseline_f1")
     if base_id is None or is_missing(base_f1):
         return None, ""
-    d = pairs.get(r["variant_id"], base_id, "f1")
-    if d is not None and not is_missing(d["lo"]):
-        if d["lo"] > 0:
-            return None, ""
+    beats, d = beats_baseline(r["variant_id"], r["f1_lo"], base_id, base_f1, pairs)
+    if beats:
+        return None, ""
+    if d is not None:
         return "not_above_baseline", (
             f"F1 not above baseline {base_id}'s on the same windows (paired difference "
             f"{fmt(d['delta'], 3)} [{fmt(d['lo'], 3)}, {fmt(d['hi'], 3)}])"
         )
-    if r["f1_lo"] > base_f1:
-        return None, ""
     return "not_above_baseline", (
         f"interval low end {fmt(r['f1_lo'], 3)} not above baseline {base_id} F1 {fmt(base_f1, 3)}"
     )

@@ -14,7 +14,7 @@ SHA = "a" * 64
 
 def invoke(*args):
     """Run `pipeline ARGS` in this process (the real Typer app, stdout and stderr apart)."""
-    from pipeline.cli import app
+    from pipeline.cli.command import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
 

@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def run_cli(*args, check=True, timeout=900, env=None):
     """Run the real `pipeline` console entry point in a child process."""
     res = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *map(str, args)],
+        [sys.executable, "-m", "pipeline.cli.command", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,

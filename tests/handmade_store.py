@@ -10,7 +10,6 @@ gives a store as the previous pipeline wrote it: no intervals, no baselines, no 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,23 @@ import pandas as pd
 
 from store import db
 
-NOW = pd.Timestamp("2026-01-01 12:00:00")
+from .store_rows import (
+    baseline_row,
+    delta_row,
+    evaluation_row,
+    host_row,
+    latency_row,
+    layer_stat_row,
+    memory_row,
+    metric_row,
+    model_row,
+    op_row,
+    publish,
+    run_row,
+    trace_row,
+    variant_row,
+)
+
 LOCAL, PI = "devbox", "pi4"
 
 # (appliance, arch, mode): f1, half-width of its interval, latency ms on devbox, RAM MB, disk MB
@@ -137,50 +152,6 @@ TABLES = (
 )
 
 
-def _model_row(mid: str, app: str, arch: str, sha: str) -> dict:
-    return {
-        "model_id": mid,
-        "appliance": app,
-        "arch": arch,
-        "profile": "smoke",
-        "parameters": 123456,
-        "train_config": json.dumps({"batch": 256}),
-        "loss_variant": "soft_bce",
-        "strategy": "default",
-        "replicas": 1,
-        "epochs_run": 3,
-        "best_epoch": 3,
-        "best_val_loss": 0.1,
-        "train_seconds": 10.0,
-        "artifact_path": f"models/{mid}.keras",
-        "sha256": sha,
-        "created_at": NOW,
-        "under_trained": mid in UNDER_TRAINED,
-        "still_improving": mid in UNDER_TRAINED,
-        "stop_reason": "epochs",
-    }
-
-
-def _variant_row(vid: str, mid: str, app: str, arch: str, mode: str, file: tuple) -> dict:
-    rel, sha, nbytes = file
-    return {
-        "variant_id": vid,
-        "model_id": mid,
-        "appliance": app,
-        "arch": arch,
-        "mode": mode,
-        "status": "ok",
-        "converter_settings": json.dumps({"mode": mode}),
-        "file_path": rel,
-        "file_bytes": nbytes,
-        "sha256": sha,
-        "xnnpack_partitions": None if mode == "keras" else (0 if mode == "w8" else 1),
-        "n_ops": 12,
-        "float_compute_ops": 0 if mode.startswith("w8_a8") else 8,
-        "kind": "model",
-    }
-
-
 def _add_model_and_variant(rows: dict, art: Path, app: str, arch: str, mode: str, disk) -> str:
     """Write the variant's file (a .keras model or a .tflite), add its rows; return its sha."""
     mid = f"{app}.{arch}"
@@ -188,26 +159,22 @@ def _add_model_and_variant(rows: dict, art: Path, app: str, arch: str, mode: str
     if mode == "keras":
         f = art / "models" / f"{mid}.keras"
         f.write_bytes(b"PK keras " + mid.encode() * 200)
-        rows["models"].append(_model_row(mid, app, arch, _sha(f)))
+        trained = {"under_trained": mid in UNDER_TRAINED, "still_improving": mid in UNDER_TRAINED}
+        rows["models"].append(model_row(mid, app, arch, sha256=_sha(f), **trained))
         file = (None, None, None)
     else:
         f = art / "variants" / f"{vid}.tflite"
         f.write_bytes(b"TFL3" + SAME_FILE.get(vid, vid).encode() * 100)
         file = (f"variants/{vid}.tflite", _sha(f), int(disk * 1e6))
-    rows["variants"].append(_variant_row(vid, mid, app, arch, mode, file))
-    return file[1]
+    rel, sha, nbytes = file
+    rows["variants"].append(
+        variant_row(vid, mid, app, arch, mode, file_path=rel, file_bytes=nbytes, sha256=sha)
+    )
+    return sha
 
 
 def _metric_row(vid: str, split: str, metric: str, value, ci_low, ci_high, n_windows=5000):
-    return {
-        "variant_id": vid,
-        "split": split,
-        "metric": metric,
-        "value": value,
-        "ci_low": ci_low,
-        "ci_high": ci_high,
-        "n_windows": n_windows,
-    }
+    return metric_row(vid, metric, value, ci_low, ci_high, split=split, n_windows=n_windows)
 
 
 def _metric_rows(vid: str, f1: float, half: float, intervals: bool, epd: float) -> list[dict]:
@@ -258,32 +225,21 @@ def _delta_row(app: str, arch: str, mode: str, f1: float) -> dict:
     """The variant's F1 minus its float model's, with a paired interval."""
     d = f1 - VARIANTS[(app, arch, "keras")][0]
     half = PAIRED_HALF_WIDTH.get((app, arch, mode), 0.02)
-    return {
-        "variant_id": f"{app}.{arch}.{mode}",
-        "reference_id": f"{app}.{arch}.keras",
-        "split": "test",
-        "metric": "f1",
-        "delta": d,
-        "ci_low": d - half,
-        "ci_high": d + half,
-        "n_windows": sample_of(f"{app}.{arch}.{mode}")[1],
-        "distinguishable": not (d - half <= 0 <= d + half),
-    }
+    vid = f"{app}.{arch}.{mode}"
+    return delta_row(vid, f"{app}.{arch}.keras", "f1", d, half, n_windows=sample_of(vid)[1])
 
 
 def _evaluation_row(vid: str, mode: str, sha) -> dict:
     level, n, on = sample_of(vid)
-    return {
-        "variant_id": vid,
-        "split": "test",
-        "runtime": "keras" if mode == "keras" else ("tf_lite" if mode == "w8" else "litert"),
-        "xnnpack": mode not in ("keras", "w8"),
-        "file_sha256": sha,
-        "subset": level,
-        "n_windows": n,
-        "on_windows": on,
-        "seconds": 1.0,
-    }
+    return evaluation_row(
+        vid,
+        runtime="keras" if mode == "keras" else ("tf_lite" if mode == "w8" else "litert"),
+        xnnpack=mode not in ("keras", "w8"),
+        file_sha256=sha,
+        subset=level,
+        n_windows=n,
+        on_windows=on,
+    )
 
 
 def _add_latency_and_memory(rows: dict, vid: str, arch: str, mode: str, lat, ram, sha) -> None:
@@ -293,63 +249,20 @@ def _add_latency_and_memory(rows: dict, vid: str, arch: str, mode: str, lat, ram
         (PI, "edge_kit", 4, PI_FACTOR[mode] * (3 if arch == "transformer" else 1)),
     ):
         rows["latency"].append(
-            {
-                "variant_id": vid,
-                "host": host,
-                "runtime": runtime,
-                "threads": threads,
-                "xnnpack": True,
-                "batch": 1,
-                "runs": 50,
-                "mean_ms": lat * factor,
-                "median_ms": lat * factor,
-                "p90_ms": lat * factor * 1.1,
-                "measured_at": NOW,
-                "file_sha256": sha,
-            }
+            latency_row(vid, host, runtime, threads, lat * factor, file_sha256=sha)
         )
-        rows["memory"].append(
-            {
-                "variant_id": vid,
-                "host": host,
-                "runtime": runtime,
-                "xnnpack": True,
-                "phase": "peak",
-                "rss_mb": ram + 40,
-                "delta_mb": ram,
-            }
-        )
+        rows["memory"].append(memory_row(vid, host, runtime, ram))
 
 
 def _op_rows(vid: str, mode: str, lat: float) -> list[dict]:
     return [
-        {
-            "variant_id": vid,
-            "host": LOCAL,
-            "runtime": "litert",
-            "threads": 1,
-            "node_index": n,
-            "node_name": f"n{n}",
-            "op_type": op,
-            "latency_ms": lat / 4,
-            "share": 0.25,
-            "xnnpack": mode != "w8" and op != "RESHAPE",
-            "times_called": 1,
-            "source": "isolated_op",
-        }
+        op_row(vid, n, op, lat / 4, mode != "w8" and op != "RESHAPE", host=LOCAL)
         for n, op in enumerate(["CONV_2D", "CONV_2D", "FULLY_CONNECTED", "RESHAPE"])
     ]
 
 
 def _trace_row(vid: str, app: str, sha) -> dict:
-    return {
-        "variant_id": vid,
-        "appliance": app,
-        "split": "test_trace",
-        "path": "traces/trace.parquet",
-        "rows": TRACE_ROWS,
-        "file_sha256": sha,
-    }
+    return trace_row(vid, app, "traces/trace.parquet", TRACE_ROWS, file_sha256=sha)
 
 
 def _add_variant(rows: dict, art: Path, key: tuple, numbers: tuple, intervals: bool) -> None:
@@ -372,24 +285,7 @@ def _add_variant(rows: dict, art: Path, key: tuple, numbers: tuple, intervals: b
 def _add_baselines(rows: dict, intervals: bool) -> None:
     for (app, mode), f1 in BASELINES.items():
         vid = f"{app}.baseline.{mode}"
-        rows["variants"].append(
-            {
-                "variant_id": vid,
-                "model_id": f"{app}.baseline",
-                "appliance": app,
-                "arch": "baseline",
-                "mode": mode,
-                "status": "ok",
-                "converter_settings": None,
-                "file_path": None,
-                "file_bytes": None,
-                "sha256": None,
-                "xnnpack_partitions": None,
-                "n_ops": None,
-                "float_compute_ops": None,
-                "kind": "baseline",
-            }
-        )
+        rows["variants"].append(baseline_row(app, mode))
         rows["metrics"].append(
             _metric_row(
                 vid,
@@ -417,51 +313,18 @@ def _add_baselines(rows: dict, intervals: bool) -> None:
 def _layer_stat_rows() -> list[dict]:
     """Per-layer quantisation error for the int8 kettle CNN; one layer is over the 0.5 line."""
     return [
-        {
-            "variant_id": "kettle.cnn.w8_a8",
-            "layer_index": i,
-            "op_name": op,
-            "tensor_idx": i,
-            "tensor_name": f"t{i}",
-            "num_elements": 100,
-            "rmse_scale": r,
-            "suspect": r > 0.5,
-        }
+        layer_stat_row("kettle.cnn.w8_a8", i, op, r, r > 0.5)
         for i, (op, r) in enumerate([("CONV_2D", 0.3), ("FULLY_CONNECTED", 0.6), ("ADD", 0.2)])
     ]
 
 
-def _insert_run_hosts_windows(con) -> None:
+def _run_hosts_windows() -> dict[str, list[dict]]:
     """The rows that do not depend on VARIANTS: the run, the two devices, the test windows."""
-    run = {
-        "run_id": "r1",
-        "command": "all",
-        "profile": "smoke",
-        "config": json.dumps({"name": "smoke", "suspect_threshold": 0.5}),
-        "config_hash": "abc",
-        "host": LOCAL,
-        "started_at": NOW,
-        "finished_at": NOW,
-        "status": "finished",
-    }
-    db.insert_records(con, "runs", [run])
+    run = run_row({"name": "smoke", "suspect_threshold": 0.5}, LOCAL)
     hosts = [
-        {
-            "host": LOCAL,
-            "cpu_model": "Test x86",
-            "cores": 2,
-            "machine": "x86_64",
-            "source": "local",
-        },
-        {
-            "host": PI,
-            "cpu_model": "Cortex-A72",
-            "cores": 4,
-            "machine": "aarch64",
-            "source": "edge_kit",
-        },
+        host_row(LOCAL, "x86_64", "local", cpu_model="Test x86", cores=2),
+        host_row(PI, "aarch64", "edge_kit", cpu_model="Cortex-A72", cores=4),
     ]
-    db.insert_records(con, "hosts", hosts)
     windows = [
         {
             "appliance": app,
@@ -478,7 +341,7 @@ def _insert_run_hosts_windows(con) -> None:
         }
         for app in ("kettle", "fridge")
     ]
-    db.insert_records(con, "eval_windows", windows)
+    return {"runs": [run], "hosts": hosts, "eval_windows": windows}
 
 
 def _pair_rows(with_baselines: bool) -> list[dict]:
@@ -534,8 +397,4 @@ def build(path: Path, *, intervals: bool = True, baselines: bool = True) -> Path
         rows["paired_deltas"] = _pair_rows(baselines)
     trace_frame().to_parquet(art / "traces" / "trace.parquet", index=False)
     rows["quant_layer_stats"] = _layer_stat_rows()
-    with db.write_store(path) as con:
-        _insert_run_hosts_windows(con)
-        for table in TABLES:
-            db.insert_records(con, table, rows[table])
-    return path
+    return publish(path, _run_hosts_windows() | {table: rows[table] for table in TABLES})

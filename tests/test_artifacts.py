@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import artifacts
+from pipeline.core import artifacts
 from store import db
 
 from .conftest import ROOT, run_cli
@@ -113,9 +113,9 @@ def test_failed_data_run_leaves_published_splits_and_rows_untouched(data_store, 
     res = run_cli("data", *SMOKE, "--store", store)
     assert "kettle unchanged, skipped" in res.stderr
     pd.testing.assert_frame_equal(datasets(store), rows_before)
-    from pipeline.config import profile_config
-    from pipeline.context import RunContext
-    from pipeline.data import load_split
+    from pipeline.core.context import RunContext
+    from pipeline.data.stage import load_split
+    from pipeline.settings.presets import profile_config
     from store.vocab import Appliance, Arch, Split
 
     ctx = RunContext(store, profile_config("smoke"), [Appliance.KETTLE], list(Arch))
@@ -196,7 +196,7 @@ def test_gc_removes_only_unreferenced_files(data_store, tmp_path):
 def test_a_new_model_version_never_changes_the_published_file(store_copy):
     """What an orphaned training worker did before: write a new .keras for a model the store
     already records. Through the training stage's own writer it gets a new name."""
-    from pipeline.train_model import _write_sidecar
+    from pipeline.train.fit import _write_sidecar
     from store.vocab import Appliance, Arch
 
     store = store_copy
@@ -210,7 +210,7 @@ def test_a_new_model_version_never_changes_the_published_file(store_copy):
     best.parent.mkdir(parents=True)
     best.write_bytes(before + b"retrained")
     new, new_sha = artifacts.publish_file(best, art / "models", "kettle.cnn", ".keras")
-    from pipeline.config import APPLIANCES
+    from pipeline.settings.constants import APPLIANCES
 
     _write_sidecar(new, Appliance.KETTLE, Arch.CNN, APPLIANCES[Appliance.KETTLE])
     assert new != published and new.name == f"kettle.cnn.{new_sha[:16]}.keras"
@@ -255,7 +255,16 @@ def test_killing_the_main_process_mid_training_changes_nothing_published(store_c
     files_before = referenced_bytes(store)
     models_before = db.query_df(store, "SELECT * FROM models ORDER BY model_id")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "train", *SMOKE, "--force", "--store", str(store)],
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli.command",
+            "train",
+            *SMOKE,
+            "--force",
+            "--store",
+            str(store),
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -28,14 +28,14 @@ COMMANDS = (
 
 
 def _commands():
-    from pipeline.cli import app
+    from pipeline.cli.command import app
 
     return typer.main.get_command(app).commands
 
 
 def test_help_lists_every_command_without_importing_tensorflow():
     code = (
-        "import sys; from typer.testing import CliRunner; from pipeline.cli import app; "
+        "import sys; from typer.testing import CliRunner; from pipeline.cli.command import app; "
         "r = CliRunner().invoke(app, ['--help'], env={'COLUMNS': '200'}); print(r.output); "
         "print('TF' if 'tensorflow' in sys.modules else 'NOTF')"
     )
@@ -81,7 +81,7 @@ def test_output_to_a_pipe_is_not_wrapped_at_80_columns(tmp_path):
     wide = "x" * 150
     res = run_cli("sql", f"SELECT '{wide}' AS wide_column, 1 AS n", "--store", store)
     assert any(wide in line for line in res.stdout.splitlines())
-    from pipeline.cli import WIDE_OUTPUT, console
+    from pipeline.cli.command import WIDE_OUTPUT, console
 
     assert console().width == WIDE_OUTPUT  # pytest captures stderr: not a terminal
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from pipeline.config import CONFIG_KEYS, profile_config, resolve_config
 from pipeline.errors import ConfigError
+from pipeline.settings.overrides import CONFIG_KEYS, resolve_config
+from pipeline.settings.presets import profile_config
 from store.vocab import Arch, Mode
 
 

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.eval_sample import sample_level, trace_level
-from pipeline.modes import MODE_SPECS, MODES, Build, recorded_settings, spec_of
+from pipeline.convert.modes import MODE_SPECS, MODES, Build, recorded_settings, spec_of
+from pipeline.evaluate.sample import sample_level, trace_level
 from store.vocab import Mode
 
 CAL = {"on": 16, "off": 16, "requested": 32, "from": "kettle.train"}
@@ -123,7 +123,7 @@ def _fake_converter(monkeypatch):
 
 
 def test_make_converter_reads_the_record(monkeypatch, tmp_path):
-    from pipeline.converters import FloatIslandConverter, make_converter
+    from pipeline.convert.converters import FloatIslandConverter, make_converter
 
     tf = _fake_converter(monkeypatch)
     cal = [[0.0]]
@@ -151,8 +151,8 @@ def test_make_converter_reads_the_record(monkeypatch, tmp_path):
 def test_the_full_level_predicts_the_whole_trace_and_the_others_its_start():
     import numpy as np
 
-    from pipeline.estimate import stratified_sample
-    from pipeline.eval_sample import EvalPlan
+    from pipeline.evaluate.estimate import stratified_sample
+    from pipeline.evaluate.sample import EvalPlan
 
     starts = np.arange(0, 5000, 10)
     labels = np.ones(len(starts), dtype=int)

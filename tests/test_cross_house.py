@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.config import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT, profile_config
-from pipeline.context import RunContext
-from pipeline.data import DataOptions, load_split, run_data
-from pipeline.reader_wide import _split_houses
-from pipeline.windows import SplitData, Windows
+from pipeline.core.context import RunContext
+from pipeline.data.reader_wide import _split_houses
+from pipeline.data.stage import DataOptions, load_split, run_data
+from pipeline.data.windows import SplitData, Windows
+from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT
+from pipeline.settings.presets import profile_config
 from store import db
 from store.vocab import Appliance, Arch, Split
 
@@ -68,7 +69,7 @@ def test_two_houses_are_cross_house_by_default():
 
 
 def test_test_house_never_reaches_training_normalisation_or_calibration(tmp_path):
-    from pipeline.variants import calibration_sets
+    from pipeline.convert.variants import calibration_sets
 
     data = tmp_path / "houses"
     _write_houses(data)
@@ -161,7 +162,7 @@ def test_distractors_are_weaker_than_the_appliance_and_stay_off():
 
 
 def test_off_weight_punishes_power_claimed_while_off_only():
-    from pipeline.train_loss import make_loss
+    from pipeline.train.loss import make_loss
 
     y_true = np.array([[0.0, 0.0], [0.9, 1.0]], np.float32)  # off, on
     y_pred = np.array([[0.2], [0.9]], np.float32)
@@ -174,9 +175,9 @@ def test_off_weight_punishes_power_claimed_while_off_only():
 
 
 def test_transfer_settings_are_checked_and_enter_the_training_key(tmp_path):
-    from pipeline.config_overrides import apply_overrides
     from pipeline.errors import ConfigError
-    from pipeline.train import train_key
+    from pipeline.settings.overrides import apply_overrides
+    from pipeline.train.stage import train_key
 
     base = profile_config("demo")
     assert (base.off_weight, base.augment_fraction, base.distract_fraction) == (0.0, 0.0, 0.0)
@@ -218,8 +219,8 @@ def test_transfer_settings_are_checked_and_enter_the_training_key(tmp_path):
 
 
 def test_postprocess_setting_is_the_article_postprocess_option(tmp_path):
-    from pipeline.cli_app import stage_context
-    from pipeline.config_overrides import apply_overrides
+    from pipeline.cli.common import stage_context
+    from pipeline.settings.overrides import apply_overrides
 
     cfg = apply_overrides(profile_config("demo"), {"evaluate.postprocess": "threshold"})
     ctx = stage_context(tmp_path / "s.duckdb", cfg, None, None, False, "evaluate")
@@ -229,7 +230,7 @@ def test_postprocess_setting_is_the_article_postprocess_option(tmp_path):
 
 
 def test_power_verdict_flags_models_worse_than_a_baseline_whatever_their_f1():
-    from pipeline.power_verdict import power_flags, verdict_lines
+    from pipeline.evaluate.verdict import power_flags, verdict_lines
 
     def row(app, vid, kind, f1, mae, epd):
         arch, mode = vid.split(".")[1], vid.split(".")[2]

@@ -4,14 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import reader_refit, reader_wide
-from pipeline.config import REFIT_HOUSES, profile_config
-from pipeline.context import RunContext
-from pipeline.data import DataOptions, load_split, run_data
+from pipeline.core.context import RunContext
+from pipeline.data import reader_refit, reader_wide
+from pipeline.data.series import segments_for
+from pipeline.data.stage import DataOptions, load_split, run_data
+from pipeline.data.synth import generate_house, houses_and_channels
+from pipeline.data.windows import SplitData, Windows, valid_starts
 from pipeline.errors import DataError
-from pipeline.series import segments_for
-from pipeline.synth import generate_house, houses_and_channels
-from pipeline.windows import SplitData, Windows, valid_starts
+from pipeline.settings.constants import REFIT_HOUSES
+from pipeline.settings.presets import profile_config
 from store import db
 from store.vocab import Appliance, Arch, Split, canonical_appliance
 
@@ -236,7 +237,7 @@ def test_data_stage_records_splits_and_never_uses_test_houses_for_training(tmp_p
 
 
 def test_day_plot_is_written(tmp_path):
-    from pipeline.plots import plot_day
+    from pipeline.data.plots import plot_day
 
     store = tmp_path / "s.duckdb"
     ctx = RunContext(
@@ -253,7 +254,7 @@ def test_day_plot_is_written(tmp_path):
     import json
     import re
 
-    from pipeline.data import load_split
+    from pipeline.data.stage import load_split
     from store.vocab import Split
 
     spec = json.loads(
@@ -269,7 +270,7 @@ def test_day_plot_is_written(tmp_path):
 
 
 def test_several_test_houses_can_be_named():
-    from pipeline.reader_wide import _split_houses
+    from pipeline.data.reader_wide import _split_houses
     from store.vocab import Split
 
     plan = _split_houses(["1", "2", "3", "4", "5"], "3, 5", None)

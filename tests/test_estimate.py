@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pipeline import metrics as plain
-from pipeline.estimate import (
+from pipeline.evaluate import metrics as plain
+from pipeline.evaluate.estimate import (
     Design,
     allocate,
     estimate,
@@ -158,7 +158,7 @@ def test_too_few_units_to_resample_gives_no_interval():
 
 
 def test_the_metric_registry_describes_every_metric_the_evaluation_writes():
-    from pipeline.estimate import FEATURES
+    from pipeline.evaluate.estimate import FEATURES
     from store.vocab import METRICS, SAMPLE_METRICS, Metric
 
     sums = metrics_from_sums(np.ones(len(FEATURES)))
@@ -235,7 +235,7 @@ def test_an_idle_stratum_borrows_the_harder_strata_evidence_along_the_chain():
     """20 idle windows standing for 60,000 saw no false alarm, nor did the 300 harder ones
     before them: alone the idle rate could be ~8 % (F1 down to ~0.3); on the chain it cannot
     exceed what the harder strata allow, so the interval narrows to what 320 windows say."""
-    from pipeline.estimate import zero_event_rates
+    from pipeline.evaluate.estimate import zero_event_rates
 
     alone_design, feats = _chain_design(0, chain=())
     chain_design, _ = _chain_design(0)

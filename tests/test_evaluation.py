@@ -4,15 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.baselines import baseline_predictions
-from pipeline.config import MIDPOINT, WINDOW
-from pipeline.estimate import stratified_sample
-from pipeline.eval_sample import EvalPlan
-from pipeline.eval_scoring import Scorer, pair_rows, threshold_status, trace_metrics
-from pipeline.quant_debug import layer_stats, sqnr_db
-from pipeline.strata import STRATA, strata_labels
-from pipeline.train import scheduled_lr
-from pipeline.windows import SplitData, Windows
+from pipeline.convert.quant_debug import layer_stats, sqnr_db
+from pipeline.data.strata import STRATA, strata_labels
+from pipeline.data.windows import SplitData, Windows
+from pipeline.evaluate.baselines import baseline_predictions
+from pipeline.evaluate.estimate import stratified_sample
+from pipeline.evaluate.sample import EvalPlan
+from pipeline.evaluate.scoring import Scorer, pair_rows, threshold_status, trace_metrics
+from pipeline.settings.constants import MIDPOINT, WINDOW
+from pipeline.train.stage import scheduled_lr
 from store.vocab import Appliance
 
 
@@ -150,7 +150,7 @@ def test_oversampling_on_windows_reaches_the_requested_share():
 def test_strata_from_the_aggregate_and_the_truth():
     """on / look-alike (a rise at the midpoint while off) / active (a swing like the
     appliance's elsewhere in the window) / idle, by hand-placed events."""
-    from pipeline.strata import STRATA, strata_labels
+    from pipeline.data.strata import STRATA, strata_labels
 
     s = _split(n=6000)
     # an off-status 2,500 W load (not the kettle) at sample 3000
@@ -164,9 +164,9 @@ def test_strata_from_the_aggregate_and_the_truth():
 def test_each_test_house_gets_its_own_estimate_and_they_add_up():
     """Domain estimates per house: same weights and resamples, the counts of the houses add
     up to the pooled counts, and each house's interval covers its whole-span value."""
-    from pipeline.estimate import stratified_sample
-    from pipeline.eval_sample import EvalPlan
-    from pipeline.eval_scoring import Scorer
+    from pipeline.evaluate.estimate import stratified_sample
+    from pipeline.evaluate.sample import EvalPlan
+    from pipeline.evaluate.scoring import Scorer
 
     rng = np.random.default_rng(3)
     n = 20_000
@@ -214,7 +214,7 @@ def _with_lookalikes(n=30_000):
 
 
 def test_hard_negatives_are_the_off_windows_that_look_like_activations():
-    from pipeline.strata import hard_negatives
+    from pipeline.data.strata import hard_negatives
 
     split = _with_lookalikes()
     w = Windows(split, 522, 814, 3100)
@@ -228,7 +228,7 @@ def test_hard_negatives_are_the_off_windows_that_look_like_activations():
 
 def test_training_mix_draws_at_least_the_hard_share():
     pytest.importorskip("tensorflow")
-    from pipeline.strata import hard_negatives
+    from pipeline.data.strata import hard_negatives
 
     split = _with_lookalikes()
     w = Windows(split, 522, 814, 3100)
@@ -283,7 +283,7 @@ def test_pairs_are_scored_on_the_windows_both_saw_in_both_directions():
 def test_byte_identical_files_on_the_same_windows_are_predicted_once():
     import numpy as np
 
-    from pipeline.evaluate import same_file_groups
+    from pipeline.evaluate.stage import same_file_groups
 
     def v(vid, mode, sha):
         return {"variant_id": vid, "mode": mode, "sha256": sha}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import DataError
-from pipeline.ingest import parse_benchmark_output
+from pipeline.exchange.ingest import parse_benchmark_output
 from store import db
 
 from .cli_support import VARIANT, invoke, tiny_store
@@ -199,7 +199,7 @@ def test_model_explorer_node_data(store_copy, tmp_path):
 
 
 def test_host_names_are_checked_and_ordinary_ones_kept():
-    from pipeline.ingest_fields import as_host
+    from pipeline.exchange.ingest_fields import as_host
 
     for name in ("rpi4", "jetson-orin.local", "Küche Pi 2", "host_01", "p" * 100):
         assert as_host(name, "f: --host") == name

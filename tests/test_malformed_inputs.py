@@ -150,8 +150,8 @@ def _truncated_gzip(tmp, store):
 
 def test_refit_error_names_the_file_line_counting_dropped_rows(tmp_path):
     """Lines 3-6 have empty cells and are dropped; the timestamp goes backwards on line 12."""
+    from pipeline.data.reader_refit import read_refit_house
     from pipeline.errors import DataError
-    from pipeline.reader_refit import read_refit_house
     from store.vocab import Appliance
 
     rows = ["Time,Unix,Aggregate,Appliance8,Issues"]
@@ -167,8 +167,8 @@ def test_refit_error_names_the_file_line_counting_dropped_rows(tmp_path):
 
 
 def test_wide_error_names_the_file_line_counting_dropped_rows(tmp_path):
+    from pipeline.data.reader_wide import read_wide_files
     from pipeline.errors import DataError
-    from pipeline.reader_wide import read_wide_files
 
     rows = ["time,aggregate,kettle"]
     for i in range(20):

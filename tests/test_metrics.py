@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from pipeline import metrics as M
-from pipeline.onoff import compute_status, duration_samples
+from pipeline.data.onoff import compute_status, duration_samples
+from pipeline.evaluate import metrics as M
 
 
 def test_article_confusion_counts_give_published_scores():

@@ -3,19 +3,19 @@
 import numpy as np
 import pytest
 
-from pipeline.config import WINDOW
+from pipeline.settings.constants import WINDOW
 
 tf = pytest.importorskip("tensorflow")
 
-from pipeline.converters import export_saved_model, make_converter  # noqa: E402
-from pipeline.models import build_model  # noqa: E402
-from pipeline.modes import MODES  # noqa: E402
-from pipeline.tflite_runtime import (  # noqa: E402
+from pipeline.convert.converters import export_saved_model, make_converter  # noqa: E402
+from pipeline.convert.modes import MODES  # noqa: E402
+from pipeline.core.tflite_runtime import (  # noqa: E402
     float_compute_ops,
     op_census,
     run_tflite,
     xnnpack_partitions,
 )
+from pipeline.train.models import build_model  # noqa: E402
 from store.vocab import Mode  # noqa: E402
 
 SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK", "GATHER", "REDUCE_PROD", "FILL", "WHILE", "IF"}
@@ -76,7 +76,7 @@ def test_every_mode_has_recorded_settings():
 def test_training_lowers_the_loss_on_a_learnable_series():
     import keras
 
-    from pipeline.train import make_loss, power_mae
+    from pipeline.train.stage import make_loss, power_mae
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -96,7 +96,7 @@ def test_training_lowers_the_loss_on_a_learnable_series():
 def test_article_loss_option_has_no_status_gradient():
     from keras import ops
 
-    from pipeline.train import make_loss
+    from pipeline.train.stage import make_loss
 
     y_true = tf.constant([[0.9, 1.0], [0.0, 0.0]])
     pred = tf.Variable([[0.2], [0.1]])
@@ -110,7 +110,7 @@ def test_article_loss_option_has_no_status_gradient():
 
 
 def test_evaluation_interpreter_is_chosen_by_a_rule_not_a_race(saved, calib, tmp_path):
-    from pipeline.eval_predict import evaluation_runtime
+    from pipeline.evaluate.predict import evaluation_runtime
 
     _, path = saved["transformer"]
     float_file, int8_file = tmp_path / "f.tflite", tmp_path / "q.tflite"
@@ -125,7 +125,7 @@ def test_evaluation_interpreter_is_chosen_by_a_rule_not_a_race(saved, calib, tmp
 def test_int8_io_model_runs_with_quantized_input_and_output(saved, calib):
     model, path = saved["cnn"]
     blob = make_converter(path, Mode.W8_A8, calib, int8_io=True).convert()
-    from pipeline.tflite_runtime import interpreter
+    from pipeline.core.tflite_runtime import interpreter
 
     it = interpreter(blob)
     assert it.get_input_details()[0]["dtype"] == np.int8
@@ -148,7 +148,7 @@ def _legacy_transformer(scale, monkeypatch):
 
     from keras import ops
 
-    import pipeline.models as m
+    import pipeline.train.models as m
 
     class LegacyL2Pool(m.L2Pool):
         def call(self, x):
@@ -212,7 +212,7 @@ def test_rewritten_transformer_has_no_average_pool_and_int8_gelu_softmax_stay_th
 def test_xnnpack_mode_is_one_partition_with_float_islands_only_where_xnnpack_needs_them(
     saved, calib, arch
 ):
-    from pipeline.modes import XNNPACK_FLOAT_ONLY_OPS
+    from pipeline.convert.modes import XNNPACK_FLOAT_ONLY_OPS
 
     model, path = saved[arch]
     blob = make_converter(path, Mode.W8_A8_XNNPACK, calib).convert()
@@ -235,7 +235,7 @@ def test_xnnpack_mode_is_one_partition_with_float_islands_only_where_xnnpack_nee
 
 
 def test_constant_adds_feeding_finds_the_layernorm_epsilon(saved):
-    from pipeline.converters import constant_adds_feeding
+    from pipeline.convert.converters import constant_adds_feeding
 
     _, path = saved["transformer"]
     blob = make_converter(path, Mode.CONVERT_ONLY, None).convert()
@@ -247,11 +247,11 @@ def test_constant_adds_feeding_finds_the_layernorm_epsilon(saved):
 
 def test_mixed16_mode_puts_the_named_tensors_in_int16(saved, calib):
     pytest.importorskip("ai_edge_quantizer")
-    from pipeline.converters import mixed16_model
+    from pipeline.convert.converters import mixed16_model
 
     model, path = saved["transformer"]
     float_census = op_census(make_converter(path, Mode.CONVERT_ONLY, None).convert())
-    from pipeline.tflite_runtime import interpreter
+    from pipeline.core.tflite_runtime import interpreter
 
     it = interpreter(make_converter(path, Mode.CONVERT_ONLY, None).convert(), xnnpack=False)
     names = {t["index"]: t["name"] for t in it.get_tensor_details()}
@@ -279,7 +279,7 @@ def test_l2_pool_is_a_bounded_root_mean_square():
     channel is exactly zero (what gave the old pool's RSQRT a range of ~94,000)."""
     from keras import ops
 
-    from pipeline.models import L2_POOL_EPSILON, L2Pool
+    from pipeline.train.models import L2_POOL_EPSILON, L2Pool
 
     x = np.random.default_rng(0).normal(0, 2, (2, 40, 8)).astype(np.float32)
     x[0, :2, 0] = 0.0  # a channel silent over one pair of steps
@@ -295,7 +295,7 @@ def test_l2_pool_is_a_bounded_root_mean_square():
 def test_new_transformers_use_the_bounded_pool_and_old_files_keep_theirs(tmp_path):
     import keras
 
-    from pipeline.models import L2_POOL_EPSILON, L2Pool, load_keras_model
+    from pipeline.train.models import L2_POOL_EPSILON, L2Pool, load_keras_model
 
     model = build_model("transformer", 1 / 16)
     assert model.get_layer("l2_pool").epsilon == L2_POOL_EPSILON

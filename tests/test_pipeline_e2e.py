@@ -286,9 +286,9 @@ def test_throughput_is_measured_beside_latency(smoke_store):
 
 
 def test_calibration_and_debug_sets_never_come_from_a_test_house(smoke_store):
-    from pipeline.config import profile_config
-    from pipeline.context import RunContext
-    from pipeline.variants import calibration_sets
+    from pipeline.convert.variants import calibration_sets
+    from pipeline.core.context import RunContext
+    from pipeline.settings.presets import profile_config
     from store.vocab import Appliance, Arch
 
     ctx = RunContext(

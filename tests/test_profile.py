@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pipeline.profile import CHILD, PER_OP_TOLERANCE
+from pipeline.measure.stage import CHILD, PER_OP_TOLERANCE
 from store import db
 
 

@@ -87,8 +87,8 @@ def test_an_unwritable_progress_file_never_fails_the_run(tmp_path, capsys):
 
 
 def _ctx(store, appliances=()):
-    from pipeline.cli_app import resolve_profile
-    from pipeline.context import RunContext
+    from pipeline.cli.common import resolve_profile
+    from pipeline.core.context import RunContext
     from store import db
     from store.vocab import Profile
 
@@ -98,11 +98,11 @@ def _ctx(store, appliances=()):
 
 
 def _stub_stages(monkeypatch, seen, fail_in=None, calls=None):
-    import pipeline.convert
-    import pipeline.data
-    import pipeline.evaluate
-    import pipeline.profile
-    import pipeline.train
+    import pipeline.convert.stage
+    import pipeline.data.stage
+    import pipeline.evaluate.stage
+    import pipeline.measure.stage
+    import pipeline.train.stage
 
     def stage(name):
         def run(ctx, *_):
@@ -115,12 +115,12 @@ def _stub_stages(monkeypatch, seen, fail_in=None, calls=None):
 
         return run
 
-    monkeypatch.setattr(pipeline.data, "run_data", stage("data"))
-    monkeypatch.setattr(pipeline.data, "appliances_with_data", lambda ctx: ctx.appliances)
-    monkeypatch.setattr(pipeline.train, "run_train", stage("train"))
-    monkeypatch.setattr(pipeline.convert, "run_convert", stage("convert"))
-    monkeypatch.setattr(pipeline.evaluate, "run_evaluate", stage("evaluate"))
-    monkeypatch.setattr(pipeline.profile, "run_profile", stage("profile"))
+    monkeypatch.setattr(pipeline.data.stage, "run_data", stage("data"))
+    monkeypatch.setattr(pipeline.data.stage, "appliances_with_data", lambda ctx: ctx.appliances)
+    monkeypatch.setattr(pipeline.train.stage, "run_train", stage("train"))
+    monkeypatch.setattr(pipeline.convert.stage, "run_convert", stage("convert"))
+    monkeypatch.setattr(pipeline.evaluate.stage, "run_evaluate", stage("evaluate"))
+    monkeypatch.setattr(pipeline.measure.stage, "run_profile", stage("profile"))
 
 
 def test_run_all_writes_each_stage_its_items_and_the_end(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Quantization-aware fine-tuning (pipeline/qat.py) and its qat_w8_a8 variant."""
+"""Quantization-aware fine-tuning (pipeline/convert/qat.py) and its qat_w8_a8 variant."""
 
 import json
 
@@ -6,17 +6,17 @@ import duckdb
 import numpy as np
 import pytest
 
-from pipeline.config import WINDOW
+from pipeline.settings.constants import WINDOW
 
 pytest.importorskip("tensorflow")
 
-from pipeline.models import build_model  # noqa: E402
-from pipeline.qat import QatPlan, fake_quant_copy, fine_tune, layer_ranges  # noqa: E402
-from pipeline.train_loss import appliance_loss  # noqa: E402
+from pipeline.convert.qat import QatPlan, fake_quant_copy, fine_tune, layer_ranges  # noqa: E402
+from pipeline.train.loss import appliance_loss  # noqa: E402
+from pipeline.train.models import build_model  # noqa: E402
 
 
 class _Windows:
-    """The part of pipeline.windows.Windows the fine-tune reads, over random data."""
+    """The part of pipeline.data.windows.Windows the fine-tune reads, over random data."""
 
     def __init__(self, n: int):
         rng = np.random.default_rng(0)
@@ -57,7 +57,7 @@ def test_fake_quant_copy_shares_the_layers_and_rounds_each_output():
 def test_fine_tune_changes_the_models_own_weights_and_says_what_it_did():
     import keras
 
-    from pipeline.config import APPLIANCES
+    from pipeline.settings.constants import APPLIANCES
     from store.vocab import Appliance
 
     keras.utils.set_random_seed(3)
@@ -94,9 +94,9 @@ def test_settings_that_shape_a_model_or_its_qat_file_are_in_their_cache_keys():
     changes the conversion key of the architecture it is set for only."""
     from dataclasses import replace
 
-    from pipeline.config import profile_config
-    from pipeline.convert import _qat_key
-    from pipeline.train import train_key
+    from pipeline.convert.stage import _qat_key
+    from pipeline.settings.presets import profile_config
+    from pipeline.train.stage import train_key
     from store.vocab import Arch
 
     class Ctx:

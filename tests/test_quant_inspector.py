@@ -12,7 +12,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from pipeline.config import WINDOW
+from pipeline.settings.constants import WINDOW
 from store import db
 from store.vocab import Appliance, Arch, Mode
 
@@ -23,12 +23,12 @@ ON_LEVEL = 0.5
 def blowup_model(tmp_path_factory):
     """(SavedModel dir, calibration, debug windows, sensitivity windows, float outputs)."""
     pytest.importorskip("tensorflow")
-    from pipeline.quiet import quiet_tf
+    from pipeline.core.quiet import quiet_tf
 
     quiet_tf()
     import keras
 
-    from pipeline.converters import export_saved_model
+    from pipeline.convert.converters import export_saved_model
 
     keras.utils.set_random_seed(3)
     inp = keras.Input((WINDOW,))
@@ -49,8 +49,8 @@ def blowup_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def inspected(blowup_model):
-    from pipeline.quant_debug import inspect
-    from pipeline.quant_sensitivity import rank_tensors
+    from pipeline.convert.quant_debug import inspect
+    from pipeline.convert.quant_sensitivity import rank_tensors
 
     saved, cal, debug, sens, ref = blowup_model
     found = inspect(saved, cal, debug, threshold=0.7, mode=Mode.W8_A8)
@@ -72,8 +72,8 @@ def test_the_blowup_is_flagged_and_ranked_first_by_its_effect_on_the_output(insp
 
 
 def test_no_quantized_tensor_has_a_null_sqnr_in_the_store(inspected, tmp_path):
-    from pipeline.quant_debug import layer_stat_records
-    from pipeline.quant_sensitivity import sensitivity_records
+    from pipeline.convert.quant_debug import layer_stat_records
+    from pipeline.convert.quant_sensitivity import sensitivity_records
 
     found, sens = inspected
     store = tmp_path / "nilm.duckdb"
@@ -94,7 +94,7 @@ def test_no_quantized_tensor_has_a_null_sqnr_in_the_store(inspected, tmp_path):
 
 
 def _job(blowup_model, tmp_path):
-    from pipeline.variants import ModelConversion
+    from pipeline.convert.variants import ModelConversion
 
     saved, cal, debug, sens, ref = blowup_model
     cfg = SimpleNamespace(
@@ -120,9 +120,9 @@ def _job(blowup_model, tmp_path):
 
 
 def test_selective_and_mixed16_protect_what_the_ranking_chooses(blowup_model, tmp_path):
-    from pipeline.modes import MODE_SPECS
-    from pipeline.tflite_runtime import op_census
-    from pipeline.variants import BUILDERS
+    from pipeline.convert.modes import MODE_SPECS
+    from pipeline.convert.variants import BUILDERS
+    from pipeline.core.tflite_runtime import op_census
 
     job = _job(blowup_model, tmp_path)
     mode = Mode.W8_A8_SELECTIVE

@@ -318,12 +318,28 @@ def test_byte_identical_files_are_one_entry():
 
 
 def test_the_margin_is_a_setting():
-    from pipeline.config_overrides import apply_overrides
     from pipeline.errors import ConfigError
-    from pipeline.profiles import profile_config
+    from pipeline.settings.overrides import apply_overrides
+    from pipeline.settings.presets import profile_config
 
     cfg = profile_config("smoke")
     assert cfg.recommend_margin == R.DEFAULT_TOLERANCE
     assert apply_overrides(cfg, {"recommend.margin": 0.05}).recommend_margin == 0.05
     with pytest.raises(ConfigError, match="recommend.margin"):
         apply_overrides(cfg, {"recommend.margin": 2})
+
+
+def test_beats_the_baseline_has_one_definition_paired_first():
+    from store.recommend_pairs import Pairs
+    from store.recommend_rule import beats_baseline
+
+    pair = {"variant_id": "k.cnn.keras", "other_id": "k.baseline.mean_power", "metric": "f1"}
+    above = Pairs([pair | {"delta": 0.05, "ci_low": 0.01, "ci_high": 0.09}])
+    overlapping = Pairs([pair | {"delta": 0.05, "ci_low": -0.01, "ci_high": 0.11}])
+    ids = ("k.cnn.keras", 0.40, "k.baseline.mean_power", 0.30)
+    assert beats_baseline(*ids, above)[0]
+    # paired on the same windows decides, even where the F1 interval is above the baseline's F1
+    assert not beats_baseline(*ids, overlapping)[0]
+    # no paired difference stored: the F1 interval's low end against the baseline's F1
+    assert beats_baseline(*ids, Pairs([]))[0]
+    assert not beats_baseline("k.cnn.keras", 0.25, "k.baseline.mean_power", 0.30, Pairs([]))[0]

@@ -24,7 +24,7 @@ def _kill_after_first_backup(store: Path) -> Path:
     returns the model's checkpoint folder."""
     art = db.artifacts_dir(store)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "train", *SMOKE, "--store", str(store)],
+        [sys.executable, "-m", "pipeline.cli.command", "train", *SMOKE, "--store", str(store)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -77,7 +77,7 @@ def test_a_damaged_checkpoint_restarts_training_instead_of_failing(tmp_path):
     res = run_cli("train", *SMOKE, "--force", "--store", store)
     out = res.stdout + res.stderr
     assert "starts afresh" in out and "kettle.cnn saved" in out, out
-    from pipeline import artifacts
+    from pipeline.core import artifacts
 
     assert artifacts.verify(store) == []
 
@@ -89,8 +89,8 @@ def test_a_resumed_training_keeps_the_history_of_the_epochs_it_restored(tmp_path
     import keras
     import numpy as np
 
-    from pipeline.train_callbacks import BudgetCallback, SafeBackup
-    from pipeline.train_facts import history_and_facts
+    from pipeline.train.callbacks import BudgetCallback, SafeBackup
+    from pipeline.train.facts import history_and_facts
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 4)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")

@@ -4,8 +4,8 @@ import socket
 import subprocess
 import sys
 
-from pipeline.config import profile_config
-from pipeline.context import RunContext
+from pipeline.core.context import RunContext
+from pipeline.settings.presets import profile_config
 from store import db
 from store.vocab import Appliance, Arch
 
@@ -46,7 +46,7 @@ def test_a_pid_reused_by_a_newer_process_does_not_keep_a_run_alive(store_path):
     import os
     from datetime import timedelta
 
-    from pipeline.context import utcnow
+    from pipeline.core.context import utcnow
 
     old = _ctx(store_path)
     old.start_run()
@@ -65,7 +65,7 @@ def test_run_options_are_typed_read_only_and_recorded_whole():
 
     import pytest
 
-    from pipeline.context import RunOptions
+    from pipeline.core.context import RunOptions
 
     opts = RunOptions.of(int8_io=True, strategy="mirrored", file="bench.txt", host="rpi4")
     assert opts.int8_io and opts.strategy == "mirrored" and not opts.article_loss

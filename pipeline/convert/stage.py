@@ -1,0 +1,165 @@
+"""Conversion stage: every model to TFLite in every quantization mode, with inspection.
+
+Each mode is a record in pipeline/convert/modes.py, its converter settings recorded verbatim in the
+store. The work is split by responsibility:
+
+* pipeline/convert/modes.py: the mode registry (settings, build path, --int8-io, kernel facts);
+* pipeline/convert/converters.py: SavedModel export and the converters that build the files;
+* pipeline/convert/quant_debug.py: the QuantizationDebugger, per-layer statistics, SQNR, range checks;
+* pipeline/convert/quant_sensitivity.py: which tensors break the model end to end, what to protect;
+* pipeline/core/tflite_runtime.py: interpreters, batch-1 inference, op census, XNNPACK partitions;
+* pipeline/convert/variants.py: one model's variants and their rows;
+* this module: which models need converting, the worker processes, the store rows.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pipeline.convert.quant_debug import layer_stat_records
+from pipeline.convert.quant_sensitivity import sensitivity_records
+from pipeline.convert.variants import convert_model
+from pipeline.core.context import RunContext
+from pipeline.core.hashing import file_sha256, stable_hash
+from pipeline.errors import ModelFileError, NotReadyError
+from store import db
+from store.vocab import Arch, Mode
+
+# part of every model's cache key: bump when the conversion of an unchanged model changes
+CONVERT_CODE_VERSION = "v3"
+
+
+def _model_row(ctx: RunContext, model_id: str) -> dict:
+    rows = (
+        ctx.read("SELECT * FROM models WHERE model_id = ?", [model_id])
+        if ctx.store.exists()
+        else None
+    )
+    if rows is None or rows.empty:
+        raise NotReadyError(f"no trained model {model_id} in the store: run `pipeline train` first")
+    return rows.iloc[0].to_dict()
+
+
+def _cache_key(ctx: RunContext, appliance, model_row: dict) -> str:
+    data_row = ctx.read(
+        "SELECT sha256 FROM datasets WHERE dataset_id = ?", [f"{appliance.value}.train"]
+    )
+    return stable_hash(
+        [
+            model_row["sha256"],
+            data_row["sha256"].iloc[0],
+            [m.value for m in ctx.cfg.modes],
+            ctx.cfg.calibration_windows,
+            ctx.cfg.debug_windows,
+            ctx.cfg.suspect_threshold,
+            ctx.cfg.sensitivity_windows,
+            ctx.cfg.sensitivity_top_k,
+            ctx.cfg.protect_recovered_share,
+            ctx.options.int8_io,
+            CONVERT_CODE_VERSION,
+            *_qat_key(ctx, Arch(model_row["arch"])),
+        ]
+    )
+
+
+def _qat_key(ctx: RunContext, arch: Arch) -> list:
+    """What the quantization-aware fine-tune of this architecture reads (nothing when off)."""
+    cfg = ctx.cfg
+    qat_modes = {Mode.QAT_W8_A8, Mode.QAT_W8_A8_XNNPACK}
+    if not qat_modes & set(cfg.modes) or cfg.qat_steps[arch] <= 0:
+        return []
+    return [
+        ("qat", cfg.qat_steps[arch], cfg.qat_peak_lr, cfg.batch[arch]),
+        (cfg.on_fraction, cfg.hard_fraction[arch], cfg.seed, ctx.options.article_loss),
+    ]
+
+
+def _models_to_convert(ctx: RunContext) -> list[tuple]:
+    """(appliance, arch, model row, cache key) of every selected model not converted as asked."""
+    todo = []
+    for appliance in ctx.appliances:
+        for arch in ctx.archs:
+            model_id = f"{appliance.value}.{arch.value}"
+            model_row = _model_row(ctx, model_id)
+            key = _cache_key(ctx, appliance, model_row)
+            if ctx.skip_if_current("convert", model_id, key):
+                continue
+            todo.append((appliance, arch, model_row, key))
+    return todo
+
+
+def _check_model_files(ctx: RunContext, todo: list[tuple]) -> None:
+    """Fail fast, before any worker starts."""
+    for _, _, model_row, _ in todo:
+        path = ctx.artifacts / model_row["artifact_path"]
+        if not path.exists() or file_sha256(path) != model_row["sha256"]:
+            raise ModelFileError(
+                f"{path}: missing, or its sha256 differs from the store's record; retrain it (`pipeline train --force`)"
+            )
+
+
+def _write(con, model_id: str, variants, census_rows, stats_rows, sensitivity_rows) -> None:
+    ids = [v["variant_id"] for v in variants]
+    for table in ("variants", "op_census", "quant_layer_stats", "quant_sensitivity"):
+        con.execute(f"DELETE FROM {table} WHERE variant_id IN (SELECT unnest(?))", [ids])
+    db.insert_records(con, "variants", variants)
+    db.insert_records(con, "op_census", census_rows)
+    for vid, stats in stats_rows:
+        db.insert_records(con, "quant_layer_stats", layer_stat_records(vid, stats))
+    for vid, ranking in sensitivity_rows:
+        db.insert_records(con, "quant_sensitivity", sensitivity_records(vid, ranking))
+
+
+def _convert_job(store, cfg, options, appliance, arch, model_row):
+    """One model's conversions in a worker process; returns the rows for the parent to commit."""
+    ctx = RunContext(
+        store=Path(store),
+        cfg=cfg,
+        appliances=[appliance],
+        archs=[arch],
+        options=options,
+    )
+    t0 = time.perf_counter()
+    variants, census, stats, sensitivity = convert_model(ctx, appliance, arch, model_row)
+    return variants, census, stats, sensitivity, time.perf_counter() - t0
+
+
+def _convert_in_workers(ctx: RunContext, todo: list[tuple]) -> None:
+    """Models are converted in parallel worker processes (the converter and calibration are
+    mostly single-threaded); each finished model is committed."""
+    from concurrent.futures import as_completed
+
+    from pipeline.core.workers import worker_pool
+
+    with worker_pool(min(ctx.cfg.convert_workers, len(todo))) as pool:
+        futures = {
+            pool.submit(_convert_job, str(ctx.store), ctx.cfg, ctx.options, a, arch, row): (
+                a,
+                arch,
+                key,
+            )
+            for a, arch, row, key in todo
+        }
+        for fut in as_completed(futures):
+            appliance, arch, key = futures[fut]
+            model_id = f"{appliance.value}.{arch.value}"
+            variants, census, stats, sensitivity, seconds = fut.result()
+            ctx.commit(
+                "convert",
+                model_id,
+                key,
+                seconds,
+                lambda con, a=(model_id, variants, census, stats, sensitivity): _write(con, *a),
+            )
+            ok = sum(v["status"] == "ok" for v in variants) - 1
+            ctx.console.print(f"convert: {model_id} done ({ok} TFLite variants, {seconds:.0f} s)")
+
+
+def run_convert(ctx: RunContext) -> None:
+    """Convert every selected model that is not converted as asked already."""
+    todo = _models_to_convert(ctx)
+    if not todo:
+        return
+    _check_model_files(ctx, todo)
+    _convert_in_workers(ctx, todo)

@@ -1,0 +1,8 @@
+"""What every stage shares: the run context (store, artifacts folder, settings, run record and
+cache: context.py), immutable content-addressed artifacts (artifacts.py), content hashes for cache
+keys (hashing.py), the one worker pool with its die-with-parent guard (workers.py), the TFLite
+runtime (interpreters, inference, op census: tflite_runtime.py) and TensorFlow's silencing
+(quiet.py).
+
+Imports: settings, errors, store.
+"""
