@@ -57,7 +57,7 @@ def text_col(field: str, header: str, **kw) -> dict:
 # px per character of AG Grid's 14 px font (digits are the widest), a cell's side padding, and
 # a header's padding with its sort and filter icons: measured against AG Grid's own autoSize
 CHAR_PX, CELL_PAD_PX, HEADER_PAD_PX = 7.4, 36, 52
-MIN_PX, MAX_PX, WRAP_MAX_PX = 90, 560, 360
+MIN_PX, MAX_PX, WRAP_MAX_PX = 90, 560, 640  # long wrapped texts: a few lines, not a tower
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
 
