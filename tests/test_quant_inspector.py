@@ -184,9 +184,13 @@ def test_pages_lead_with_what_breaks_the_model(tmp_path):
         body = json.dumps(variant.show("kettle.cnn.w8_a8"), cls=plotly.utils.PlotlyJSONEncoder)
         # a file of the same model without its own ranking shows the one of its w8_a8 file
         other = json.dumps(variant.show("kettle.cnn.w8"), cls=plotly.utils.PlotlyJSONEncoder)
+        # the per-tensor errors are a tab of the page, drawn on demand
+        errors = json.dumps(
+            variant.tab_section("kettle.cnn.w8_a8", "qerr"), cls=plotly.utils.PlotlyJSONEncoder
+        )
     assert "Ranked on kettle.cnn.w8_a8" in other
     assert "What breaks kettle.cnn.w8_a8: RSQRT l2_pool/Rsqrt (a range blow-up)" in body
-    assert "90% recovered" in body and "exact" in body
+    assert "90% recovered" in body and "exact" in errors
 
 
 def test_heatmap_is_a_log_scale_centred_on_the_threshold_with_missing_ops_blank():
