@@ -17,6 +17,7 @@ from dash import Input, Output, State, dcc, html
 
 from dashboard import (
     grids,  # noqa: F401  (its CSV export callback serves every page's grids)
+    page_responses,
     progress,
 )
 from dashboard.downloads import register_downloads
@@ -83,6 +84,7 @@ def create_app(store: Path) -> dash.Dash:
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     install_guard(app)
+    page_responses.install(app.server)
     app.server.config["NILM_STORE"] = str(Path(store).resolve())
     register_downloads(app.server)
     progress.register(app)

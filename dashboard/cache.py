@@ -50,6 +50,13 @@ class ResultCache:
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The kept answer for ``key``, or None (nothing is computed)."""
+        return self._get(key)[1]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._put(key, value)
+
     def get_or_compute(self, key: Hashable, compute: Callable[[], tuple[Any, bool]]) -> Any:
         found, value = self._get(key)
         if found:

@@ -45,6 +45,16 @@ def store_view(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         with session(store_path()) as s:
-            return s.remember(VIEWS, name, args, kwargs, lambda: fn(*args, **kwargs))
+            value = s.remember(VIEWS, name, args, kwargs, lambda: fn(*args, **kwargs))
+            note_view(s.consistent)
+        return value
 
     return wrapper
+
+
+def note_view(kept: bool) -> None:
+    """Record, for this request, whether a store view's answer came from one store version
+    (dashboard/page_responses.py keeps a page's whole answer only when every view in it did)."""
+    if flask.has_request_context():
+        flask.g.nilm_views_seen = True
+        flask.g.nilm_views_kept = kept and flask.g.get("nilm_views_kept", True)

@@ -38,7 +38,9 @@ Identity = tuple[int, int, int, int]
 
 QUERY_RESULTS = ResultCache(512)  # DataFrames and dicts from dashboard.queries
 VIEWS = ResultCache(128)  # whole layouts and callback outputs (about 0.4 MB for a variant page)
-CACHES = (QUERY_RESULTS, VIEWS)
+# a page's whole HTTP answer, as bytes (dashboard/page_responses.py): about 10-70 kB each
+PAGE_RESPONSES = ResultCache(256)
+CACHES = (QUERY_RESULTS, VIEWS, PAGE_RESPONSES)
 
 
 def store_identity(path: Path | str) -> Identity | None:

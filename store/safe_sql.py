@@ -187,11 +187,15 @@ def run_query(
     max_bytes: int | None = None,
     allow_files: bool = False,
     memory_bytes: int | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> QueryResult:
     """Run one checked statement in this process under the sandbox and the limits
-    (``memory_bytes``: what the query may use, DuckDB's memory_limit; default DuckDB's own)."""
+    (``memory_bytes``: what the query may use, DuckDB's memory_limit; default DuckDB's own).
+    ``con``: an open sandboxed connection on ``store`` to use (kept open), else one of its own."""
     text = check_query(sql, allow_files)
-    con = open_sandboxed(store, allow_files, memory_bytes)
+    own = con is None
+    if own:
+        con = open_sandboxed(store, allow_files, memory_bytes)
     timer = threading.Timer(timeout_s, con.interrupt)
     timer.daemon = True
     timer.start()
@@ -205,7 +209,8 @@ def run_query(
         raise UnsafeQueryError(f"{type(exc).__name__}: {first_line(exc)}") from exc
     finally:
         timer.cancel()
-        con.close()
+        if own:
+            con.close()
 
 
 def _fetch(con, text: str, row_limit: int | None, max_bytes: int | None) -> QueryResult:

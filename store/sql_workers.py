@@ -1,9 +1,9 @@
 """The worker processes behind the dashboard's SQL page (see store/safe_sql.py for the rules).
 
 A few long-lived worker processes, started on first use and reused, answer the SQL page: each
-takes one request at a time, opens the store read-only for that query alone and closes it. A
-worker that runs past the time limit, dies, runs out of its memory, or grows past its recycle
-bound is killed and replaced, so a runaway query costs one process, never the server. Reuse
+takes one request at a time on a read-only connection that it keeps while the store file stays
+the same version and closes when idle (_OpenStore). A worker that runs past the time limit,
+dies, runs out of its memory, or grows past its recycle bound is killed and replaced, so a runaway query costs one process, never the server. Reuse
 matters on a busy 2-core machine: starting Python and importing DuckDB costs about a second per
 process.
 
@@ -37,6 +37,7 @@ from store.safe_sql import (
     UnsafeQueryError,
     _mb,
     check_query,
+    open_sandboxed,
     run_query,
 )
 
@@ -47,6 +48,7 @@ QUERY_MEMORY_BYTES = 2 << 30  # what one query may add to its worker (DuckDB's m
 HEADROOM_BYTES = 1 << 30  # address space for what DuckDB does not count (Arrow, Python, stacks)
 RECYCLE_RSS_BYTES = 512 << 20  # a worker holding more than this after a query is replaced
 RECYCLE_AFTER = 500  # queries per worker before it is replaced anyway
+IDLE_CLOSE_S = 5.0  # a worker with no query for this long closes its store connection
 # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: two are plenty for
 # one query at a time, and keep the worker's baseline (and so its cap) small and predictable
 WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
@@ -237,12 +239,55 @@ def _cap_memory(budget: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
+class _OpenStore:
+    """The worker's sandboxed connection, kept open while the store file stays the same version.
+
+    Opening the store costs ~20 ms, more than most of the SQL page's queries. A republished store
+    is a new file renamed over the path, so a changed (device, inode, mtime, size) means another
+    version: the connection is reopened. An idle worker closes it, so it never holds an old,
+    renamed-over file for long. Only read statements run here (store.safe_sql) and the settings
+    are locked, so one query cannot leave anything behind for the next.
+    """
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.con = None
+
+    def connection(self, store: str, budget: int):
+        try:
+            st = os.stat(store)
+            key = (store, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None  # open_sandboxed says what is wrong
+        if self.con is None or key is None or key != self.key:
+            self.close()
+            self.con = open_sandboxed(Path(store), memory_bytes=budget)
+            self.key = key
+        return self.con
+
+    def close(self) -> None:
+        if self.con is not None:
+            with contextlib.suppress(Exception):
+                self.con.close()
+        self.con, self.key = None, None
+
+
+_OPEN = _OpenStore()
+
+
 def _child_main() -> None:
     """A query worker: one JSON request per line on stdin, one answer each on stdout."""
     budget = int(sys.argv[1]) if len(sys.argv) > 1 else QUERY_MEMORY_BYTES
     with contextlib.suppress(OSError, ValueError):  # no /proc: DuckDB's memory_limit still holds
         _cap_memory(budget)
-    for line in sys.stdin.buffer:
+    stdin = sys.stdin.buffer
+    while True:
+        if not select.select([stdin], [], [], IDLE_CLOSE_S)[0]:
+            _OPEN.close()  # idle: let go of the store file
+            continue
+        line = stdin.readline()
+        if not line:
+            return
         if line.strip():
             _answer(json.loads(line), budget)
 
@@ -258,6 +303,7 @@ def _answer(req: dict, budget: int) -> None:
     from store.db import StoreError
 
     try:
+        check_query(req["sql"])  # refused before the store is opened
         res = run_query(
             req["store"],
             req["sql"],
@@ -265,17 +311,21 @@ def _answer(req: dict, budget: int) -> None:
             timeout_s=req["timeout_s"],
             max_bytes=req["max_bytes"],
             memory_bytes=budget,
+            con=_OPEN.connection(req["store"], budget),
         )
     except StoreError as exc:
+        _OPEN.close()
         _child_write({"error": str(exc), "kind": "store"})
         return
     except QueryMemoryError:
+        _OPEN.close()
         _child_write({"error": _memory_text(budget), "replace": True})
         return
     except UnsafeQueryError as exc:
         _child_write({"error": str(exc)})
         return
     except (MemoryError, OSError) as exc:  # past the cap outside DuckDB (Arrow, Python)
+        _OPEN.close()
         if isinstance(exc, MemoryError) or "memory" in str(exc).lower():
             _child_write({"error": _memory_text(budget), "replace": True})
         else:

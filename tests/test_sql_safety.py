@@ -206,6 +206,43 @@ def test_a_query_gets_its_memory_budget_and_a_huge_one_fails_alone(store):
     assert ask("SELECT 42 AS x").table.column("x").to_pylist() == [42]
 
 
+def test_a_sql_worker_keeps_its_connection_for_one_version_and_sees_the_next(store, tmp_path):
+    """A worker reuses its open store between queries, but a republished store (a new file
+    renamed over the path) is read at once, and a store that vanished is an error, not stale."""
+    import os
+    import shutil
+
+    import duckdb
+
+    from store import sql_workers
+
+    def marker_tables():
+        res = sql_workers.run_query_isolated(
+            store,
+            "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'marker'",
+            row_limit=10,
+            timeout_s=30,
+            max_bytes=1 << 20,
+        )
+        return res.table.column("n").to_pylist()[0]
+
+    sql_workers._POOL.close()
+    assert marker_tables() == 0
+    assert marker_tables() == 0
+    (worker,) = sql_workers._POOL.idle
+    nxt = tmp_path / "next.duckdb"
+    shutil.copy(store, nxt)
+    con = duckdb.connect(str(nxt))
+    con.execute("CREATE TABLE marker AS SELECT 42 AS v")
+    con.close()
+    os.replace(nxt, store)  # how a publish swaps the store
+    assert marker_tables() == 1
+    assert sql_workers._POOL.idle == [worker]  # the same process, reopened on the new version
+    os.remove(store)
+    with pytest.raises(Exception, match="store"):
+        marker_tables()
+
+
 def test_pipeline_sql_cuts_a_huge_cell_in_table_format(store):
     """Laying out a 50 MB cell as a table took minutes; the table shows its start and says so."""
     t0 = time.perf_counter()

@@ -8,6 +8,7 @@ import time
 
 import dash
 import dash_bootstrap_components as dbc
+import numpy as np
 import pandas as pd
 from dash import Input, Output, State, dcc, html, no_update
 
@@ -195,10 +196,13 @@ def result_grid(df: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     for i, name in enumerate(df.columns):
         col, field = df.iloc[:, i], f"c{i}"
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            out[field] = col.astype("float64").astype(object).where(col.notna(), None)
+            values = col.to_numpy(dtype="float64", na_value=np.nan)
+            cells = values.astype(object)
+            cells[np.isnan(values)] = None
+            out[field] = cells
             columns.append(number_col(field, str(name), digits=6))
         else:
-            out[field] = col.astype(object).map(_text)
+            out[field] = [_text(v) for v in col.to_numpy(dtype=object)]
             columns.append(text_col(field, str(name)))
     return pd.DataFrame(out, index=df.index), columns
 
