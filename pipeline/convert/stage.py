@@ -23,8 +23,8 @@ from pipeline.convert.variants import convert_model
 from pipeline.core.context import RunContext
 from pipeline.core.hashing import file_sha256, stable_hash
 from pipeline.errors import ModelFileError, NotReadyError
-from store import db
-from store.vocab import Arch, Mode
+from store import db, ids
+from store.vocab import Arch, Mode, Split
 
 # part of every model's cache key: bump when the conversion of an unchanged model changes
 CONVERT_CODE_VERSION = "v3"
@@ -43,7 +43,7 @@ def _model_row(ctx: RunContext, model_id: str) -> dict:
 
 def _cache_key(ctx: RunContext, appliance, model_row: dict) -> str:
     data_row = ctx.read(
-        "SELECT sha256 FROM datasets WHERE dataset_id = ?", [f"{appliance.value}.train"]
+        "SELECT sha256 FROM datasets WHERE dataset_id = ?", [ids.dataset_id(appliance, Split.TRAIN)]
     )
     return stable_hash(
         [
@@ -80,7 +80,7 @@ def _models_to_convert(ctx: RunContext) -> list[tuple]:
     todo = []
     for appliance in ctx.appliances:
         for arch in ctx.archs:
-            model_id = f"{appliance.value}.{arch.value}"
+            model_id = ids.model_id(appliance, arch)
             model_row = _model_row(ctx, model_id)
             key = _cache_key(ctx, appliance, model_row)
             if ctx.skip_if_current("convert", model_id, key):
@@ -143,7 +143,7 @@ def _convert_in_workers(ctx: RunContext, todo: list[tuple]) -> None:
         }
         for fut in as_completed(futures):
             appliance, arch, key = futures[fut]
-            model_id = f"{appliance.value}.{arch.value}"
+            model_id = ids.model_id(appliance, arch)
             variants, census, stats, sensitivity, seconds = fut.result()
             ctx.commit(
                 "convert",

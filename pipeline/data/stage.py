@@ -25,7 +25,7 @@ from pipeline.data.synth import write_synthetic_refit
 from pipeline.data.windows import SplitData, valid_starts
 from pipeline.errors import DataError
 from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES
-from store import db
+from store import db, ids
 from store.vocab import Appliance, Split
 
 SYNTH_VERSION = "1"
@@ -165,10 +165,10 @@ def _write_split(
     # a new file named by its content: the published split files are never rewritten, and this
     # one becomes visible only through the datasets row the caller commits
     path, sha = artifacts.write_artifact(
-        ctx.artifacts / "data", f"{a.value}.{split.value}", ".parquet", data.write
+        ctx.artifacts / "data", ids.dataset_id(a, split), ".parquet", data.write
     )
     return {
-        "dataset_id": f"{a.value}.{split.value}",
+        "dataset_id": ids.dataset_id(a, split),
         "appliance": a.value,
         "split": split.value,
         "source": source,
@@ -219,7 +219,7 @@ def load_split(ctx: RunContext, a: Appliance, split: Split, data: bool = True):
 
     if not ctx.store.exists():
         raise NotReadyError(f"no {split.value} data for {a.value}: run `pipeline data` first")
-    row = ctx.read("SELECT * FROM datasets WHERE dataset_id = ?", [f"{a.value}.{split.value}"])
+    row = ctx.read("SELECT * FROM datasets WHERE dataset_id = ?", [ids.dataset_id(a, split)])
     if row.empty:
         raise NotReadyError(
             f"the store has no {split.value} split for {a.value}: run `pipeline data`"

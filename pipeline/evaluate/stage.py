@@ -44,6 +44,7 @@ from pipeline.evaluate.scoring import (
     trace_metrics,
 )
 from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT
+from store import ids
 from store.vocab import Appliance, Mode, Split
 
 EVAL_CODE_VERSION = "e11"  # e11: the transformer's XNNPACK int8 files on the reference sample, files of the full level predict the whole trace; e10: zero-event rates pooled along the off strata chain, Jeffreys prior for unseen disagreements
@@ -218,17 +219,17 @@ def run_evaluate(ctx: RunContext) -> None:
     for appliance in ctx.appliances:
         records = _variants_of(ctx, appliance)
         key = _cache_key(ctx, appliance, records, article)
-        item = f"{appliance.value}:{','.join(a.value for a in ctx.archs)}"
+        item = ids.evaluate_item(appliance, ctx.archs)
         if ctx.skip_if_current("evaluate", item, key, label=appliance.value):
             continue
         _check_files(ctx, records)
         t0 = time.perf_counter()
         rows = evaluate_appliance(ctx, appliance, records, article)
-        ids = [v["variant_id"] for v in records]
+        vids = [v["variant_id"] for v in records]
         ctx.commit(
             "evaluate",
             item,
             key,
             time.perf_counter() - t0,
-            lambda con, r=rows, ids=ids: write(con, r, ids),
+            lambda con, r=rows, vids=vids: write(con, r, vids),
         )

@@ -18,6 +18,7 @@ from pipeline.core.hashing import file_sha256, stable_hash
 from pipeline.errors import ModelFileError, NotReadyError
 from pipeline.measure import measure_child
 from pipeline.measure.measurements import Measurements
+from store import ids
 from store.vocab import Runtime
 
 CHILD = Path(measure_child.__file__)  # run as a script in a fresh process
@@ -245,19 +246,19 @@ def run_profile(ctx: RunContext) -> None:
     host = host_row["host"]
     for appliance in ctx.appliances:
         for arch in ctx.archs:
-            model_id = f"{appliance.value}.{arch.value}"
+            model_id = ids.model_id(appliance, arch)
             records = _variants_of(ctx, model_id)
             key = _cache_key(ctx, host, records)
-            item = f"{model_id}@{host}"
+            item = ids.profile_item(model_id, host)
             if ctx.skip_if_current("profile", item, key, label=model_id):
                 continue
             t0 = time.perf_counter()
             everything = profile_model(ctx, records, host)
-            ids = [v["variant_id"] for v in records]
+            vids = [v["variant_id"] for v in records]
             ctx.commit(
                 "profile",
                 item,
                 key,
                 time.perf_counter() - t0,
-                lambda con, m=everything, ids=ids: m.write(con, host_row, ids),
+                lambda con, m=everything, vids=vids: m.write(con, host_row, vids),
             )

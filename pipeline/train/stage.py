@@ -17,7 +17,7 @@ from pipeline.train.callbacks import scheduled_lr
 from pipeline.train.fit import train_one
 from pipeline.train.loss import make_loss, power_mae
 from pipeline.train.workers import train_in_workers
-from store import db
+from store import db, ids
 from store.vocab import Arch, Split
 
 __all__ = [
@@ -89,7 +89,7 @@ def _todo(ctx: RunContext) -> list[tuple]:
         train_row = split_record(ctx, appliance, Split.TRAIN)
         val_row = split_record(ctx, appliance, Split.VAL)
         for arch in ctx.archs:
-            model_id = f"{appliance.value}.{arch.value}"
+            model_id = ids.model_id(appliance, arch)
             key = train_key(ctx, arch, train_row, val_row)
             model_ok = artifacts.recorded_files_ok(
                 ctx.store, "SELECT artifact_path, sha256 FROM models WHERE model_id = ?", [model_id]
