@@ -25,6 +25,7 @@ from pipeline.data.synth import write_synthetic_refit
 from pipeline.data.windows import SplitData, valid_starts
 from pipeline.errors import DataError
 from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES
+from pipeline.settings.stages import settings_key, stage_settings
 from store import db, ids
 from store.vocab import Appliance, Split
 
@@ -90,16 +91,33 @@ def _synthetic_raw(ctx: RunContext) -> Path:
     return raw
 
 
+DATA_CODE_VERSION = "v1"
+
+
+def data_key(settings, checksum: str, options: dict, appliance: Appliance, houses) -> str:
+    """The cache key of one appliance's splits: the raw files' checksum, the data options, the
+    appliance's parameters, its houses, the DataSettings and the code's version."""
+    return stable_hash(
+        [
+            checksum,
+            options,
+            APPLIANCES[appliance].__dict__,
+            houses,
+            *settings_key(settings),
+            DATA_CODE_VERSION,
+        ]
+    )
+
+
 def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
     """Build and record the splits of every selected appliance; returns the dataset rows."""
     source = open_source(ctx, opts)
     checksum = inputs_checksum([f for fs in source.files.values() for f in fs])
     explicit = ctx.options.appliances_explicit
+    settings = stage_settings("data", ctx.cfg, ctx.options, synthetic=opts.source == "synthetic")
     todo = []
     for a in source.appliances(ctx.appliances, explicit):
-        key = stable_hash(
-            [checksum, opts.to_json(), APPLIANCES[a].__dict__, source.split_houses(a), "v1"]
-        )
+        key = data_key(settings, checksum, opts.to_json(), a, source.split_houses(a))
         if ctx.skip_if_current("data", a.value, key, _outputs_exist(ctx, a)):
             continue
         todo.append((a, key))

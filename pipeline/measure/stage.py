@@ -18,6 +18,7 @@ from pipeline.core.hashing import file_sha256, stable_hash
 from pipeline.errors import ModelFileError, NotReadyError
 from pipeline.measure import measure_child
 from pipeline.measure.measurements import Measurements
+from pipeline.settings.stages import settings_key, stage_settings
 from store import ids
 from store.vocab import Runtime
 
@@ -194,19 +195,17 @@ def _variants_of(ctx: RunContext, model_id: str) -> list[dict]:
 
 
 def _cache_key(ctx: RunContext, host: str, records: list[dict]) -> str:
-    cfg = ctx.cfg
+    return profile_key(stage_settings("profile", ctx.cfg, ctx.options), host, records)
+
+
+def profile_key(settings, host: str, records: list[dict]) -> str:
+    """The cache key of one model's measurements on one host: its variants' files, the
+    ProfileSettings and the code's version."""
     return stable_hash(
         [
             host,
             sorted((v["variant_id"], v["sha256"]) for v in records),
-            [r.value for r in cfg.runtimes],
-            list(cfg.threads),
-            cfg.latency_min_seconds,
-            cfg.latency_min_runs,
-            cfg.op_profile,
-            cfg.op_runs,
-            None if cfg.op_profile_modes is None else [m.value for m in cfg.op_profile_modes],
-            cfg.profile_workers,
+            *settings_key(settings),
             PROFILE_CODE_VERSION,
         ]
     )
