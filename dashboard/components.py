@@ -10,6 +10,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Output, dcc, html
 
+from store.ids import arch_of, mode_of, model_id, variant_id
+from store.vocab import Appliance, Arch, Mode
+
 
 def share_link(link_id: str) -> html.Div:
     """A link carrying the page's current selections (the address bar carries them too)."""
@@ -116,14 +119,19 @@ def as_float(value, default=None):
     return v if math.isfinite(v) and v > 0 else default
 
 
-DEFAULT_PREFERENCE = ("kettle.cnn.w8_a8", ".cnn.w8_a8", ".w8_a8", ".keras")
+DEFAULT_PREFERENCE = (
+    lambda i: i == variant_id(model_id(Appliance.KETTLE, Arch.CNN), Mode.W8_A8),
+    lambda i: arch_of(i) == Arch.CNN and mode_of(i) == Mode.W8_A8,
+    lambda i: mode_of(i) == Mode.W8_A8,
+    lambda i: mode_of(i) == Mode.KERAS,
+)
 
 
 def default_variant(ids: list[str]) -> str | None:
     """The variant a page shows without a choice: the kettle's int8 CNN, else any int8 CNN,
     any int8 variant, any float model, the first."""
-    for end in DEFAULT_PREFERENCE:
-        hit = next((i for i in ids if i == end or i.endswith(end)), None)
+    for preferred in DEFAULT_PREFERENCE:
+        hit = next((i for i in ids if preferred(i)), None)
         if hit:
             return hit
     return ids[0] if ids else None

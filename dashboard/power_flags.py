@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from store.recommend import power_flags
+from store.vocab import Kind
 
 FLAG_HEADER = "MAE or energy worse than a baseline"
 
@@ -23,7 +24,7 @@ def by_appliance(best: pd.DataFrame | None) -> dict:
 def flag(row: dict, best: dict) -> str:
     """The flag of one variant (empty: not worse, a baseline itself, or nothing to compare).
     ``row`` carries appliance, kind (optional), mae_w (or mae) and epd_error_pct."""
-    if row.get("kind") == "baseline" or row.get("appliance") not in best:
+    if row.get("kind") == Kind.BASELINE or row.get("appliance") not in best:
         return ""
     if "mae_w" not in row and "mae" in row:
         row = {**row, "mae_w": row["mae"]}

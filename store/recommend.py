@@ -37,6 +37,7 @@ from store.recommend_rule import (
     fmt,
     is_missing,
 )
+from store.vocab import Kind, Split
 
 __all__ = [
     "BASELINES_SQL",
@@ -110,7 +111,7 @@ ORDER BY t.appliance, t.variant_id
 """
 
 # the best baseline per appliance on F1, on MAE and on the absolute energy-per-day error
-BASELINES_SQL = """
+BASELINES_SQL = f"""
 SELECT appliance,
        arg_max(variant_id, f1) FILTER (WHERE f1 IS NOT NULL) AS baseline_id,
        max(f1) AS baseline_f1,
@@ -120,7 +121,7 @@ SELECT appliance,
            AS epd_baseline_id,
        min(abs(epd_error_pct)) AS baseline_abs_epd
 FROM metrics_wide
-WHERE kind = 'baseline' AND split = 'test'
+WHERE kind = '{Kind.BASELINE}' AND split = '{Split.TEST}'
 GROUP BY appliance ORDER BY appliance
 """
 

@@ -67,6 +67,30 @@ class Split(StrEnum):
     TEST = "test"
 
 
+# the metrics split of the article's protocol on the contiguous trace stretch (beside split test,
+# and test@house<N>: see store/ids.py)
+TRACE_SPLIT = "test_trace"
+
+
+class Kind(StrEnum):
+    """What a variant is: a trained network (or its conversion), or a non-learned baseline."""
+
+    MODEL = "model"
+    BASELINE = "baseline"
+
+
+# a baseline's arch (model id <appliance>.baseline) and its evaluation's runtime
+BASELINE_ARCH = Kind.BASELINE.value
+
+
+class Baseline(StrEnum):
+    """The non-learned baselines (a baseline variant's mode)."""
+
+    ALWAYS_OFF = "always_off"  # 0 W
+    MEAN_POWER = "mean_power"  # the training split's mean appliance power
+    AGGREGATE_THRESHOLD = "aggregate_threshold"  # the aggregate's rise over its base load
+
+
 class Metric(StrEnum):
     """Metric names as stored in the long-format `metrics` table (see METRICS for each one's
     label, unit, direction and formula)."""
@@ -104,32 +128,107 @@ class MetricInfo:
     higher_is_better: bool | None  # None: neither (a count or a raw quantity)
     formula: str
     sampled: bool = True  # estimated from the evaluation sample (split test); else traces only
+    traced: bool = True  # scored on split test_trace too (the article's protocol)
+    paired: bool = False  # each TFLite variant's paired difference from its float model
+    wide: bool = False  # a column of the metrics_wide view (the tradeoff view reads it there)
+    tradeoff: str | None = None  # its column in the tradeoff view (None: not there)
+    article: str | None = None  # the article publishes it, same definition: its label there
 
 
+# the order is the order of every list derived below (the dashboard's menus follow it)
 METRICS: dict[Metric, MetricInfo] = {
-    Metric.F1: MetricInfo("F1", "", True, "2 TP / (2 TP + FP + FN)"),
-    Metric.MCC: MetricInfo(
-        "MCC", "", True, "(TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)); 0 if constant"
+    Metric.F1: MetricInfo(
+        "F1",
+        "",
+        True,
+        "2 TP / (2 TP + FP + FN)",
+        paired=True,
+        wide=True,
+        tradeoff="f1",
+        article="F1",
     ),
-    Metric.ACC: MetricInfo("accuracy", "", True, "(TP + TN) / windows"),
-    Metric.PRECISION: MetricInfo("precision", "", True, "TP / (TP + FP)"),
-    Metric.RECALL: MetricInfo("recall", "", True, "TP / (TP + FN)"),
-    Metric.MAE: MetricInfo("MAE (W, plain)", "W", False, "mean |p - t|"),
-    Metric.SAE: MetricInfo("SAE (plain)", "", False, "|sum p - sum t| / sum t"),
-    Metric.NDE: MetricInfo("NDE (plain)", "", False, "sum (t - p)^2 / sum t^2"),
+    Metric.MCC: MetricInfo(
+        "MCC",
+        "",
+        True,
+        "(TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN)); 0 if constant",
+        paired=True,
+        wide=True,
+        tradeoff="mcc",
+        article="MCC",
+    ),
+    Metric.ACC: MetricInfo(
+        "accuracy",
+        "",
+        True,
+        "(TP + TN) / windows",
+        wide=True,
+        tradeoff="acc",
+        article="accuracy",
+    ),
+    Metric.PRECISION: MetricInfo("precision", "", True, "TP / (TP + FP)", paired=True, wide=True),
+    Metric.RECALL: MetricInfo("recall", "", True, "TP / (TP + FN)", paired=True, wide=True),
+    Metric.MAE: MetricInfo(
+        "MAE (W, plain)", "W", False, "mean |p - t|", paired=True, wide=True, tradeoff="mae_w"
+    ),
     Metric.MAE_MASKED: MetricInfo(
-        "MAE (W, article's status-masked)", "W", False, "mean |t s_t - p s_p|"
+        "MAE (W, article's status-masked)",
+        "W",
+        False,
+        "mean |t s_t - p s_p|",
+        wide=True,
+        tradeoff="mae_masked_w",
+        article="MAE, status-masked (W)",
+    ),
+    Metric.SAE: MetricInfo(
+        "SAE (plain)",
+        "",
+        False,
+        "|sum p - sum t| / sum t",
+        paired=True,
+        wide=True,
+        tradeoff="sae",
+    ),
+    Metric.NDE: MetricInfo(
+        "NDE (plain)",
+        "",
+        False,
+        "sum (t - p)^2 / sum t^2",
+        paired=True,
+        wide=True,
+        tradeoff="nde",
     ),
     Metric.SAE_MASKED: MetricInfo(
-        "SAE (article's status-masked)", "", False, "|sum p s_p - sum t s_t| / sum t s_t"
+        "SAE (article's status-masked)",
+        "",
+        False,
+        "|sum p s_p - sum t s_t| / sum t s_t",
+        wide=True,
+        article="SAE, status-masked",
     ),
     Metric.NDE_MASKED: MetricInfo(
-        "NDE (article's status-masked)", "", False, "sum (t s_t - p s_p)^2 / sum t^2"
+        "NDE (article's status-masked)",
+        "",
+        False,
+        "sum (t s_t - p s_p)^2 / sum t^2",
+        wide=True,
+        article="NDE, status-masked",
     ),
-    Metric.EPD_TRUE: MetricInfo("true energy per day (Wh)", "Wh", None, "mean t x 24 h"),
-    Metric.EPD_PRED: MetricInfo("predicted energy per day (Wh)", "Wh", None, "mean p x 24 h"),
+    Metric.EPD_TRUE: MetricInfo(
+        "true energy per day (Wh)", "Wh", None, "mean t x 24 h", traced=False
+    ),
+    Metric.EPD_PRED: MetricInfo(
+        "predicted energy per day (Wh)", "Wh", None, "mean p x 24 h", traced=False
+    ),
     Metric.EPD_ERROR_PCT: MetricInfo(
-        "energy-per-day error (%, unbiased)", "%", None, "100 (EpD_pred - EpD_true) / EpD_true"
+        "energy-per-day error (%, unbiased)",
+        "%",
+        None,
+        "100 (EpD_pred - EpD_true) / EpD_true",
+        traced=False,
+        paired=True,
+        wide=True,
+        tradeoff="epd_error_pct",
     ),
     Metric.EPD_ARTICLE_TRUE: MetricInfo(
         "true energy per day (Wh, article's hourly chunks)",
@@ -151,13 +250,32 @@ METRICS: dict[Metric, MetricInfo] = {
         None,
         "100 (pred - true) / true of the article's hourly-chunk energies",
         sampled=False,
+        wide=True,
+        article="energy-per-day error, the article's hourly rule (%)",
     ),
     Metric.TP: MetricInfo("true positives", "windows", None, "windows on in truth and prediction"),
     Metric.TN: MetricInfo("true negatives", "windows", None, "windows off in both"),
     Metric.FP: MetricInfo("false positives", "windows", None, "off in truth, on in prediction"),
     Metric.FN: MetricInfo("false negatives", "windows", None, "on in truth, off in prediction"),
 }
+# the lists every reader of the store uses, from the flags above (never written by hand)
 SAMPLE_METRICS: tuple[str, ...] = tuple(m.value for m, info in METRICS.items() if info.sampled)
+TRACE_METRICS: tuple[str, ...] = tuple(m.value for m, info in METRICS.items() if info.traced)
+PAIRED_METRICS: tuple[str, ...] = tuple(m.value for m, info in METRICS.items() if info.paired)
+WIDE_METRICS: tuple[str, ...] = tuple(m.value for m, info in METRICS.items() if info.wide)
+# tradeoff view column -> metric
+TRADEOFF_COLUMNS: dict[str, str] = {
+    info.tradeoff: m.value for m, info in METRICS.items() if info.tradeoff
+}
+# the paired differences from the float model that the tradeoff view also plots (the
+# Quantization page's menu)
+QUANT_DELTA_METRICS: tuple[str, ...] = tuple(
+    m.value for m, info in METRICS.items() if info.paired and info.tradeoff
+)
+# metric -> its label on the Article page, for the metrics the article publishes
+ARTICLE_LABELS: dict[str, str] = {
+    m.value: info.article for m, info in METRICS.items() if info.article
+}
 
 
 class Profile(StrEnum):

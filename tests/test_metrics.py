@@ -60,7 +60,7 @@ def test_degenerate_cases_give_nan_with_a_reason_not_a_crash():
         "nde",
         "sae_masked",
         "nde_masked",
-        "epd_error_pct",
+        "epd_article_error_pct",
     ):
         value, reason = out[name]
         assert math.isnan(value) and reason, name

@@ -246,6 +246,31 @@ def test_rerun_with_nothing_changed_does_no_work(store_copy):
     assert elapsed < 120  # generous: a bound on "did no work", not a benchmark
 
 
+def test_an_evaluate_setting_reruns_evaluate_and_not_train_or_convert(store_copy):
+    """evaluate.bootstrap is in the evaluate stage's settings only: changed, the evaluation
+    reruns; training, conversion and profiling (which do not read it) are skipped."""
+    res = run_cli(
+        "all", "--profile", "smoke", "--appliance", "kettle", "--store", store_copy,
+        "--set", "evaluate.bootstrap=150",
+    )  # fmt: skip
+    assert "epoch" not in res.stdout + res.stderr
+    last = db.query_df(store_copy, "SELECT value FROM meta WHERE key = 'last_run_id'")
+    timings = db.query_df(
+        store_copy,
+        "SELECT stage, bool_and(skipped) AS skipped FROM stage_timings "
+        "WHERE run_id = ? AND item <> '*' GROUP BY 1",  # '*': a stage's total, never skipped
+        [last["value"].iloc[0]],
+    )
+    skipped = dict(zip(timings["stage"], timings["skipped"], strict=True))
+    assert skipped == {
+        "data": True,
+        "train": True,
+        "convert": True,
+        "evaluate": False,
+        "profile": True,
+    }
+
+
 def test_status_command_summarises_the_store(smoke_store):
     out = run_cli("status", "--store", smoke_store).stdout
     assert f"schema version {db.SCHEMA_VERSION}" in out and "variants" in out and "kettle" in out

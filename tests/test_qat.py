@@ -94,8 +94,9 @@ def test_settings_that_shape_a_model_or_its_qat_file_are_in_their_cache_keys():
     changes the conversion key of the architecture it is set for only."""
     from dataclasses import replace
 
-    from pipeline.convert.stage import _qat_key
+    from pipeline.convert.stage import convert_key
     from pipeline.settings.presets import profile_config
+    from pipeline.settings.stages import stage_settings
     from pipeline.train.stage import train_key
     from store.vocab import Arch
 
@@ -112,5 +113,9 @@ def test_settings_that_shape_a_model_or_its_qat_file_are_in_their_cache_keys():
         Ctx(best), Arch.TRANSFORMER, *rows
     )
     more = replace(demo, qat_steps={Arch.CNN: 0, Arch.TRANSFORMER: 96})
-    assert _qat_key(Ctx(demo), Arch.CNN) == _qat_key(Ctx(more), Arch.CNN) == []
-    assert _qat_key(Ctx(demo), Arch.TRANSFORMER) != _qat_key(Ctx(more), Arch.TRANSFORMER)
+
+    def conv(cfg, arch):
+        return convert_key(stage_settings("convert", cfg, Ctx(cfg).options, arch), "m", "t")
+
+    assert conv(demo, Arch.CNN) == conv(more, Arch.CNN)
+    assert conv(demo, Arch.TRANSFORMER) != conv(more, Arch.TRANSFORMER)

@@ -55,6 +55,20 @@ def test_tradeoff_on_empty_store_has_columns_and_no_rows(store_path):
     } <= set(df.columns)
 
 
+def test_the_views_metric_columns_are_the_registry_flags(store_path):
+    """metrics_wide pivots the registry's ``wide`` metrics, the tradeoff view shows its
+    ``tradeoff`` columns: a metric flagged there and missing from the SQL (or the reverse) fails."""
+    from store.vocab import METRICS, TRADEOFF_COLUMNS, WIDE_METRICS
+
+    db.ensure_store(store_path)
+    names = {m.value for m in METRICS}
+    wide = set(db.query_df(store_path, "SELECT * FROM metrics_wide").columns)
+    assert wide & names == set(WIDE_METRICS)
+    tradeoff = set(db.query_df(store_path, "SELECT * FROM tradeoff").columns)
+    assert set(TRADEOFF_COLUMNS) <= tradeoff
+    assert tradeoff & (names | {f"{m}_w" for m in names}) == set(TRADEOFF_COLUMNS)
+
+
 def test_failed_write_leaves_store_untouched(store_path):
     db.ensure_store(store_path)
     before = store_path.read_bytes()

@@ -11,8 +11,9 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from store import ids
 from store.recommend_rule import is_missing
-from store.vocab import METRICS, Metric
+from store.vocab import METRICS, TRADEOFF_COLUMNS, Arch, Baseline, Metric
 
 OKABE_ITO = {
     "black": "#000000",
@@ -40,9 +41,9 @@ MODE_COLORS = {
     "qat_w8_a8_xnnpack": "#AA4499",
 }
 BASELINE_COLORS = {
-    "always_off": "#888888",
-    "mean_power": "#999933",
-    "aggregate_threshold": "#CC6677",
+    Baseline.ALWAYS_OFF.value: "#888888",
+    Baseline.MEAN_POWER.value: "#999933",
+    Baseline.AGGREGATE_THRESHOLD.value: "#CC6677",
 }
 TRUTH_COLOR = OKABE_ITO["black"]
 AGGREGATE_COLOR = "#bbbbbb"
@@ -50,7 +51,7 @@ AGGREGATE_COLOR = "#bbbbbb"
 
 def variant_mode(variant: str) -> str:
     """A variant's mode from its id (appliance.arch.mode) or the mode itself."""
-    return variant.rsplit(".", 1)[-1] if isinstance(variant, str) else ""
+    return ids.mode_of(variant)
 
 
 def variant_color(variant: str) -> str:
@@ -66,19 +67,27 @@ def variant_dash(variant: str) -> str:
     mode = variant_mode(variant)
     if mode in BASELINE_COLORS:
         return BASELINE_DASH.get(mode, "dot")
-    return "dash" if ".transformer." in f".{variant}." else "solid"
+    return "dash" if _is_transformer(variant) else "solid"
 
 
 def variant_opacity(variant: str) -> float:
     """Bar opacity of a variant: the transformer lighter than the CNN of the same mode."""
-    return 0.6 if ".transformer." in f".{variant}." else 1.0
+    return 0.6 if _is_transformer(variant) else 1.0
+
+
+def _is_transformer(variant: str) -> bool:
+    return isinstance(variant, str) and Arch.TRANSFORMER.value in variant.split(ids.SEP)
 
 
 KERNEL_COLORS = {"XNNPACK": OKABE_ITO["blue"], "builtin": OKABE_ITO["orange"]}
 SERIES_COLORS = [OKABE_ITO[c] for c in ("blue", "vermillion", "green", "purple", "orange", "sky")]
 OVER_BUDGET = "#d0d0d0"
 ARCH_SYMBOLS = {"cnn": "circle", "transformer": "diamond"}
-BASELINE_DASH = {"always_off": "dot", "mean_power": "dash", "aggregate_threshold": "dashdot"}
+BASELINE_DASH = {
+    Baseline.ALWAYS_OFF.value: "dot",
+    Baseline.MEAN_POWER.value: "dash",
+    Baseline.AGGREGATE_THRESHOLD.value: "dashdot",
+}
 HIGHER_IS_BETTER = {m.value for m, info in METRICS.items() if info.higher_is_better}
 X_LABELS = {
     "latency_ms": "latency (ms, median, batch 1)",
@@ -86,10 +95,10 @@ X_LABELS = {
     "disk_mb": "disk (MB, 10^6 bytes)",
 }
 # tradeoff column -> metrics_wide column (for the baselines' reference lines)
-WIDE_NAME = {"mae_w": "mae", "mae_masked_w": "mae_masked"}
+WIDE_NAME = dict(TRADEOFF_COLUMNS)
 # the tradeoff view's metric columns, labelled from the metric registry (store/vocab.py)
-TRADEOFF_METRICS = ("f1", "mcc", "acc", "mae_w", "mae_masked_w", "sae", "nde", "epd_error_pct")
-METRIC_LABELS = {c: METRICS[Metric(WIDE_NAME.get(c, c))].label for c in TRADEOFF_METRICS}
+TRADEOFF_METRICS = tuple(TRADEOFF_COLUMNS)
+METRIC_LABELS = {c: METRICS[Metric(m)].label for c, m in TRADEOFF_COLUMNS.items()}
 # tradeoff column -> (interval low column, high column)
 INTERVALS = {
     "f1": ("f1_lo", "f1_hi"),

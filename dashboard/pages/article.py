@@ -10,20 +10,14 @@ from dashboard.callbacks import guarded, store_view
 from dashboard.components import chart, field, loading, notice, page_header, share_link, url_state
 from dashboard.grids import grid, number_col, text_col
 from dashboard.validate import one_of
+from store.vocab import ARTICLE_LABELS
 
 dash.register_page(
     __name__, path="/article", name="Article", title="nilm-edge · against the article", order=6
 )
 
-METRICS = [
-    ("F1", "f1"),
-    ("MCC", "mcc"),
-    ("accuracy", "acc"),
-    ("MAE, status-masked (W)", "mae_masked"),
-    ("SAE, status-masked", "sae_masked"),
-    ("NDE, status-masked", "nde_masked"),
-    ("energy-per-day error, the article's hourly rule (%)", "epd_article_error_pct"),
-]
+# (label, metric) of each metric the article publishes with our definition (the registry's flags)
+METRICS = [(label, metric) for metric, label in ARTICLE_LABELS.items()]
 COLUMNS = [
     text_col("appliance", "appliance", pinned="left"),
     text_col("arch", "arch"),

@@ -23,7 +23,9 @@ from dashboard.components import (
 from dashboard.device_controls import device_line
 from dashboard.grids import grid, interval_col, number_col, text_col
 from dashboard.validate import some_of
+from store import ids
 from store.recommend_rule import is_missing
+from store.vocab import Mode
 
 dash.register_page(
     __name__, path="/compare", name="Compare", title="nilm-edge · compare variants", order=3
@@ -58,11 +60,7 @@ COLUMNS = [
 def float_ids(vid: str) -> tuple[str | None, str | None]:
     """A model variant's float references: its Keras model (accuracy) and its float32 TFLite
     file, convert_only (costs: a Keras model has no TFLite latency, RAM or file size)."""
-    parts = vid.split(".")
-    if len(parts) < 3 or parts[-2] == "baseline":
-        return None, None
-    model = ".".join(parts[:-1])
-    return f"{model}.keras", f"{model}.convert_only"
+    return ids.float_references(vid)
 
 
 def with_float_models(ids: list[str], known: set[str]) -> list[str]:
@@ -204,7 +202,7 @@ def comparison_rows(df: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
 
 def empty_state(known: list[str]) -> html.Div:
     """What to do when nothing (or one float model) is chosen."""
-    example = default_variant([i for i in known if not i.endswith(".keras")] or known)
+    example = default_variant([i for i in known if ids.mode_of(i) != Mode.KERAS] or known)
     steps = [
         "Choose variants in the box above: two or more, or one quantized variant (its float "
         "reference is added beside it). ",

@@ -22,6 +22,7 @@ from dashboard.device_controls import (
 from dashboard.grids import grid, interval_col, number_col, text_col
 from dashboard.power_flags import FLAG_HEADER
 from store.recommend import COSTS, STATUS_TEXT, answer_text
+from store.vocab import Kind
 
 dash.register_page(
     __name__, path="/", name="Overview", title="nilm-edge · which variant to ship", order=0
@@ -219,7 +220,7 @@ def update(device_key, cost, tol, *rest):
     status = dict(zip(decided["variant_id"], decided["status"], strict=True))
     board = board.assign(
         status=[
-            STATUS_TEXT.get(status.get(v), "baseline" if k == "baseline" else "")
+            STATUS_TEXT.get(status.get(v), Kind.BASELINE.value if k == Kind.BASELINE else "")
             for v, k in zip(board["variant_id"], board["kind"], strict=True)
         ],
         variant=[_variant_link(v) for v in board["variant_id"]],

@@ -19,6 +19,7 @@ from dashboard.components import (
 from dashboard.figures.quant_cause import layer_error_panels
 from dashboard.grids import grid, number_col, text_col
 from dashboard.queries.quant_cause import first_causes, layer_error_by_op
+from store.vocab import QUANT_DELTA_METRICS
 
 dash.register_page(
     __name__,
@@ -93,7 +94,7 @@ def layout(metric="f1", **_):
                 className="hint",
             ),
             dcc.Dropdown(
-                ["f1", "mcc", "mae", "sae", "nde", "epd_error_pct"],
+                list(QUANT_DELTA_METRICS),
                 metric,
                 id="qz-metric",
                 clearable=False,

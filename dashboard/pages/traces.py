@@ -20,6 +20,8 @@ from dashboard.components import (
     url_state,
 )
 from dashboard.validate import one_of, some_of
+from store.ids import mode_of
+from store.vocab import Mode
 
 dash.register_page(
     __name__, path="/traces", name="Traces", title="nilm-edge · disaggregation traces", order=4
@@ -143,7 +145,7 @@ def variants(appliance, initial):
         for i, why in undrawable.items()
     ]
     chosen = some_of(initial, ids + list(constants))
-    default = chosen or [i for i in ids if i.endswith((".keras", ".w8_a8"))][:3] or ids[:2]
+    default = chosen or [i for i in ids if mode_of(i) in (Mode.KERAS, Mode.W8_A8)][:3] or ids[:2]
     return options, default
 
 

@@ -27,6 +27,7 @@ from dashboard.device_controls import with_device_class
 from dashboard.downloads import download_href
 from dashboard.grids import grid, interval_col, number_col, text_col
 from dashboard.quant_cause import cause_section
+from store import ids
 from store.recommend_rule import is_missing
 
 dash.register_page(__name__, path="/variant", name="Variant", title="nilm-edge · variant", order=2)
@@ -164,7 +165,7 @@ def downloads(v: dict) -> list:
             html.Li(
                 [
                     html.A(
-                        f"download the float model {v['model_id']}.keras",
+                        "download the float model " + ids.float_variant_id(v["model_id"]),
                         href=download_href(v["variant_id"], "keras"),
                         id="dl-keras",
                     ),

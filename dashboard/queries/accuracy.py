@@ -9,6 +9,18 @@ import pandas as pd
 
 from dashboard.queries.common import q
 from dashboard.store_reads import cached_read
+from store import ids
+from store.vocab import (
+    ARTICLE_LABELS,
+    QUANT_DELTA_METRICS,
+    TRACE_SPLIT,
+    TRADEOFF_COLUMNS,
+    Kind,
+    Mode,
+    Split,
+)
+
+FLOAT_OF_V = ids.float_variant_sql("v.model_id")  # the float model of variant v, in SQL
 
 
 @cached_read
@@ -31,8 +43,8 @@ def baselines(store: Path) -> pd.DataFrame:
     """Baselines' metrics on the test split (same windows as the models), one row each."""
     return q(
         store,
-        "SELECT * FROM metrics_wide WHERE kind = 'baseline' AND split = 'test' "
-        "ORDER BY appliance, variant_id",
+        "SELECT * FROM metrics_wide WHERE kind = ? AND split = ? ORDER BY appliance, variant_id",
+        [Kind.BASELINE.value, Split.TEST.value],
     )
 
 
@@ -71,16 +83,10 @@ def leaderboard(store: Path, device: tuple[str, str, int] | None = None) -> pd.D
     )
 
 
-ARTICLE_METRICS = {
-    # our column -> the article's metric (same definition); absent: no like-for-like number
-    "f1": "f1",
-    "mcc": "mcc",
-    "acc": "acc",
-    "mae_masked": "mae_masked",
-    "mae_masked_w": "mae_masked",
-    "sae_masked": "sae_masked",
-    "nde_masked": "nde_masked",
-    "epd_article_error_pct": "epd_article_error_pct",
+# our column (a metric or its tradeoff-view column) -> the article's metric (same definition);
+# absent: no like-for-like number
+ARTICLE_METRICS = {m: m for m in ARTICLE_LABELS} | {
+    col: m for col, m in TRADEOFF_COLUMNS.items() if m in ARTICLE_LABELS
 }
 
 
@@ -116,7 +122,7 @@ def reference_points(store: Path, metric: str) -> pd.DataFrame:
     )
 
 
-ARTICLE_SPLIT = "test_trace"  # the article's protocol: a contiguous stretch, duration rules
+ARTICLE_SPLIT = TRACE_SPLIT  # the article's protocol: a contiguous stretch, duration rules
 
 
 @cached_read
@@ -167,15 +173,16 @@ def mode_deltas(store: Path) -> pd.DataFrame:
     values may come from different windows)."""
     return q(
         store,
-        """
+        f"""
         SELECT v.appliance, v.arch, v.mode, v.variant_id, m.metric,
                coalesce(d.delta, m.value - f.value) AS delta, d.ci_low, d.ci_high, d.distinguishable,
                d.delta IS NOT NULL AS paired
         FROM metrics m JOIN variants v USING (variant_id)
-        JOIN metrics f ON f.variant_id = v.model_id || '.keras' AND f.split = m.split AND f.metric = m.metric
+        JOIN metrics f ON f.variant_id = {FLOAT_OF_V} AND f.split = m.split AND f.metric = m.metric
         LEFT JOIN metric_deltas d ON d.variant_id = m.variant_id AND d.split = m.split AND d.metric = m.metric
-        WHERE m.split = 'test' AND v.mode <> 'keras' AND v.kind = 'model'
-          AND m.metric IN ('f1', 'mcc', 'mae', 'sae', 'nde', 'epd_error_pct')""",
+        WHERE m.split = ? AND v.mode <> ? AND v.kind = ?
+          AND list_contains(?, m.metric)""",
+        [Split.TEST.value, Mode.KERAS.value, Kind.MODEL.value, list(QUANT_DELTA_METRICS)],
     )
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 from dashboard.queries.common import q
 from dashboard.store_reads import cached_read
 from store import db
+from store.vocab import TRACE_SPLIT, Baseline, Kind
 
 
 @cached_read
@@ -25,13 +26,13 @@ def trace_variants(store: Path, appliance: str) -> pd.DataFrame:
         """
         WITH n AS (
             SELECT variant_id, max(n_windows) AS trace_windows
-            FROM metrics WHERE split = 'test_trace' GROUP BY variant_id
+            FROM metrics WHERE split = ? GROUP BY variant_id
         )
         SELECT t.variant_id, t.path, t.rows, n.trace_windows,
                max(n.trace_windows) OVER () AS stretch_windows
         FROM traces t LEFT JOIN n USING (variant_id)
         WHERE t.appliance = ? ORDER BY 1""",
-        [appliance],
+        [TRACE_SPLIT, appliance],
     )
 
 
@@ -71,8 +72,8 @@ def trace_baselines(store: Path, appliance: str) -> pd.DataFrame:
     df = q(
         store,
         "SELECT variant_id, mode, converter_settings FROM variants "
-        "WHERE kind = 'baseline' AND appliance = ? AND status = 'ok' ORDER BY 1",
-        [appliance],
+        "WHERE kind = ? AND appliance = ? AND status = 'ok' ORDER BY 1",
+        [Kind.BASELINE.value, appliance],
     )
     power = []
     for mode, settings in zip(df["mode"], df["converter_settings"], strict=True):
@@ -81,7 +82,11 @@ def trace_baselines(store: Path, appliance: str) -> pd.DataFrame:
         except (TypeError, ValueError):
             train = {}
         power.append(
-            0.0 if mode == "always_off" else train.get("mean") if mode == "mean_power" else None
+            0.0
+            if mode == Baseline.ALWAYS_OFF
+            else train.get("mean")
+            if mode == Baseline.MEAN_POWER
+            else None
         )
     return df.drop(columns="converter_settings").assign(power_w=power)
 

@@ -9,7 +9,9 @@ import pandas as pd
 
 from dashboard.queries.common import q
 from dashboard.store_reads import cached_read, reading
-from store import db
+from store import db, ids
+
+FLOAT_OF_V = ids.float_variant_sql("v.model_id")  # the float model of variant v, in SQL
 
 
 @cached_read
@@ -48,15 +50,15 @@ def per_house(store: Path, vid: str) -> pd.DataFrame:
     long = q(
         store,
         "SELECT split, metric, value, ci_low, ci_high, n_windows FROM metrics "
-        "WHERE variant_id = ? AND split LIKE 'test@house%' AND metric IN ('f1', 'mcc', 'mae') "
+        "WHERE variant_id = ? AND split LIKE ? AND metric IN ('f1', 'mcc', 'mae') "
         "ORDER BY split",
-        [vid],
+        [vid, ids.HOUSE_SPLIT_LIKE],
     )
     if long.empty:
         return long
     rows = []
     for split, g in long.groupby("split", sort=True):
-        row = {"house": split.removeprefix("test@house"), "n_windows": g["n_windows"].max()}
+        row = {"house": ids.house_of_split(split), "n_windows": g["n_windows"].max()}
         for _, m in g.iterrows():
             row |= {m.metric: m.value, f"{m.metric}_lo": m.ci_low, f"{m.metric}_hi": m.ci_high}
         rows.append(row)
@@ -72,13 +74,13 @@ def metrics_vs_float(store: Path, vid: str) -> pd.DataFrame:
     """
     return q(
         store,
-        """
+        f"""
         SELECT m.metric, m.value, m.ci_low, m.ci_high, m.n_windows, m.reason,
                f.value AS float_value,
                coalesce(d.delta, CASE WHEN v.mode <> 'keras' THEN m.value - f.value END) AS delta,
                d.ci_low AS delta_lo, d.ci_high AS delta_hi, d.distinguishable
         FROM metrics m JOIN variants v USING (variant_id)
-        LEFT JOIN metrics f ON f.variant_id = v.model_id || '.keras' AND f.split = m.split AND f.metric = m.metric
+        LEFT JOIN metrics f ON f.variant_id = {FLOAT_OF_V} AND f.split = m.split AND f.metric = m.metric
         LEFT JOIN metric_deltas d ON d.variant_id = m.variant_id AND d.split = m.split AND d.metric = m.metric
         WHERE m.variant_id = ? AND m.split = 'test' ORDER BY m.metric""",
         [vid],

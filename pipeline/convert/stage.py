@@ -23,8 +23,9 @@ from pipeline.convert.variants import convert_model
 from pipeline.core.context import RunContext
 from pipeline.core.hashing import file_sha256, stable_hash
 from pipeline.errors import ModelFileError, NotReadyError
-from store import db
-from store.vocab import Arch, Mode
+from pipeline.settings.stages import settings_key, stage_settings
+from store import db, ids
+from store.vocab import Arch, Split
 
 # part of every model's cache key: bump when the conversion of an unchanged model changes
 CONVERT_CODE_VERSION = "v3"
@@ -43,36 +44,16 @@ def _model_row(ctx: RunContext, model_id: str) -> dict:
 
 def _cache_key(ctx: RunContext, appliance, model_row: dict) -> str:
     data_row = ctx.read(
-        "SELECT sha256 FROM datasets WHERE dataset_id = ?", [f"{appliance.value}.train"]
+        "SELECT sha256 FROM datasets WHERE dataset_id = ?", [ids.dataset_id(appliance, Split.TRAIN)]
     )
-    return stable_hash(
-        [
-            model_row["sha256"],
-            data_row["sha256"].iloc[0],
-            [m.value for m in ctx.cfg.modes],
-            ctx.cfg.calibration_windows,
-            ctx.cfg.debug_windows,
-            ctx.cfg.suspect_threshold,
-            ctx.cfg.sensitivity_windows,
-            ctx.cfg.sensitivity_top_k,
-            ctx.cfg.protect_recovered_share,
-            ctx.options.int8_io,
-            CONVERT_CODE_VERSION,
-            *_qat_key(ctx, Arch(model_row["arch"])),
-        ]
-    )
+    settings = stage_settings("convert", ctx.cfg, ctx.options, Arch(model_row["arch"]))
+    return convert_key(settings, model_row["sha256"], data_row["sha256"].iloc[0])
 
 
-def _qat_key(ctx: RunContext, arch: Arch) -> list:
-    """What the quantization-aware fine-tune of this architecture reads (nothing when off)."""
-    cfg = ctx.cfg
-    qat_modes = {Mode.QAT_W8_A8, Mode.QAT_W8_A8_XNNPACK}
-    if not qat_modes & set(cfg.modes) or cfg.qat_steps[arch] <= 0:
-        return []
-    return [
-        ("qat", cfg.qat_steps[arch], cfg.qat_peak_lr, cfg.batch[arch]),
-        (cfg.on_fraction, cfg.hard_fraction[arch], cfg.seed, ctx.options.article_loss),
-    ]
+def convert_key(settings, model_sha: str, train_data_sha: str) -> str:
+    """The cache key of one model's conversion: its file, its training split (calibration),
+    its ConvertSettings and the code's version."""
+    return stable_hash([model_sha, train_data_sha, *settings_key(settings), CONVERT_CODE_VERSION])
 
 
 def _models_to_convert(ctx: RunContext) -> list[tuple]:
@@ -80,7 +61,7 @@ def _models_to_convert(ctx: RunContext) -> list[tuple]:
     todo = []
     for appliance in ctx.appliances:
         for arch in ctx.archs:
-            model_id = f"{appliance.value}.{arch.value}"
+            model_id = ids.model_id(appliance, arch)
             model_row = _model_row(ctx, model_id)
             key = _cache_key(ctx, appliance, model_row)
             if ctx.skip_if_current("convert", model_id, key):
@@ -143,7 +124,7 @@ def _convert_in_workers(ctx: RunContext, todo: list[tuple]) -> None:
         }
         for fut in as_completed(futures):
             appliance, arch, key = futures[fut]
-            model_id = f"{appliance.value}.{arch.value}"
+            model_id = ids.model_id(appliance, arch)
             variants, census, stats, sensitivity, seconds = fut.result()
             ctx.commit(
                 "convert",

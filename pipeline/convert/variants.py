@@ -37,6 +37,7 @@ from pipeline.data.stage import load_split
 from pipeline.data.windows import Windows
 from pipeline.errors import ModelFileError
 from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES
+from store import ids
 from store.vocab import Appliance, Arch, Mode, Split
 
 # the variants columns describing a produced file (NULL when it cannot be produced)
@@ -133,9 +134,9 @@ class ModelConversion:
             cfg.sensitivity_top_k,
             cfg.protect_recovered_share,
         )
-        self.sensitivity_rows.append((f"{self.model_id}.{mode.value}", sens.ranking))
+        self.sensitivity_rows.append((ids.variant_id(self.model_id, mode), sens.ranking))
         self.notes.append(
-            f"convert: {self.model_id}.{mode.value}: {len(sens.ranking)} tensors ranked end to "
+            f"convert: {ids.variant_id(self.model_id, mode)}: {len(sens.ranking)} tensors ranked end to "
             f"end in {sens.seconds:.1f} s; protect {sens.protected or 'none'} (output RMSE "
             f"{sens.rmse_quant:.4g} -> {sens.rmse_protected:.4g})"
         )
@@ -167,7 +168,7 @@ def _protected(job: ModelConversion, spec: ModeSpec, settings: dict) -> list[str
     sens = job.protected_of(spec.suspects_of)
     settings[spec.suspects_setting] = sens.protected
     settings["protected_by"] = {
-        "ranking": f"quant_sensitivity of {job.model_id}.{spec.suspects_of.value}",
+        "ranking": "quant_sensitivity of " + ids.variant_id(job.model_id, spec.suspects_of),
         "rule": (
             "tensors in rank order, each kept only if it lowers the output error, until "
             f"{job.ctx.cfg.protect_recovered_share:.0%} of the int8 output error is recovered "
@@ -200,7 +201,7 @@ def _by_qat(job: ModelConversion, mode: Mode, spec: ModeSpec, settings: dict):
     saved, record, seconds = job.qat
     settings["quantization_aware_training"] = record
     job.notes.append(
-        f"convert: {job.model_id}.{mode.value}: from the model fine-tuned with fake-quant for "
+        f"convert: {ids.variant_id(job.model_id, mode)}: from the model fine-tuned with fake-quant for "
         f"{record['steps']} steps in {seconds:.0f} s (final loss {record['final_loss']:.4g})"
     )
     return None, make_converter(saved, mode, job.calibration, job.int8_io).convert()
@@ -302,7 +303,7 @@ def census_records(vid: str, census: list[dict]) -> list[dict]:
 
 def convert_mode(job: ModelConversion, mode: Mode) -> dict:
     """The variants row of one mode: its file's facts, or why it cannot be produced."""
-    vid = f"{job.model_id}.{mode.value}"
+    vid = ids.variant_id(job.model_id, mode)
     calibration = job.cal_info["calibration"] | {"from": job.cal_info["split"]}
     settings = recorded_settings(mode, calibration, job.int8_io)
     row = {
@@ -339,7 +340,7 @@ def _check_model_file(model_path: Path, model_row: dict) -> None:
 def keras_row(model_id: str, appliance: Appliance, arch: Arch, model_row: dict, path: Path):
     """The variants row of the trained float model itself."""
     return {
-        "variant_id": f"{model_id}.keras",
+        "variant_id": ids.float_variant_id(model_id),
         "model_id": model_id,
         "appliance": appliance.value,
         "arch": arch.value,
@@ -371,7 +372,7 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
     quiet_tf()
     from pipeline.train.models import load_keras_model  # imports keras: after quiet_tf()
 
-    model_id = f"{appliance.value}.{arch.value}"
+    model_id = ids.model_id(appliance, arch)
     model_path = ctx.artifacts / model_row["artifact_path"]
     _check_model_file(model_path, model_row)
     model = load_keras_model(model_path)

@@ -25,7 +25,8 @@ from pipeline.data.synth import write_synthetic_refit
 from pipeline.data.windows import SplitData, valid_starts
 from pipeline.errors import DataError
 from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES
-from store import db
+from pipeline.settings.stages import settings_key, stage_settings
+from store import db, ids
 from store.vocab import Appliance, Split
 
 SYNTH_VERSION = "1"
@@ -90,16 +91,33 @@ def _synthetic_raw(ctx: RunContext) -> Path:
     return raw
 
 
+DATA_CODE_VERSION = "v1"
+
+
+def data_key(settings, checksum: str, options: dict, appliance: Appliance, houses) -> str:
+    """The cache key of one appliance's splits: the raw files' checksum, the data options, the
+    appliance's parameters, its houses, the DataSettings and the code's version."""
+    return stable_hash(
+        [
+            checksum,
+            options,
+            APPLIANCES[appliance].__dict__,
+            houses,
+            *settings_key(settings),
+            DATA_CODE_VERSION,
+        ]
+    )
+
+
 def run_data(ctx: RunContext, opts: DataOptions) -> list[dict]:
     """Build and record the splits of every selected appliance; returns the dataset rows."""
     source = open_source(ctx, opts)
     checksum = inputs_checksum([f for fs in source.files.values() for f in fs])
     explicit = ctx.options.appliances_explicit
+    settings = stage_settings("data", ctx.cfg, ctx.options, synthetic=opts.source == "synthetic")
     todo = []
     for a in source.appliances(ctx.appliances, explicit):
-        key = stable_hash(
-            [checksum, opts.to_json(), APPLIANCES[a].__dict__, source.split_houses(a), "v1"]
-        )
+        key = data_key(settings, checksum, opts.to_json(), a, source.split_houses(a))
         if ctx.skip_if_current("data", a.value, key, _outputs_exist(ctx, a)):
             continue
         todo.append((a, key))
@@ -165,10 +183,10 @@ def _write_split(
     # a new file named by its content: the published split files are never rewritten, and this
     # one becomes visible only through the datasets row the caller commits
     path, sha = artifacts.write_artifact(
-        ctx.artifacts / "data", f"{a.value}.{split.value}", ".parquet", data.write
+        ctx.artifacts / "data", ids.dataset_id(a, split), ".parquet", data.write
     )
     return {
-        "dataset_id": f"{a.value}.{split.value}",
+        "dataset_id": ids.dataset_id(a, split),
         "appliance": a.value,
         "split": split.value,
         "source": source,
@@ -219,7 +237,7 @@ def load_split(ctx: RunContext, a: Appliance, split: Split, data: bool = True):
 
     if not ctx.store.exists():
         raise NotReadyError(f"no {split.value} data for {a.value}: run `pipeline data` first")
-    row = ctx.read("SELECT * FROM datasets WHERE dataset_id = ?", [f"{a.value}.{split.value}"])
+    row = ctx.read("SELECT * FROM datasets WHERE dataset_id = ?", [ids.dataset_id(a, split)])
     if row.empty:
         raise NotReadyError(
             f"the store has no {split.value} split for {a.value}: run `pipeline data`"

@@ -15,9 +15,10 @@ from pipeline.evaluate.rows import Rows, evaluation_record
 from pipeline.evaluate.sample import EvalPlan
 from pipeline.evaluate.scoring import Scorer, fmt, metric_rows
 from pipeline.settings.constants import APPLIANCES
-from store.vocab import Appliance, Split
+from store import ids
+from store.vocab import BASELINE_ARCH, Appliance, Baseline, Kind, Split
 
-BASELINES = ("always_off", "mean_power", "aggregate_threshold")
+BASELINES = tuple(b.value for b in Baseline)
 
 
 def baseline_predictions(
@@ -29,9 +30,9 @@ def baseline_predictions(
     the aggregate's rise above the window's minimum (its base load); when the rise reaches the
     appliance's on threshold, the appliance is said to draw min(rise, its mean on-power).
     """
-    if name == "always_off":
+    if name == Baseline.ALWAYS_OFF:
         return np.zeros(len(starts))
-    if name == "mean_power":
+    if name == Baseline.MEAN_POWER:
         return np.full(len(starts), train_power["mean"])
     rise = window_rise(w, starts)
     on = rise >= APPLIANCES[appliance].on_threshold_w
@@ -53,12 +54,12 @@ def training_power(ctx: RunContext, appliance: Appliance) -> dict:
 def _baseline_variant(appliance: Appliance, vid: str, name: str, power: dict) -> dict:
     return {
         "variant_id": vid,
-        "model_id": f"{appliance.value}.baseline",
+        "model_id": ids.baseline_model_id(appliance),
         "appliance": appliance.value,
-        "arch": "baseline",
+        "arch": BASELINE_ARCH,
         "mode": name,
         "status": "ok",
-        "kind": "baseline",
+        "kind": Kind.BASELINE.value,
         "converter_settings": json.dumps({"training_power_w": power}),
     }
 
@@ -70,7 +71,7 @@ def score_baselines(ctx, appliance, w, plan: EvalPlan, scorer: Scorer, rows: Row
     n = plan.levels["full"]
     preds = {}
     for name in BASELINES:
-        vid = f"{appliance.value}.baseline.{name}"
+        vid = ids.variant_id(ids.baseline_model_id(appliance), name)
         pred = baseline_predictions(name, w, plan.sample.starts, appliance, power)
         preds[vid] = pred
         est = scorer.score(pred, n)
@@ -78,7 +79,7 @@ def score_baselines(ctx, appliance, w, plan: EvalPlan, scorer: Scorer, rows: Row
         rows.metrics += scorer.house_rows(vid, pred, n)
         rows.evaluations.append(
             evaluation_record(
-                vid, "baseline", False, None, "full", n, 0.0, int(np.sum(scorer.truth_on > 0))
+                vid, BASELINE_ARCH, False, None, "full", n, 0.0, int(np.sum(scorer.truth_on > 0))
             )
         )
         rows.baselines.append(_baseline_variant(appliance, vid, name, power))

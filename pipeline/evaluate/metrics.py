@@ -135,7 +135,8 @@ def epd_error_pct(epd_true: float, epd_pred: float) -> Result:
 
 
 def all_metrics(t, p, s_t, s_p, period_s: float) -> dict[str, Result]:
-    """Every metric the store holds, keyed by its vocabulary name."""
+    """Every metric of a contiguous trace (the registry's ``traced`` ones), keyed by its
+    vocabulary name; energy per day by the article's hourly chunks (``epd_article_*``)."""
     t, p = np.asarray(t, float), np.asarray(p, float)
     s_t, s_p = np.asarray(s_t, float), np.asarray(s_p, float)
     c = confusion(s_t, s_p)
@@ -154,8 +155,8 @@ def all_metrics(t, p, s_t, s_p, period_s: float) -> dict[str, Result]:
         mae_masked=mae_masked(t, p, s_t, s_p),
         sae_masked=sae_masked(t, p, s_t, s_p, period_s),
         nde_masked=nde_masked(t, p, s_t, s_p),
-        epd_true_wh=epd_t,
-        epd_pred_wh=epd_p,
-        epd_error_pct=epd_error_pct(epd_t[0], epd_p[0]),
+        epd_article_true_wh=epd_t,
+        epd_article_pred_wh=epd_p,
+        epd_article_error_pct=epd_error_pct(epd_t[0], epd_p[0]),
     )
     return out

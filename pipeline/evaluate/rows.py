@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 from pipeline.core import artifacts
 from pipeline.evaluate.sample import EvalPlan
 from pipeline.settings.constants import MIDPOINT
-from store import db
-from store.vocab import Split
+from store import db, ids
+from store.vocab import Kind, Split
 
 TRACE_ROW_GROUP = 100_000
 
@@ -48,7 +48,7 @@ def evaluation_record(vid, runtime, xnnpack, sha, subset, n_windows, seconds, on
 
 
 def split_appliance(vid: str) -> str:
-    return vid.split(".")[0]
+    return ids.appliance_of(vid)
 
 
 def write_trace(ctx, vid, split, starts, pred, pred_on, sha, truth_on=None) -> dict:
@@ -155,12 +155,13 @@ def write(con, rows: Rows, variant_ids: list[str]) -> None:
         [info["appliance"], info["split"]],
     )
     db.insert_records(con, "eval_windows", [info])
-    ids = variant_ids + [b["variant_id"] for b in rows.baselines]
+    vids = variant_ids + [b["variant_id"] for b in rows.baselines]
     for table in ("metrics", "metric_deltas", "paired_deltas", "evaluations", "traces"):
-        con.execute(f"DELETE FROM {table} WHERE variant_id IN (SELECT unnest(?))", [ids])
-    con.execute("DELETE FROM paired_deltas WHERE other_id IN (SELECT unnest(?))", [ids])
+        con.execute(f"DELETE FROM {table} WHERE variant_id IN (SELECT unnest(?))", [vids])
+    con.execute("DELETE FROM paired_deltas WHERE other_id IN (SELECT unnest(?))", [vids])
     con.execute(
-        "DELETE FROM variants WHERE kind = 'baseline' AND appliance = ?", [info["appliance"]]
+        "DELETE FROM variants WHERE kind = ? AND appliance = ?",
+        [Kind.BASELINE.value, info["appliance"]],
     )
     db.insert_records(con, "variants", rows.baselines)
     db.insert_records(con, "metrics", rows.metrics)

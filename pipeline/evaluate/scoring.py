@@ -17,20 +17,13 @@ from pipeline.evaluate.estimate import (
     paired_delta,
     window_features,
 )
-from pipeline.evaluate.metrics import all_metrics, energy_per_day, epd_error_pct
+from pipeline.evaluate.metrics import all_metrics
 from pipeline.evaluate.sample import EvalPlan
 from pipeline.settings.constants import APPLIANCES, MIDPOINT
-from store.vocab import SAMPLE_METRICS, Appliance, Mode, Split
+from store import ids
+from store.vocab import PAIRED_METRICS, SAMPLE_METRICS, TRACE_SPLIT, Appliance, Mode, Split
 
-TRACE_SPLIT = "test_trace"
-
-
-def house_split(house: int) -> str:
-    """The metrics split of one test house's domain estimate (when the test span has several)."""
-    return f"{Split.TEST.value}@house{house}"
-
-
-DELTA_METRICS = ("f1", "mcc", "precision", "recall", "mae", "sae", "nde", "epd_error_pct")
+DELTA_METRICS = PAIRED_METRICS  # each TFLite variant minus its float model
 
 
 def threshold_status(power: np.ndarray, appliance: Appliance) -> np.ndarray:
@@ -69,13 +62,6 @@ def trace_metrics(split: SplitData, starts, pred, appliance: Appliance, period: 
 
     truth_on, pred_on = status(truth), status(np.asarray(pred, np.float64))
     out = all_metrics(truth, pred, truth_on, pred_on, period)
-    for k in ("epd_true_wh", "epd_pred_wh", "epd_error_pct"):
-        out.pop(k)
-    ta = energy_per_day(truth * truth_on, period)
-    pa_ = energy_per_day(pred * pred_on, period)
-    out["epd_article_true_wh"] = ta
-    out["epd_article_pred_wh"] = pa_
-    out["epd_article_error_pct"] = epd_error_pct(ta[0], pa_[0])
     return out, pred_on, truth_on
 
 
@@ -123,7 +109,7 @@ class Scorer:
         for h in self.test_houses():
             est = self.score(pred_on_sample, m, house=h)
             n = int((self.houses[self.subset(m)[0]] == h).sum())
-            rows += metric_rows(vid, est, n, house_split(h))
+            rows += metric_rows(vid, est, n, ids.house_split(h))
         return rows
 
 

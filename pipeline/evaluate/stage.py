@@ -44,6 +44,8 @@ from pipeline.evaluate.scoring import (
     trace_metrics,
 )
 from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT
+from pipeline.settings.stages import settings_key, stage_settings
+from store import ids
 from store.vocab import Appliance, Mode, Split
 
 EVAL_CODE_VERSION = "e11"  # e11: the transformer's XNNPACK int8 files on the reference sample, files of the full level predict the whole trace; e10: zero-event rates pooled along the off strata chain, Jeffreys prior for unseen disagreements
@@ -186,25 +188,23 @@ def _variants_of(ctx: RunContext, appliance: Appliance) -> list[dict]:
     return variants.to_dict("records")
 
 
-def _cache_key(ctx: RunContext, appliance: Appliance, records: list[dict], article: bool) -> str:
-    cfg = ctx.cfg
+def _cache_key(ctx: RunContext, appliance: Appliance, records: list[dict]) -> str:
     data_sha = ctx.read(
         "SELECT dataset_id, sha256 FROM datasets WHERE appliance = ? ORDER BY dataset_id",
         [appliance.value],
     )
+    settings = stage_settings("evaluate", ctx.cfg, ctx.options)
+    return evaluate_key(settings, data_sha[["dataset_id", "sha256"]].values.tolist(), records)
+
+
+def evaluate_key(settings, datasets: list, records: list[dict]) -> str:
+    """The cache key of one appliance's evaluation: its splits' files, its variants' files,
+    the EvaluateSettings and the code's version."""
     return stable_hash(
         [
-            data_sha[["dataset_id", "sha256"]].values.tolist(),
+            datasets,
             sorted((v["variant_id"], v["sha256"]) for v in records),
-            cfg.eval_protocol,
-            cfg.eval_windows,
-            cfg.eval_reference_windows,
-            cfg.eval_core_windows,
-            cfg.eval_min_windows,
-            cfg.eval_trace_hours,
-            cfg.eval_bootstrap,
-            cfg.seed,
-            article,
+            *settings_key(settings),
             EVAL_CODE_VERSION,
         ]
     )
@@ -217,18 +217,18 @@ def run_evaluate(ctx: RunContext) -> None:
     article = ctx.options.article_postprocess
     for appliance in ctx.appliances:
         records = _variants_of(ctx, appliance)
-        key = _cache_key(ctx, appliance, records, article)
-        item = f"{appliance.value}:{','.join(a.value for a in ctx.archs)}"
+        key = _cache_key(ctx, appliance, records)
+        item = ids.evaluate_item(appliance, ctx.archs)
         if ctx.skip_if_current("evaluate", item, key, label=appliance.value):
             continue
         _check_files(ctx, records)
         t0 = time.perf_counter()
         rows = evaluate_appliance(ctx, appliance, records, article)
-        ids = [v["variant_id"] for v in records]
+        vids = [v["variant_id"] for v in records]
         ctx.commit(
             "evaluate",
             item,
             key,
             time.perf_counter() - t0,
-            lambda con, r=rows, ids=ids: write(con, r, ids),
+            lambda con, r=rows, vids=vids: write(con, r, vids),
         )

@@ -13,11 +13,12 @@ import math
 import pandas as pd
 
 from store import recommend
+from store.vocab import Kind, Mode, Split
 
-VERDICT_SQL = """
+VERDICT_SQL = f"""
     SELECT appliance, arch, mode, kind, variant_id, f1, mae, epd_error_pct
     FROM metrics_wide
-    WHERE split = 'test' AND (kind = 'baseline' OR mode = 'keras')
+    WHERE split = '{Split.TEST}' AND (kind = '{Kind.BASELINE}' OR mode = '{Mode.KERAS}')
     ORDER BY appliance, arch
 """
 
@@ -29,7 +30,7 @@ def _missing(v) -> bool:
 def _best_baselines(rows: pd.DataFrame) -> dict:
     """The best baseline of one appliance on each measure, as store/recommend.py's rule reads
     it (lowest MAE; lowest |energy error|)."""
-    base = rows[rows["kind"] == "baseline"]
+    base = rows[rows["kind"] == Kind.BASELINE]
     out = {}
     mae = base.dropna(subset=["mae"])
     if not mae.empty:

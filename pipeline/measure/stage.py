@@ -18,6 +18,8 @@ from pipeline.core.hashing import file_sha256, stable_hash
 from pipeline.errors import ModelFileError, NotReadyError
 from pipeline.measure import measure_child
 from pipeline.measure.measurements import Measurements
+from pipeline.settings.stages import settings_key, stage_settings
+from store import ids
 from store.vocab import Runtime
 
 CHILD = Path(measure_child.__file__)  # run as a script in a fresh process
@@ -193,19 +195,17 @@ def _variants_of(ctx: RunContext, model_id: str) -> list[dict]:
 
 
 def _cache_key(ctx: RunContext, host: str, records: list[dict]) -> str:
-    cfg = ctx.cfg
+    return profile_key(stage_settings("profile", ctx.cfg, ctx.options), host, records)
+
+
+def profile_key(settings, host: str, records: list[dict]) -> str:
+    """The cache key of one model's measurements on one host: its variants' files, the
+    ProfileSettings and the code's version."""
     return stable_hash(
         [
             host,
             sorted((v["variant_id"], v["sha256"]) for v in records),
-            [r.value for r in cfg.runtimes],
-            list(cfg.threads),
-            cfg.latency_min_seconds,
-            cfg.latency_min_runs,
-            cfg.op_profile,
-            cfg.op_runs,
-            None if cfg.op_profile_modes is None else [m.value for m in cfg.op_profile_modes],
-            cfg.profile_workers,
+            *settings_key(settings),
             PROFILE_CODE_VERSION,
         ]
     )
@@ -245,19 +245,19 @@ def run_profile(ctx: RunContext) -> None:
     host = host_row["host"]
     for appliance in ctx.appliances:
         for arch in ctx.archs:
-            model_id = f"{appliance.value}.{arch.value}"
+            model_id = ids.model_id(appliance, arch)
             records = _variants_of(ctx, model_id)
             key = _cache_key(ctx, host, records)
-            item = f"{model_id}@{host}"
+            item = ids.profile_item(model_id, host)
             if ctx.skip_if_current("profile", item, key, label=model_id):
                 continue
             t0 = time.perf_counter()
             everything = profile_model(ctx, records, host)
-            ids = [v["variant_id"] for v in records]
+            vids = [v["variant_id"] for v in records]
             ctx.commit(
                 "profile",
                 item,
                 key,
                 time.perf_counter() - t0,
-                lambda con, m=everything, ids=ids: m.write(con, host_row, ids),
+                lambda con, m=everything, vids=vids: m.write(con, host_row, vids),
             )

@@ -39,6 +39,7 @@ from pipeline.train.callbacks import (
 )
 from pipeline.train.facts import Fit, history_and_facts, outcome
 from pipeline.train.loss import appliance_loss, power_mae, zero_prediction_loss
+from store import ids
 from store.vocab import Appliance, Arch
 
 
@@ -137,7 +138,7 @@ def _set_up(ctx: RunContext, appliance: Appliance, arch: Arch, train_split, val_
     )
     val_ds = va.tf_dataset(np.sort(val_starts), plan["batch"])
     return _Job(
-        model_id=f"{appliance.value}.{arch.value}",
+        model_id=ids.model_id(appliance, arch),
         params=params,
         plan=plan,
         strategy_name=strategy_name,

@@ -13,11 +13,12 @@ from pipeline.core import artifacts
 from pipeline.core.context import RunContext
 from pipeline.core.hashing import stable_hash
 from pipeline.data.stage import load_split, split_record
+from pipeline.settings.stages import settings_key, stage_settings
 from pipeline.train.callbacks import scheduled_lr
 from pipeline.train.fit import train_one
 from pipeline.train.loss import make_loss, power_mae
 from pipeline.train.workers import train_in_workers
-from store import db
+from store import db, ids
 from store.vocab import Arch, Split
 
 __all__ = [
@@ -38,32 +39,14 @@ TRAIN_CODE_VERSION = "t3"  # bump when the training loop changes what a model le
 
 
 def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> str:
-    cfg = ctx.cfg
+    """The cache key of one model: its splits' files, its TrainSettings, the code's version."""
+    settings = stage_settings("train", ctx.cfg, ctx.options, arch)
     return stable_hash(
         [
             train_row["sha256"],
             val_row["sha256"],
             arch.value,
-            cfg.width_scale,
-            cfg.batch[arch],
-            cfg.clipnorm,
-            cfg.epochs[arch],
-            cfg.patience[arch],
-            cfg.train_windows[arch],
-            cfg.train_seconds[arch],
-            cfg.schedule,
-            cfg.peak_lr[arch],
-            cfg.warmup_fraction,
-            cfg.on_fraction,
-            # only when set, so that runs without it keep their models
-            *([] if cfg.hard_fraction[arch] is None else [("hard", cfg.hard_fraction[arch])]),
-            *([] if cfg.keep_epoch[arch] == "best" else [("keep", cfg.keep_epoch[arch])]),
-            *([] if not cfg.off_weight else [("off_weight", cfg.off_weight)]),
-            *([] if not cfg.augment_fraction else [("augment", cfg.augment_fraction)]),
-            *([] if not cfg.distract_fraction else [("distract", cfg.distract_fraction)]),
-            cfg.val_windows,
-            cfg.seed,
-            ctx.options.article_loss,
+            *settings_key(settings),
             MODEL_CODE_VERSION[arch],
             TRAIN_CODE_VERSION,
         ]
@@ -89,7 +72,7 @@ def _todo(ctx: RunContext) -> list[tuple]:
         train_row = split_record(ctx, appliance, Split.TRAIN)
         val_row = split_record(ctx, appliance, Split.VAL)
         for arch in ctx.archs:
-            model_id = f"{appliance.value}.{arch.value}"
+            model_id = ids.model_id(appliance, arch)
             key = train_key(ctx, arch, train_row, val_row)
             model_ok = artifacts.recorded_files_ok(
                 ctx.store, "SELECT artifact_path, sha256 FROM models WHERE model_id = ?", [model_id]
