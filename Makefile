@@ -46,7 +46,7 @@ test: install browser
 	$(PY) -m pytest -q --headless $(PYTEST_ARGS)
 
 ## test-ray: the Ray executor's tests (tests/test_ray_executor.py: smoke runs on a local Ray
-## instance of 2 CPUs, ~N min on 2 cores); installs the `ray` extra. Not part of `make check`.
+## instance of 2 CPUs: 7 min on 2 busy cores); installs the `ray` extra. Not in `make check`.
 test-ray: install
 	$(PY) -m pip install -q -e ".[ray]"
 	$(PY) -m pytest -q -m ray tests/test_ray_executor.py $(PYTEST_ARGS)

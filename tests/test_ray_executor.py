@@ -172,6 +172,7 @@ def test_a_task_killed_mid_run_is_rerun_and_the_store_stays_consistent(request, 
         watcher.join()
     (tmp_path / "all.log").write_text(res.stdout + res.stderr)
     assert killed, "no conversion task was seen running"
+    assert "the task will be retried" in res.stderr  # Ray's word for the re-run
     assert "convert: kettle.cnn done" in res.stderr  # the re-run's result, published
     assert_same_store(smoke_store, store, only="kettle.cnn")
     assert_consistent(store)
@@ -192,4 +193,12 @@ def test_executor_ray_without_ray_installed_is_one_line(tmp_path):
     lines = res.stderr.strip().splitlines()
     assert lines == ["error: --executor ray needs Ray, which is not installed: "
                      "pip install 'nilm-edge[ray]'"]  # fmt: skip
+    assert not store.exists()
+
+
+def test_ray_options_without_the_ray_executor_are_refused(tmp_path):
+    store = tmp_path / "s.duckdb"
+    res = run_cli("all", "--store", store, "--ray-address", "head:6379", check=False)
+    assert res.returncode == 1
+    assert res.stderr.strip() == "error: --ray-address and --ray-cpus are for --executor ray"
     assert not store.exists()

@@ -103,6 +103,8 @@ def start_executor(name: str, address: str | None, cpus: int | None):
     from pipeline.core.executors import LOCAL
 
     if name == "local":
+        if address is not None or cpus is not None:
+            fail("--ray-address and --ray-cpus are for --executor ray")
         return LOCAL
     try:
         import ray  # noqa: F401
