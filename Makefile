@@ -7,7 +7,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8050
 PYTEST_ARGS ?=
 
-.PHONY: install run serve test check lint format browser bench clean
+.PHONY: install run serve test test-ray check lint format browser bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -44,6 +44,12 @@ browser:
 
 test: install browser
 	$(PY) -m pytest -q --headless $(PYTEST_ARGS)
+
+## test-ray: the Ray executor's tests (tests/test_ray_executor.py: smoke runs on a local Ray
+## instance of 2 CPUs: 7 min on 2 busy cores); installs the `ray` extra. Not in `make check`.
+test-ray: install
+	$(PY) -m pip install -q -e ".[ray]"
+	$(PY) -m pytest -q -m ray tests/test_ray_executor.py $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

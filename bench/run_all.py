@@ -14,6 +14,7 @@ SCRIPTS = [
     "bench_end_to_end.py",
     "bench_reliability.py",
     "bench_coverage.py",
+    "bench_scaling.py",
 ]
 
 failed = []

@@ -21,12 +21,27 @@ BUDGETS = {k: v["budgets"] for k, v in recommend.DEVICE_CLASSES.items()}
 SUMMARY_RUNTIME, SUMMARY_THREADS = "litert", 1
 
 
-def run_all(ctx: RunContext, data_opts) -> None:
+def _stages(ctx: RunContext) -> list[tuple]:
+    """(name, entry point) of the stages after data, in order."""
     from pipeline.convert.stage import run_convert
-    from pipeline.data.stage import appliances_with_data, run_data
+    from pipeline.core.executors import is_remote
     from pipeline.evaluate.stage import run_evaluate
+    from pipeline.measure.remote import run_profile_remote
     from pipeline.measure.stage import run_profile
     from pipeline.train.stage import run_train
+
+    # a remote executor measures every model on every node (pipeline/measure/remote.py)
+    profile = run_profile_remote if is_remote(ctx) else run_profile
+    return [
+        ("train", run_train),
+        ("convert", run_convert),
+        ("evaluate", run_evaluate),
+        ("profile", profile),
+    ]
+
+
+def run_all(ctx: RunContext, data_opts) -> None:
+    from pipeline.data.stage import appliances_with_data, run_data
 
     def data():
         nonlocal ctx
@@ -45,8 +60,7 @@ def run_all(ctx: RunContext, data_opts) -> None:
 
         return run
 
-    work = [("train", run_train), ("convert", run_convert), ("evaluate", run_evaluate)]
-    work.append(("profile", run_profile))
+    work = _stages(ctx)
     first = first_appliance(ctx.appliances)
     # (label, stage, appliance or None, what runs it): one appliance end to end first, so its
     # tradeoff, recommendation and traces are on the dashboard after minutes; then the rest (the

@@ -97,6 +97,27 @@ def stage_context(store, cfg, appliance, arch, force, command, **options):
     )
 
 
+def start_executor(name: str, address: str | None, cpus: int | None):
+    """The executor `--executor` names: local, or Ray (pipeline/core/ray_executor.py, imported
+    only here); a missing extra or an unreachable cluster ends the command with one line."""
+    from pipeline.core.executors import LOCAL
+
+    if name == "local":
+        if address is not None or cpus is not None:
+            fail("--ray-address and --ray-cpus are for --executor ray")
+        return LOCAL
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        fail("--executor ray needs Ray, which is not installed: pip install 'nilm-edge[ray]'")
+    from pipeline.core.ray_executor import RayExecutor
+
+    try:
+        return RayExecutor(address=address, cpus=cpus)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        fail(f"--ray-address {address}: cannot start or join Ray ({exc})")
+
+
 def check_writable_store(store: Path) -> None:
     """A store that exists must be a DuckDB file; a missing one is created by the run."""
     from store.db import StoreError, check_store_file

@@ -23,6 +23,11 @@ class Strategy(StrEnum):
     multi_worker = "multi-worker"
 
 
+class ExecutorName(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 class OutFormat(StrEnum):
     table = "table"
     csv = "csv"
@@ -112,4 +117,23 @@ ArticlePostprocessOpt = Annotated[
         "--article-postprocess",
         help="Zero predictions below the on-threshold (the article's quantized-model protocol).",
     ),
+]
+ExecutorOpt = Annotated[
+    ExecutorName,
+    typer.Option(
+        "--executor",
+        help="Where the items run: local (this machine's worker processes, the default) or ray "
+        "(Ray tasks; pip install 'nilm-edge[ray]'). The store is written by this process only.",
+    ),
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster to join (host:port or ray://...); without it, a local Ray instance.",
+    ),
+]
+RayCpusOpt = Annotated[
+    int | None,
+    typer.Option("--ray-cpus", min=1, help="CPUs of the local Ray instance (default: all)."),
 ]

@@ -7,13 +7,22 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import app, data_options, resolve_profile, run_recorded, stage_context
+from pipeline.cli.common import (
+    app,
+    data_options,
+    resolve_profile,
+    run_recorded,
+    stage_context,
+    start_executor,
+)
 from pipeline.cli.options import (
     ApplianceOpt,
     ArchOpt,
     ArticleLossOpt,
     ArticlePostprocessOpt,
     ConfigOpt,
+    ExecutorName,
+    ExecutorOpt,
     ForceOpt,
     HouseMapOpt,
     Int8IoOpt,
@@ -21,6 +30,8 @@ from pipeline.cli.options import (
     KeepZeroOpt,
     PathOpt,
     ProfileOpt,
+    RayAddressOpt,
+    RayCpusOpt,
     SetOpt,
     Source,
     SourceOpt,
@@ -205,6 +216,9 @@ def all_(
             "(default 0.02; the same as --set recommend.margin=...).",
         ),
     ] = None,
+    executor: ExecutorOpt = ExecutorName.local,
+    ray_address: RayAddressOpt = None,
+    ray_cpus: RayCpusOpt = None,
 ):
     """Run every stage in order (data, train, convert, evaluate, profile); skip what is current."""
     opts = data_options(
@@ -225,11 +239,19 @@ def all_(
         article_loss=article_loss,
         int8_io=int8_io,
         article_postprocess=article_postprocess,
+        executor=executor.value,
+        ray_address=ray_address,
     )
+    ctx.executor = start_executor(executor.value, ray_address, ray_cpus)
+    run_recorded(ctx, lambda: _run_all(ctx, opts))
 
-    def body():
-        from pipeline.all_stages import run_all
 
+def _run_all(ctx, opts) -> None:
+    """`pipeline all`'s body: the stages on the run's executor, which is released at the end."""
+    from pipeline.all_stages import run_all
+
+    ctx.console.print(f"executor: {ctx.executor.describe()}")
+    try:
         run_all(ctx, opts)
-
-    run_recorded(ctx, body)
+    finally:
+        ctx.executor.close()

@@ -107,34 +107,31 @@ def _convert_job(store, cfg, options, appliance, arch, model_row):
 
 
 def _convert_in_workers(ctx: RunContext, todo: list[tuple]) -> None:
-    """Models are converted in parallel worker processes (the converter and calibration are
-    mostly single-threaded); each finished model is committed."""
-    from concurrent.futures import as_completed
+    """Models are converted as jobs of the run's executor (locally parallel worker processes:
+    the converter and calibration are mostly single-threaded); each finished model is committed."""
+    from pipeline.core.executors import Job, Resources, executor_of
 
-    from pipeline.core.workers import worker_pool
-
-    with worker_pool(min(ctx.cfg.convert_workers, len(todo))) as pool:
-        futures = {
-            pool.submit(_convert_job, str(ctx.store), ctx.cfg, ctx.options, a, arch, row): (
-                a,
-                arch,
-                key,
-            )
-            for a, arch, row, key in todo
-        }
-        for fut in as_completed(futures):
-            appliance, arch, key = futures[fut]
-            model_id = ids.model_id(appliance, arch)
-            variants, census, stats, sensitivity, seconds = fut.result()
-            ctx.commit(
-                "convert",
-                model_id,
-                key,
-                seconds,
-                lambda con, a=(model_id, variants, census, stats, sensitivity): _write(con, *a),
-            )
-            ok = sum(v["status"] == "ok" for v in variants) - 1
-            ctx.console.print(f"convert: {model_id} done ({ok} TFLite variants, {seconds:.0f} s)")
+    jobs = [
+        Job(
+            _convert_job,
+            (str(ctx.store), ctx.cfg, ctx.options, a, arch, row),
+            (a, arch, key),
+            Resources(cpus=1),
+        )
+        for a, arch, row, key in todo
+    ]
+    for (appliance, arch, key), result in executor_of(ctx).run(jobs, ctx.cfg.convert_workers):
+        model_id = ids.model_id(appliance, arch)
+        variants, census, stats, sensitivity, seconds = result
+        ctx.commit(
+            "convert",
+            model_id,
+            key,
+            seconds,
+            lambda con, a=(model_id, variants, census, stats, sensitivity): _write(con, *a),
+        )
+        ok = sum(v["status"] == "ok" for v in variants) - 1
+        ctx.console.print(f"convert: {model_id} done ({ok} TFLite variants, {seconds:.0f} s)")
 
 
 def run_convert(ctx: RunContext) -> None:

@@ -97,6 +97,8 @@ class RunContext:
     )
     # told (stage, item) as each item is published or skipped (`pipeline all`'s progress file)
     on_item: Callable[[str, str], None] | None = field(default=None, repr=False, compare=False)
+    # where the stages' items run (pipeline/core/executors.py); None: this machine's workers
+    executor: Any = field(default=None, repr=False, compare=False)
 
     @property
     def artifacts(self) -> Path:

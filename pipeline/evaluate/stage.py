@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.core.context import RunContext
+from pipeline.core.executors import is_remote
 from pipeline.core.hashing import file_sha256 as sha256_of
 from pipeline.core.hashing import stable_hash
 from pipeline.data.stage import load_split
@@ -43,6 +44,7 @@ from pipeline.evaluate.scoring import (
     trace_metric_rows,
     trace_metrics,
 )
+from pipeline.evaluate.shards import predict_remote
 from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT
 from pipeline.settings.stages import settings_key, stage_settings
 from store import ids
@@ -151,7 +153,9 @@ def same_file_groups(variants: list[dict], needs: dict[str, np.ndarray]) -> dict
 
 def _predict_once_per_file(ctx: RunContext, variants: list[dict], needs: dict, w: Windows):
     leader = same_file_groups(variants, needs)
-    raw = predict_all(
+    # a remote executor (Ray) predicts shards of windows as tasks (pipeline/evaluate/shards.py)
+    predict = predict_remote if is_remote(ctx) else predict_all
+    raw = predict(
         ctx, [v for v in variants if leader[v["variant_id"]] == v["variant_id"]], needs, w
     )
     for vid, lead in leader.items():

@@ -11,6 +11,7 @@ from functools import partial
 
 from pipeline.core import artifacts
 from pipeline.core.context import RunContext
+from pipeline.core.executors import is_remote
 from pipeline.core.hashing import stable_hash
 from pipeline.data.stage import load_split, split_record
 from pipeline.settings.stages import settings_key, stage_settings
@@ -59,7 +60,7 @@ def run_train(ctx: RunContext) -> None:
     quiet_tf()
     todo = _todo(ctx)
     done = partial(_save, ctx)
-    if ctx.cfg.train_workers > 1 and len(todo) > 1:
+    if (ctx.cfg.train_workers > 1 and len(todo) > 1) or (todo and is_remote(ctx)):
         train_in_workers(ctx, todo, done)
     else:
         _train_here(ctx, todo, done)

@@ -1,5 +1,5 @@
 """Models trained at once in worker processes (`train.workers` > 1: tiny smoke models, whose time
-goes to TensorFlow's overhead rather than the math)."""
+goes to TensorFlow's overhead rather than the math), or as tasks of a remote executor (Ray)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.core.context import RunContext
-from pipeline.core.workers import worker_pool
+from pipeline.core.executors import Job, Resources, executor_of
 from pipeline.data.stage import load_split
 from pipeline.train.fit import train_one
 from store.vocab import Split
@@ -31,16 +31,14 @@ def _train_job(store, cfg, options, appliance, arch, key):
 
 
 def train_in_workers(ctx: RunContext, todo: list, done: Callable) -> None:
-    """Train the (appliance, arch, model_id, key) items of ``todo`` in ``train.workers`` processes;
-    ``done(model_id, key, record, history)`` records each, in the order of ``todo``."""
-    with worker_pool(ctx.cfg.train_workers) as pool:
-        futures = [
-            (
-                pool.submit(_train_job, str(ctx.store), ctx.cfg, ctx.options, a, arch, key),
-                mid,
-                key,
-            )
-            for a, arch, mid, key in todo
-        ]
-        for fut, model_id, key in futures:
-            done(model_id, key, *fut.result())
+    """Train the (appliance, arch, model_id, key) items of ``todo`` as jobs of the run's executor
+    (locally ``train.workers`` processes; on Ray one task each, with a GPU where the cluster has
+    one); ``done(model_id, key, record, history)`` publishes each as it finishes."""
+    executor = executor_of(ctx)
+    need = Resources(cpus=1, gpus=1 if executor.remote and executor.gpus() > 0 else 0)
+    jobs = [
+        Job(_train_job, (str(ctx.store), ctx.cfg, ctx.options, a, arch, key), (mid, key), need)
+        for a, arch, mid, key in todo
+    ]
+    for (model_id, key), (record, history) in executor.run(jobs, ctx.cfg.train_workers):
+        done(model_id, key, record, history)
