@@ -87,6 +87,9 @@ def from_store(store: Path, figures: dict) -> dict:
     con = duckdb.connect(str(store), read_only=True)
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in figures.items()}
     try:
+        profiles = {r[0] for r in con.execute("SELECT DISTINCT profile FROM models").fetchall()}
+        if "smoke" in profiles:
+            print(f"note: {store} holds smoke models (1/16 width): not full-size costs")
         lat = con.execute(
             "SELECT v.arch, v.mode, median(l.median_ms) FROM latency l JOIN variants v "
             "USING (variant_id) WHERE l.runtime = 'litert' AND l.threads = 1 AND l.xnnpack "

@@ -6,7 +6,8 @@ is a job pinned to that node, and its rows carry that node's host name, with the
 ``<model>@<host>`` as locally, so nodes never share a device row and a new node measures only
 itself. A job asks for every CPU of its node: nothing else the executor schedules runs beside a
 measurement (the multi-thread and parallel-throughput figures use all the cores). Two nodes that
-report the same host name are one host: the first measures.
+report the same host name are one host: the first measures. A node that offers Ray no CPU (a
+head started with `--num-cpus 0`) measures nothing.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ def _profile_job(store: str, cfg, options, records: list[dict], host: str):
 
 
 def node_hosts(ctx: RunContext) -> list[tuple]:
-    """(node, hosts row) of every node, one per host name."""
+    """(node, hosts row) of every node with CPUs, one per host name."""
     executor = executor_of(ctx)
-    nodes = {n.node_id: n for n in executor.nodes()}
+    # a node that offers no CPU (a head kept free of work) measures nothing
+    nodes = {n.node_id: n for n in executor.nodes() if n.cpus > 0}
     jobs = [Job(_host_job, (), nid, Resources(cpus=0, node=nid)) for nid in nodes]
     seen: dict[str, tuple] = {}
     for nid, row in executor.run(jobs):
