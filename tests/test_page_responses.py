@@ -4,22 +4,7 @@ same, computed anew after a publish, and never kept for a page that shows anythi
 from __future__ import annotations
 
 from .handmade_store import build
-
-
-def _page(path: str, search: str = "") -> dict:
-    return {
-        "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [
-            {"id": "_pages_content", "property": "children"},
-            {"id": "_pages_store", "property": "data"},
-        ],
-        "inputs": [
-            {"id": "_pages_location", "property": "pathname", "value": path},
-            {"id": "_pages_location", "property": "search", "value": search},
-        ],
-        "changedPropIds": ["_pages_location.pathname"],
-        "state": [],
-    }
+from .test_reliability import _page
 
 
 def _client(store):

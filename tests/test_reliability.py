@@ -67,7 +67,7 @@ def server(tmp_path):
     proc.wait(timeout=30)
 
 
-def _page(path: str) -> dict:
+def _page(path: str, search: str = "") -> dict:
     return {
         "output": ".._pages_content.children..._pages_store.data..",
         "outputs": [
@@ -76,7 +76,7 @@ def _page(path: str) -> dict:
         ],
         "inputs": [
             {"id": "_pages_location", "property": "pathname", "value": path},
-            {"id": "_pages_location", "property": "search", "value": ""},
+            {"id": "_pages_location", "property": "search", "value": search},
         ],
         "changedPropIds": ["_pages_location.pathname"],
         "state": [],

@@ -82,6 +82,12 @@ def _predict_tflite(ctx: RunContext, tflite: list[dict], needs: dict, w: Windows
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for vid, lo, pred, seconds in pool.map(run, tasks):
             parts[vid].append((lo, pred, seconds))
+    return joined(parts, runtimes)
+
+
+def joined(parts: dict[str, list], runtimes: dict) -> dict:
+    """Each variant's chunks ``(first window, outputs, seconds)``, in window order, as one
+    ``(outputs, seconds, runtime, xnn)``."""
     out = {}
     for vid, chunks in parts.items():
         chunks.sort(key=lambda c: c[0])

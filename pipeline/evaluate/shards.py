@@ -22,6 +22,7 @@ import numpy as np
 
 from pipeline.core.context import RunContext
 from pipeline.core.executors import Job, Resources, executor_of
+from pipeline.evaluate.predict import joined
 from store.vocab import Mode, Split
 
 MIN_SHARD_WINDOWS = 256  # a shard costs a task and an interpreter: no smaller than this
@@ -110,9 +111,4 @@ def predict_remote(ctx: RunContext, variants: list[dict], needs: dict, w) -> dic
     parts: dict[str, list] = {v["variant_id"]: [] for v in variants}
     for (vid, lo), (pred, seconds) in executor.run(jobs):
         parts[vid].append((lo, pred, seconds))
-    out = {}
-    for vid, chunks in parts.items():
-        chunks.sort(key=lambda c: c[0])
-        preds = [c[1] for c in chunks] or [np.zeros(0, np.float32)]
-        out[vid] = (np.concatenate(preds), sum(c[2] for c in chunks), *runtimes[vid])
-    return out
+    return joined(parts, runtimes)
