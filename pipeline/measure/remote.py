@@ -17,8 +17,7 @@ from pathlib import Path
 
 from pipeline.core.context import RunContext, host_facts
 from pipeline.core.executors import Job, Resources, executor_of
-from pipeline.measure.stage import _cache_key, _host_row, _variants_of, profile_model
-from store import ids
+from pipeline.measure.stage import _host_row, models_to_measure, profile_model
 
 
 def _host_job() -> dict:
@@ -55,18 +54,11 @@ def run_profile_remote(ctx: RunContext) -> None:
     jobs, keys = [], {}
     for node, host_row in node_hosts(ctx):
         host = host_row["host"]
-        for appliance in ctx.appliances:
-            for arch in ctx.archs:
-                model_id = ids.model_id(appliance, arch)
-                records = _variants_of(ctx, model_id)
-                key = _cache_key(ctx, host, records)
-                item = ids.profile_item(model_id, host)
-                if ctx.skip_if_current("profile", item, key, label=f"{model_id} on {host}"):
-                    continue
-                keys[item] = (key, host_row, [v["variant_id"] for v in records])
-                need = Resources(cpus=node.cpus, node=node.node_id)
-                args = (str(ctx.store), ctx.cfg, ctx.options, records, host)
-                jobs.append(Job(_profile_job, args, item, need))
+        for item, key, records in models_to_measure(ctx, host, on=f" on {host}"):
+            keys[item] = (key, host_row, [v["variant_id"] for v in records])
+            need = Resources(cpus=node.cpus, node=node.node_id)
+            args = (str(ctx.store), ctx.cfg, ctx.options, records, host)
+            jobs.append(Job(_profile_job, args, item, need))
     for item, (m, seconds) in executor_of(ctx).run(jobs):
         key, host_row, vids = keys[item]
         ctx.commit(

@@ -240,24 +240,30 @@ def profile_model(ctx: RunContext, records: list[dict], host: str) -> Measuremen
     return everything
 
 
-def run_profile(ctx: RunContext) -> None:
-    host_row = _host_row(host_facts())
-    host = host_row["host"]
+def models_to_measure(ctx: RunContext, host: str, on: str = ""):
+    """(cache item, key, variant records) of every selected model not measured on ``host`` with
+    its current files and settings (the others are reported as skipped)."""
     for appliance in ctx.appliances:
         for arch in ctx.archs:
             model_id = ids.model_id(appliance, arch)
             records = _variants_of(ctx, model_id)
             key = _cache_key(ctx, host, records)
             item = ids.profile_item(model_id, host)
-            if ctx.skip_if_current("profile", item, key, label=model_id):
-                continue
-            t0 = time.perf_counter()
-            everything = profile_model(ctx, records, host)
-            vids = [v["variant_id"] for v in records]
-            ctx.commit(
-                "profile",
-                item,
-                key,
-                time.perf_counter() - t0,
-                lambda con, m=everything, vids=vids: m.write(con, host_row, vids),
-            )
+            if not ctx.skip_if_current("profile", item, key, label=model_id + on):
+                yield item, key, records
+
+
+def run_profile(ctx: RunContext) -> None:
+    host_row = _host_row(host_facts())
+    host = host_row["host"]
+    for item, key, records in models_to_measure(ctx, host):
+        t0 = time.perf_counter()
+        everything = profile_model(ctx, records, host)
+        vids = [v["variant_id"] for v in records]
+        ctx.commit(
+            "profile",
+            item,
+            key,
+            time.perf_counter() - t0,
+            lambda con, m=everything, vids=vids: m.write(con, host_row, vids),
+        )
