@@ -49,6 +49,9 @@ HEADROOM_BYTES = 1 << 30  # address space for what DuckDB does not count (Arrow,
 RECYCLE_RSS_BYTES = 512 << 20  # a worker holding more than this after a query is replaced
 RECYCLE_AFTER = 500  # queries per worker before it is replaced anyway
 IDLE_CLOSE_S = 5.0  # a worker with no query for this long closes its store connection
+# past this after a query, the worker closes its connection before answering, so the memory
+# DuckDB kept for it is returned and the worker stays under RECYCLE_RSS_BYTES
+KEEP_OPEN_RSS_BYTES = RECYCLE_RSS_BYTES // 2
 # glibc reserves 64 MB of address space per malloc arena, up to 8 per core: two are plenty for
 # one query at a time, and keep the worker's baseline (and so its cap) small and predictable
 WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
@@ -208,6 +211,14 @@ def _ask_a_worker(request: dict, timeout_s: float) -> QueryResult:
     return QueryResult(table, bool(status["truncated"]))
 
 
+def _rss() -> int:
+    """This process's resident memory in bytes (0 where /proc is missing)."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _address_space() -> int:
     """This process's address space in bytes (VmSize)."""
     with open("/proc/self/status") as fh:
@@ -333,6 +344,8 @@ def _answer(req: dict, budget: int) -> None:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, res.table.schema) as writer:
         writer.write_table(res.table)
+    if _rss() > KEEP_OPEN_RSS_BYTES:  # a big query: let DuckDB give its memory back now
+        _OPEN.close()
     _child_write({"truncated": res.truncated, "rows": res.table.num_rows}, sink.getvalue())
 
 
