@@ -127,13 +127,48 @@ def connect_readonly(
     return _verified(con, store_path, size, hint if check_version else None)
 
 
+def attach_readonly(store_path: Path, alias: str, config: dict | None = None):
+    """The store ATTACHed read-only as ``alias`` (and made the default catalog) in a private
+    in-memory DuckDB instance; StoreError as connect_readonly.
+
+    DuckDB hands every plain connect to a path the instance already open on it, even after a
+    publish renamed a new file over that path, so one process can read only one version of a
+    store at a time that way. Attached in instances of their own, any number of versions stay
+    readable side by side, each the file as it was when it was attached. A cursor of the
+    returned connection starts in the in-memory catalog: run ``USE <alias>`` on it first.
+    """
+    store_path = Path(store_path)
+    check_store_file(store_path)
+    con = duckdb.connect(":memory:", config=config or {})
+    target = str(store_path).replace("'", "''")
+    try:
+        size = store_path.stat().st_size
+        con.execute(f"ATTACH '{target}' AS {alias} (READ_ONLY)")
+        con.execute(f"USE {alias}")
+    except OSError as exc:
+        con.close()
+        raise StoreError(f"{store_path}: cannot read the store ({exc.strerror})") from exc
+    except duckdb.Error as exc:
+        con.close()
+        raise open_error(store_path, exc) from exc
+    hint = (
+        f"this code reads {SCHEMA_VERSION!r}; rebuild it with `pipeline all --force` "
+        "(or point --store at a new file)"
+    )
+    return _verified(con, store_path, size, hint, database=alias)
+
+
 def _verified(
-    con: duckdb.DuckDBPyConnection, store_path: Path, size: int, version_hint: str | None
+    con: duckdb.DuckDBPyConnection,
+    store_path: Path,
+    size: int,
+    version_hint: str | None,
+    database: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """con, once the file is complete and (when a hint is given) of this schema version;
     otherwise con is closed and StoreError says what is wrong (with the hint for the version)."""
     try:
-        check_complete(con, store_path, size)
+        check_complete(con, store_path, size, database)
         version = schema_version(con) if version_hint else SCHEMA_VERSION
     except duckdb.Error as exc:
         con.close()

@@ -41,15 +41,22 @@ def check_store_file(store_path: Path) -> None:
         raise StoreError(f"{store_path}: not a DuckDB database file; expected a DuckDB store")
 
 
-def check_complete(con: duckdb.DuckDBPyConnection, store_path: Path, size: int) -> None:
+def check_complete(
+    con: duckdb.DuckDBPyConnection, store_path: Path, size: int, database: str | None = None
+) -> None:
     """A store cut short (a partial copy, a full disk) is not headers plus whole blocks.
 
     Only the shape is compared, not the header's block count: DuckDB trims free blocks off the
     end of the file, and the path may already name a newer store than the connection's (a
     publish renames a new file over it). A file cut on a block boundary is caught when a query
-    reads a missing block (a damaged-store error).
+    reads a missing block (a damaged-store error). ``database``: the attached store's name
+    when it is not the connection's default catalog.
     """
-    block_size = con.execute("SELECT block_size FROM pragma_database_size() LIMIT 1").fetchall()
+    block_size = con.execute(
+        "SELECT block_size FROM pragma_database_size() "
+        "WHERE database_name = coalesce(?, current_database()) LIMIT 1",
+        [database],
+    ).fetchall()
     block = int(block_size[0][0])
     if size < HEADER_BYTES or (size - HEADER_BYTES) % block:
         raise StoreError(

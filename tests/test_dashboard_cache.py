@@ -153,29 +153,33 @@ def test_the_next_page_load_after_a_publish_shows_the_change(store):
     assert "kettle.cnn.w8_renamed" in after and "'kettle.cnn.w8'" not in after
 
 
-def test_an_open_reader_of_the_old_file_does_not_hide_the_new_one(store, monkeypatch):
-    """DuckDB gives a new connect the instance still open on the old file; the dashboard waits
-    for it to close instead of reading (and keeping) the old store under the new version."""
+def test_an_open_reader_of_the_old_file_neither_hides_nor_holds_up_the_new_one(store, monkeypatch):
+    """DuckDB gives a plain connect the instance still open on the old file; the dashboard opens
+    the new file beside it at once, and the old reader finishes on the old file."""
     monkeypatch.setattr(READERS, "linger_s", 0.2)
     assert "kettle.cnn.w8" in queries.variant_ids(store)
-    opened, release = threading.Event(), threading.Event()
+    opened, release, seen = threading.Event(), threading.Event(), []
 
     def old_reader():
         with session(store) as s, s.cursor() as cur:
             cur.execute("SELECT count(*) FROM variants").fetchall()
             opened.set()
             release.wait(10)
+            seen.extend(r[0] for r in cur.execute("SELECT variant_id FROM variants").fetchall())
 
     reader = threading.Thread(target=old_reader)
     reader.start()
     opened.wait(10)
     _publish_rename(store, "kettle.cnn.w8", "kettle.cnn.w8_new")
-    threading.Timer(0.5, release.set).start()
     t0 = time.perf_counter()
-    ids = queries.variant_ids(store)  # waits for the old reader to end
+    ids = queries.variant_ids(store)  # does not wait for the old reader
+    waited = time.perf_counter() - t0
+    assert not release.is_set()  # the new file was read while the old reader still held its own
+    release.set()
     reader.join()
     assert "kettle.cnn.w8_new" in ids and "kettle.cnn.w8" not in ids
-    assert time.perf_counter() - t0 >= 0.3
+    assert waited < 5.0  # READERS.open_timeout_s is 30 s: it opened, it did not time out
+    assert "kettle.cnn.w8" in seen and "kettle.cnn.w8_new" not in seen  # the old file, to the end
     assert "kettle.cnn.w8_new" in queries.variant_ids(store)
     time.sleep(0.5)
     assert str(store) not in READERS._open  # nothing left open once the readers are done
@@ -185,8 +189,8 @@ def test_one_page_load_opens_the_store_once(store, monkeypatch):
     """The layout and the callbacks that follow it share one open store (it lingers a moment)."""
     monkeypatch.setattr(READERS, "linger_s", 5.0)
     opened = []
-    real = db.connect_readonly
-    monkeypatch.setattr(db, "connect_readonly", lambda *a, **k: opened.append(1) or real(*a, **k))
+    real = db.attach_readonly
+    monkeypatch.setattr(db, "attach_readonly", lambda *a, **k: opened.append(1) or real(*a, **k))
     queries.variant_ids(store)
     queries.devices(store)
     assert len(opened) == 1 and str(store) in READERS._open
@@ -257,3 +261,67 @@ def test_budget_sliders_cover_the_data_and_every_preset():
     assert 10**lo <= 0.004
     assert all(10**hi >= p["budgets"]["latency_ms"] for p in DEVICE_CLASSES.values())
     assert set(budget_ranges(None)) == {"latency_ms", "ram_mb", "disk_mb"}
+
+
+# -- views carried over to a new version whose reads answer the same ---------------------------
+def _publish_sql(store, sql: str) -> None:
+    with db.write_store(store) as con:
+        con.execute(sql)
+
+
+def _counting_views(app, calls):
+    """Two views: one reads the variants through a kept query, one reads a cursor directly."""
+    from dashboard.callbacks import store_view
+    from dashboard.store_reads import reading
+
+    @store_view
+    def ids_view():
+        calls.append("ids")
+        return sorted(queries.variant_ids(app.server.config["NILM_STORE"]))
+
+    @store_view
+    def raw_view():
+        calls.append("raw")
+        with reading(app.server.config["NILM_STORE"]) as con:
+            return con.execute("SELECT count(*) FROM variants").fetchall()[0][0]
+
+    return ids_view, raw_view
+
+
+def test_a_view_whose_reads_answer_the_same_is_carried_to_the_new_version(store):
+    from dashboard.app import create_app
+
+    app = create_app(store)
+    calls = []
+    ids_view, raw_view = _counting_views(app, calls)
+    with app.server.test_request_context():
+        first, n = ids_view(), raw_view()
+        assert calls == ["ids", "raw"]
+        # a publish that changes a table the view does not read: its answer is carried over
+        _publish_sql(store, "UPDATE runs SET status = status || ''; DELETE FROM memory")
+        assert ids_view() is first and raw_view() == n
+        assert calls == ["ids", "raw", "raw"]  # the raw cursor read is computed again
+        # a publish that changes what it reads: computed again, and shows the change
+        _publish_rename(store, "kettle.cnn.w8", "kettle.cnn.w8_carried")
+        after = ids_view()
+        assert calls[-1] == "ids" and "kettle.cnn.w8_carried" in after
+        assert "kettle.cnn.w8" not in after
+
+
+def test_a_view_showing_a_persons_sql_is_never_carried(store, monkeypatch):
+    from dashboard.app import create_app
+    from dashboard.callbacks import store_view
+
+    app = create_app(store)
+    calls = []
+
+    @store_view
+    def sql_view():
+        calls.append(1)
+        return queries.run_user_sql(app.server.config["NILM_STORE"], "SELECT 1 AS x")
+
+    with app.server.test_request_context():
+        sql_view()
+        _publish_sql(store, "DELETE FROM memory")
+        sql_view()
+    assert len(calls) == 2

@@ -45,7 +45,10 @@ def run_user_sql(
     process so it never shares this server's DuckDB instance with the other pages' reads.
     ``df.attrs["truncated"]`` says whether rows were cut at ``limit``.
     """
+    from dashboard.store_reads import read_elsewhere
     from store import safe_sql, sql_workers
+
+    read_elsewhere()  # the answer is the worker's: a page showing it is computed per version
 
     try:
         res = sql_workers.run_query_isolated(
