@@ -110,6 +110,30 @@ def test_ingested_benchmark_reaches_the_tradeoff_view_and_records_a_run(tmp_path
     assert db.query_df(store, "SELECT count(*) FROM op_profile").iloc[0, 0] == 4
 
 
+def test_an_ingest_is_one_publish_with_its_run_row(tmp_path, monkeypatch):
+    """Readers (the dashboard) see one new version per ingest, holding the rows and the finished
+    run together; an ingest that fails to write publishes nothing, not even a run row."""
+    store = tiny_store(tmp_path / "nilm.duckdb")
+    published = []
+    real = db._publish
+    monkeypatch.setattr(db, "_publish", lambda tmp, path: published.append(1) or real(tmp, path))
+    args = [DATA / "benchmark_rpi4_w8.txt", "--host", "rpi4", "--variant", VARIANT]
+    assert invoke("ingest-benchmark", *args, "--store", store).exit_code == 0
+    assert len(published) == 1
+    runs = db.query_df(store, "SELECT status, finished_at FROM runs WHERE command LIKE 'ingest%'")
+    assert runs["status"].tolist() == ["finished"] and runs["finished_at"].notna().all()
+
+    def broken(con, *a, **k):
+        raise db.StoreError(f"{store}: cannot store the measurements (disk full)")
+
+    monkeypatch.setattr(db, "insert_records", broken)
+    res = invoke("ingest-benchmark", *args, "--host", "rpi5", "--store", store)
+    assert res.exit_code == 1 and "disk full" in res.output
+    assert len(published) == 1  # nothing more was published
+    monkeypatch.undo()
+    assert len(db.query_df(store, "SELECT * FROM runs WHERE command LIKE 'ingest%'")) == 1
+
+
 def test_benchmark_with_a_median_stores_it(tmp_path):
     store = tiny_store(tmp_path / "nilm.duckdb")
     text = (

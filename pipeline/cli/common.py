@@ -179,6 +179,23 @@ def run_recorded(ctx, body) -> None:
     ctx.finish_run("finished")
 
 
+def run_recorded_once(ctx, body) -> None:
+    """Run a short command whose rows are one publish: ``body(record)`` calls ``record(con)``
+    inside its write, so the run's row (finished) is published with its rows. Readers see one
+    new version instead of three; a command that fails leaves the store as it was."""
+    from pipeline.core.context import utcnow
+    from pipeline.errors import PipelineError
+    from store.db import StoreError
+
+    started = utcnow()
+    try:
+        body(lambda con: ctx.record_finished_run(con, started))
+    except KeyboardInterrupt:
+        fail("interrupted; nothing was stored", 130)
+    except (PipelineError, StoreError) as exc:
+        fail(str(exc))
+
+
 def data_options(source, path, test_house, val_house, house_map, keep_issues, keep_zero):
     """The data stage's options from the command line, checked before any run is recorded."""
     from pipeline.data.stage import DataOptions

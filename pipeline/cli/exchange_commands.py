@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli.common import app, check_readable_store, fail, guard, ingest_context, run_recorded
+from pipeline.cli.common import (
+    app,
+    check_readable_store,
+    fail,
+    guard,
+    ingest_context,
+    run_recorded_once,
+)
 from pipeline.cli.options import ApplianceOpt, ArchOpt, ReadStoreOpt
 from store.db import DEFAULT_STORE
 
@@ -49,7 +56,9 @@ def ingest_benchmark(
         variant=variant,
         threads=threads,
     )
-    run_recorded(ctx, lambda: ingest.store_benchmark(store, res, variant, host, threads))
+    run_recorded_once(
+        ctx, lambda record: ingest.store_benchmark(store, res, variant, host, threads, record)
+    )
     avg = res.timings_us.get("avg")
     typer.echo(
         f"{variant} on {host}: {len(res.ops)} ops"
@@ -98,7 +107,7 @@ def ingest_edge_kit(
     guard(lambda: ingest.check_edge_kit_variants(store, kit))
     ctx = ingest_context(store, "ingest-edge-kit", file=str(file), host=kit.host)
     counted = []
-    run_recorded(ctx, lambda: counted.append(ingest.store_edge_kit(store, kit)))
+    run_recorded_once(ctx, lambda record: counted.append(ingest.store_edge_kit(store, kit, record)))
     typer.echo(f"{counted[0]} latency measurements loaded from {file}")
 
 

@@ -122,31 +122,46 @@ class RunContext:
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self) -> None:
-        cfg = self.config_json()
         with db.write_store(self.store) as con:
-            mark_crashed_runs(con, socket.gethostname())
-            db.insert_records(
-                con,
-                "runs",
-                [
-                    {
-                        "run_id": self.run_id,
-                        "command": self.command,
-                        "profile": self.cfg.name.value,
-                        "config": json.dumps(cfg),
-                        "config_hash": stable_hash(cfg),
-                        "git_commit": git_commit(),
-                        "packages": json.dumps(package_versions()),
-                        "host": socket.gethostname(),
-                        "started_at": utcnow(),
-                        "status": "running",
-                        "pid": os.getpid(),
-                    }
-                ],
-            )
-            con.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_run_id', ?)", [self.run_id]
-            )
+            self._insert_run(con, "running", utcnow())
+
+    def record_finished_run(self, con: duckdb.DuckDBPyConnection, started_at: datetime) -> None:
+        """A short command's whole run, written in the same publish as its rows (so readers see
+        one new version, and a command that fails publishes neither)."""
+        self._insert_run(con, "finished", started_at, finished_at=utcnow())
+
+    def _insert_run(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        status: str,
+        started_at: datetime,
+        finished_at: datetime | None = None,
+    ) -> None:
+        cfg = self.config_json()
+        mark_crashed_runs(con, socket.gethostname())
+        db.insert_records(
+            con,
+            "runs",
+            [
+                {
+                    "run_id": self.run_id,
+                    "command": self.command,
+                    "profile": self.cfg.name.value,
+                    "config": json.dumps(cfg),
+                    "config_hash": stable_hash(cfg),
+                    "git_commit": git_commit(),
+                    "packages": json.dumps(package_versions()),
+                    "host": socket.gethostname(),
+                    "started_at": started_at,
+                    "status": status,
+                    "pid": os.getpid(),
+                    **({"finished_at": finished_at} if finished_at is not None else {}),
+                }
+            ],
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_run_id', ?)", [self.run_id]
+        )
 
     def finish_run(self, status: str) -> None:
         with db.write_store(self.store) as con:

@@ -8,7 +8,7 @@ and every write replaces the host's earlier numbers for the same variants.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipeline.core.context import utcnow
@@ -43,9 +43,13 @@ __all__ = [
 def check_variant(store: Path, path: Path, variant_id: str) -> None:
     from store import db
 
-    known = db.query_df(
-        store, "SELECT count(*) FROM variants WHERE variant_id = ?", [variant_id]
-    ).iloc[0, 0]
+    con = db.connect_readonly(store)
+    try:  # a plain fetch: pandas would double this command's start-up time
+        known = con.execute(
+            "SELECT count(*) FROM variants WHERE variant_id = ?", [variant_id]
+        ).fetchall()[0][0]
+    finally:
+        con.close()
     if not known:
         raise DataError(
             f'{path}: variant {variant_id!r} is not in the store (see `pipeline sql "SELECT variant_id FROM variants"`)'
@@ -123,13 +127,21 @@ def _writing(store: Path) -> Iterator:
 
 
 def store_benchmark(
-    store: Path, res: BenchmarkResult, variant_id: str, host: str, threads: int
+    store: Path,
+    res: BenchmarkResult,
+    variant_id: str,
+    host: str,
+    threads: int,
+    also: Callable | None = None,
 ) -> None:
-    """Replace this host's benchmark_model numbers for the variant, by column name."""
+    """Replace this host's benchmark_model numbers for the variant, by column name;
+    ``also(con)`` writes in the same publish (the command's run row)."""
     from store import db
 
     rows = benchmark_rows(res, variant_id, host, threads)
     with _writing(store) as con:
+        if also is not None:
+            also(con)
         con.execute("DELETE FROM hosts WHERE host = ? AND source = 'benchmark_model'", [host])
         if not con.execute("SELECT 1 FROM hosts WHERE host = ?", [host]).fetchall():
             db.insert_records(con, "hosts", [{"host": host, "source": "benchmark_model"}])
@@ -170,8 +182,9 @@ def check_edge_kit_variants(store: Path, kit: EdgeKitResults) -> None:
             )
 
 
-def store_edge_kit(store: Path, kit: EdgeKitResults) -> int:
-    """Replace the device's measurements of the kit's variants; returns the latency rows."""
+def store_edge_kit(store: Path, kit: EdgeKitResults, also: Callable | None = None) -> int:
+    """Replace the device's measurements of the kit's variants; returns the latency rows.
+    ``also(con)`` writes in the same publish (the command's run row)."""
     m = Measurements()
     for r in kit.results:
         vid, threads, xnn = r["variant_id"], r["threads"], r["xnnpack"]
@@ -184,6 +197,8 @@ def store_edge_kit(store: Path, kit: EdgeKitResults) -> int:
             )
     ids = sorted({row["variant_id"] for row in m.latency})
     with _writing(store) as con:
+        if also is not None:
+            also(con)
         m.write(con, kit.host_row, ids)
     return len(m.latency)
 
