@@ -12,7 +12,7 @@ Four phases, each optional, all on loopback and in a scratch folder:
    check the store's files, `pipeline gc --verify` and that the model is now recorded. Prints
    kills / failed resumes / inconsistent stores / resumes that started a training afresh.
 3. readers: R reader processes open the store read-only in a loop while P publishes
-   (`pipeline ingest-benchmark`, three atomic swaps each) replace it. Prints reads / errors.
+   (`pipeline ingest-benchmark`, one atomic swap each) replace it. Prints reads / errors.
 4. clients: the dashboard under waitress, K concurrent clients for S seconds loading pages and
    running SQL-page queries while the store is being republished. Prints requests / HTTP errors
    / error notices / p50 / p95.
@@ -547,7 +547,7 @@ def phase_readers(work: Path, readers: int, publishes: int) -> dict:
     }
     print(
         f"readers: {out['reads']} reads by {readers} processes during {ok}/{publishes} publishes "
-        f"(x3 swaps each), {out['reader_errors']} errors",
+        f"(one swap each), {out['reader_errors']} errors",
         flush=True,
     )
     return out

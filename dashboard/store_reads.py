@@ -126,11 +126,14 @@ class StoreReaders:
             self._opening.add(path)
         try:
             new = self._connect(path)
-        finally:
+        except BaseException:
             with self._cond:
                 self._opening.discard(path)
                 self._cond.notify_all()
-        with self._cond:
+            raise
+        with self._cond:  # one block: a waiter sees the new instance, never a gap
+            self._opening.discard(path)
+            self._cond.notify_all()
             old = self._open.get(path)
             self._open[path] = new
             if old is not None and not old.holders:
@@ -308,9 +311,12 @@ class StoreSession:
         if entry is None:
             return None
         deps, value = entry
-        for fn, args, kwargs, digest in deps:
-            if digest is None or fn.digested(self.path, *args, **kwargs)[1] != digest:
-                return None
+        try:
+            for fn, args, kwargs, digest in deps:
+                if digest is None or fn.digested(self.path, *args, **kwargs)[1] != digest:
+                    return None
+        except Exception:  # noqa: BLE001 (the view computes afresh and shows its own message)
+            return None
         return value
 
 

@@ -139,7 +139,9 @@ def attach_readonly(store_path: Path, alias: str, config: dict | None = None):
     """
     store_path = Path(store_path)
     check_store_file(store_path)
-    con = duckdb.connect(":memory:", config=config or {})
+    # spills go beside the store, as with a plain connect (not into the server's working folder)
+    config = {"temp_directory": f"{store_path}.tmp", **(config or {})}
+    con = duckdb.connect(":memory:", config=config)
     target = str(store_path).replace("'", "''")
     try:
         size = store_path.stat().st_size

@@ -325,3 +325,42 @@ def test_a_view_showing_a_persons_sql_is_never_carried(store, monkeypatch):
         _publish_sql(store, "DELETE FROM memory")
         sql_view()
     assert len(calls) == 2
+
+
+def test_a_carried_view_whose_new_version_cannot_be_read_shows_the_pages_own_message(store):
+    """The carry-over check re-runs the page's queries on the new version; when that version
+    cannot be read, the page computes afresh and shows its own message, not a failed request."""
+    from dashboard.app import create_app
+
+    app = create_app(store)
+    client = app.server.test_client()
+    body = {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [
+            {"id": "_pages_content", "property": "children"},
+            {"id": "_pages_store", "property": "data"},
+        ],
+        "inputs": [
+            {"id": "_pages_location", "property": "pathname", "value": "/traces"},
+            {"id": "_pages_location", "property": "search", "value": ""},
+        ],
+        "changedPropIds": ["_pages_location.pathname"],
+        "state": [],
+    }
+    assert client.post("/_dash-update-component", json=body).status_code == 200
+    _publish_sql(store, "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    for _ in range(2):
+        r = client.post("/_dash-update-component", json=body)
+        text = r.get_data(as_text=True)
+        assert r.status_code == 200 and "schema version '3'" in text, text[:300]
+
+
+def test_an_attached_version_spills_beside_the_store(store):
+    con = db.attach_readonly(store, "store")
+    try:
+        assert con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] == (
+            f"{store}.tmp"
+        )
+        assert con.execute("SELECT count(*) FROM variants").fetchall()[0][0] > 0
+    finally:
+        con.close()
