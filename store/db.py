@@ -14,7 +14,7 @@ import fcntl
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -102,6 +102,12 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in SUMMARY_TABLES}
 
 
+READ_HINT = (
+    f"this code reads {SCHEMA_VERSION!r}; rebuild it with `pipeline all --force` "
+    "(or point --store at a new file)"
+)
+
+
 def connect_readonly(
     store_path: Path, config: dict | None = None, check_version: bool = True
 ) -> duckdb.DuckDBPyConnection:
@@ -111,20 +117,11 @@ def connect_readonly(
     that is not a DuckDB store, an empty, truncated or damaged one, or (with ``check_version``)
     one of another schema. ``config``: DuckDB settings of the connection (the SQL sandbox's).
     """
-    store_path = Path(store_path)
-    check_store_file(store_path)
-    try:
-        size = store_path.stat().st_size
-        con = duckdb.connect(str(store_path), read_only=True, config=config or {})
-    except OSError as exc:
-        raise StoreError(f"{store_path}: cannot read the store ({exc.strerror})") from exc
-    except duckdb.Error as exc:
-        raise open_error(store_path, exc) from exc
-    hint = (
-        f"this code reads {SCHEMA_VERSION!r}; rebuild it with `pipeline all --force` "
-        "(or point --store at a new file)"
+    return _open_checked(
+        Path(store_path),
+        lambda path: duckdb.connect(str(path), read_only=True, config=config or {}),
+        READ_HINT if check_version else None,
     )
-    return _verified(con, store_path, size, hint if check_version else None)
 
 
 def attach_readonly(store_path: Path, alias: str, config: dict | None = None):
@@ -137,27 +134,39 @@ def attach_readonly(store_path: Path, alias: str, config: dict | None = None):
     readable side by side, each the file as it was when it was attached. A cursor of the
     returned connection starts in the in-memory catalog: run ``USE <alias>`` on it first.
     """
-    store_path = Path(store_path)
+
+    def attach(path: Path) -> duckdb.DuckDBPyConnection:
+        # spills go beside the store, as with a plain connect (not the server's working folder)
+        con = duckdb.connect(":memory:", config={"temp_directory": f"{path}.tmp", **(config or {})})
+        try:
+            target = str(path).replace("'", "''")
+            con.execute(f"ATTACH '{target}' AS {alias} (READ_ONLY)")
+            con.execute(f"USE {alias}")
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    return _open_checked(Path(store_path), attach, READ_HINT, database=alias)
+
+
+def _open_checked(
+    store_path: Path,
+    open_con: Callable[[Path], duckdb.DuckDBPyConnection],
+    version_hint: str | None,
+    database: str | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """open_con(store_path) once the path is a DuckDB file, checked by _verified; every failure
+    a StoreError with a reason a person can act on."""
     check_store_file(store_path)
-    # spills go beside the store, as with a plain connect (not into the server's working folder)
-    config = {"temp_directory": f"{store_path}.tmp", **(config or {})}
-    con = duckdb.connect(":memory:", config=config)
-    target = str(store_path).replace("'", "''")
     try:
         size = store_path.stat().st_size
-        con.execute(f"ATTACH '{target}' AS {alias} (READ_ONLY)")
-        con.execute(f"USE {alias}")
+        con = open_con(store_path)
     except OSError as exc:
-        con.close()
         raise StoreError(f"{store_path}: cannot read the store ({exc.strerror})") from exc
     except duckdb.Error as exc:
-        con.close()
         raise open_error(store_path, exc) from exc
-    hint = (
-        f"this code reads {SCHEMA_VERSION!r}; rebuild it with `pipeline all --force` "
-        "(or point --store at a new file)"
-    )
-    return _verified(con, store_path, size, hint, database=alias)
+    return _verified(con, store_path, size, version_hint, database)
 
 
 def _verified(
@@ -308,6 +317,16 @@ def ensure_store(store_path: Path) -> None:
     if not Path(store_path).exists():
         with write_store(store_path):
             pass
+
+
+def query_rows(store_path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Run one read query on a fresh read-only connection and return its rows as tuples (no
+    pandas: a short command's start-up stays short)."""
+    con = connect_readonly(store_path)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
 
 
 def query_df(store_path: Path, sql: str, params: list | None = None):

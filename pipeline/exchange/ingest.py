@@ -43,13 +43,8 @@ __all__ = [
 def check_variant(store: Path, path: Path, variant_id: str) -> None:
     from store import db
 
-    con = db.connect_readonly(store)
-    try:  # a plain fetch: pandas would double this command's start-up time
-        known = con.execute(
-            "SELECT count(*) FROM variants WHERE variant_id = ?", [variant_id]
-        ).fetchall()[0][0]
-    finally:
-        con.close()
+    sql = "SELECT count(*) FROM variants WHERE variant_id = ?"
+    known = db.query_rows(store, sql, [variant_id])[0][0]
     if not known:
         raise DataError(
             f'{path}: variant {variant_id!r} is not in the store (see `pipeline sql "SELECT variant_id FROM variants"`)'
@@ -170,8 +165,7 @@ def check_edge_kit_variants(store: Path, kit: EdgeKitResults) -> None:
     """Every result names a variant of this store, measured on the file the store holds."""
     from store import db
 
-    variants = db.query_df(store, "SELECT variant_id, sha256 FROM variants")
-    known = dict(zip(variants["variant_id"], variants["sha256"], strict=True))
+    known = dict(db.query_rows(store, "SELECT variant_id, sha256 FROM variants"))
     for i, r in enumerate(kit.results):
         vid = r["variant_id"]
         if vid not in known:
