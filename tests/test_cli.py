@@ -121,6 +121,8 @@ def test_sql_error_is_reported_without_traceback(tmp_path):
         (["data", "--source", "refit"], "needs --path"),
         (["data", "--source", "csv", "--path", "no/such/folder"], "--path not found"),
         (["all", "--house-map", "no-equals-sign"], "--house-map expects FILE=HOUSE"),
+        (["data", "--resample", "30"], "--resample applies to --source csv"),
+        (["all", "--source", "csv", "--path", ".", "--resample", "0"], "positive number"),
         (["train", "--config", "no/such.toml"], "config file not found"),
         (["convert", "--set", "train.epochs=many"], "train.epochs"),
     ],

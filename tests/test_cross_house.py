@@ -265,3 +265,67 @@ def test_power_verdict_flags_models_worse_than_a_baseline_whatever_their_f1():
     good = m[m["variant_id"] != "kettle.cnn.keras"]
     good = good[good["appliance"] == "kettle"]
     assert "every float model beats" in verdict_lines(good)[0]
+
+
+def _house(unix, agg, apps=None):
+    from pipeline.data.readers import HouseData
+
+    apps = apps or {Appliance.WASHING_MACHINE: np.asarray(agg, np.float32) / 2}
+    return HouseData("7", [], np.asarray(unix, np.int64), np.asarray(agg, np.float32), apps)
+
+
+def test_resampling_to_a_coarser_period_averages_and_drops_sparse_periods():
+    from pipeline.data.resample import resample_house
+
+    unix = np.array([0, 30, 60, 90, 120, 300, 330])  # 120 s alone in its minute; 150-270 missing
+    agg = np.array([100, 300, 50, 50, 80, 10, 30], np.float32)
+    h = resample_house(_house(unix, agg), 30, 60)
+    assert h.unix.tolist() == [0, 60, 120, 300]  # a minute with 1 of 2 readings is kept
+    assert h.aggregate.tolist() == [200, 50, 80, 20]
+    assert h.appliances[Appliance.WASHING_MACHINE].tolist() == [100, 25, 40, 10]
+    h = resample_house(_house(unix, agg), 30, 120)  # 4 readings a period; 2 needed
+    assert h.unix.tolist() == [0, 240] and h.cleaning["resample_sparse_periods_dropped"] == 1
+
+
+def test_resampling_to_a_finer_period_holds_each_reading_and_keeps_the_energy():
+    from pipeline.data.resample import resample_house
+    from pipeline.errors import DataError
+
+    unix = np.array([0, 60, 120, 150, 600])  # 150 follows 120 after half a period; 600 after a gap
+    agg = np.array([100, 200, 300, 400, 500], np.float32)
+    h = resample_house(_house(unix, agg), 60, 30)
+    assert h.unix.tolist() == [0, 30, 60, 90, 120, 150, 180, 600, 630]
+    assert h.aggregate.tolist() == [100, 100, 200, 200, 300, 400, 400, 500, 500]
+    assert (np.diff(h.unix) > 0).all()
+    assert h.cleaning["resample_held_copies_added"] == 4
+    regular = resample_house(_house(np.arange(10) * 60, np.arange(10) * 10.0), 60, 30)
+    assert regular.aggregate.sum() * 30 == pytest.approx((np.arange(10) * 10.0).sum() * 60)
+    with pytest.raises(DataError, match="house 7: sampled every 60 s; --resample 25"):
+        resample_house(_house(unix, agg), 60, 25)
+
+
+def test_houses_at_different_rates_train_together_after_resampling(tmp_path):
+    """Two 30 s houses with a kettle and a washer, a 1-minute house with a washer only (as
+    IDEAL): with --resample 30 the washer trains on house 2, validates on house 7 and tests on
+    house 20; the kettle, which house 7 lacks, trains and validates on house 2 alone."""
+    from pipeline.errors import DataError
+
+    data = tmp_path / "houses"
+    _write_houses(data)
+    minute = _house_frame(2000, 1_380_000_000, 150.0, 3).iloc[::2].drop(columns="Kettle")
+    minute.to_csv(data / "IDEAL_House7.csv", index=False)
+    store = tmp_path / "s.duckdb"
+    ctx = _ctx(store, (Appliance.KETTLE, Appliance.WASHING_MACHINE))
+    with pytest.raises(DataError, match="different sampling periods .* --resample"):
+        run_data(ctx, DataOptions(source="csv", path=data))
+    run_data(ctx, DataOptions(source="csv", path=data, resample_s=30.0))
+    rows = db.query_df(store, "SELECT appliance, split, houses, sample_period_s FROM datasets")
+    got = {(r.appliance, r.split): r.houses for r in rows.itertuples()}
+    assert got[("washing_machine", "train")] == "2" and got[("washing_machine", "val")] == "7"
+    assert got[("washing_machine", "test")] == "20" and got[("kettle", "test")] == "20"
+    assert got[("kettle", "train")] == "2" and got[("kettle", "val")] == "2"
+    assert (rows["sample_period_s"] == 30).all()
+    val, _ = load_split(ctx, Appliance.WASHING_MACHINE, Split.VAL)
+    assert set(val.house) == {"7"} and (np.diff(val.unix) == 30).mean() > 0.99
+    with pytest.raises(DataError, match="validation split of kettle has no house with that"):
+        run_data(ctx, DataOptions(source="csv", path=data, resample_s=30.0, val_house="7"))

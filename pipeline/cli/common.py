@@ -196,7 +196,9 @@ def run_recorded_once(ctx, body) -> None:
         fail(str(exc))
 
 
-def data_options(source, path, test_house, val_house, house_map, keep_issues, keep_zero):
+def data_options(
+    source, path, test_house, val_house, house_map, keep_issues, keep_zero, resample=None
+):
     """The data stage's options from the command line, checked before any run is recorded."""
     from pipeline.data.stage import DataOptions
 
@@ -205,6 +207,11 @@ def data_options(source, path, test_house, val_house, house_map, keep_issues, ke
             fail(f"--source {source.value} needs --path (the folder or file of the raw data)")
         if not Path(path).exists():
             fail(f"{path}: --path not found (expected the folder or file of the raw data)")
+    if resample is not None:
+        if source is not Source.csv:
+            fail("--resample applies to --source csv (REFIT and the embedded data are at 8 s)")
+        if not resample > 0:
+            fail(f"--resample expects a positive number of seconds, got {resample:g}")
     mapping = None
     if house_map:
         mapping = {}
@@ -221,6 +228,7 @@ def data_options(source, path, test_house, val_house, house_map, keep_issues, ke
         house_map=mapping,
         drop_issues=not keep_issues,
         mask_zero_aggregate=not keep_zero,
+        resample_s=resample,
     )
 
 

@@ -93,6 +93,16 @@ KeepIssuesOpt = Annotated[
 KeepZeroOpt = Annotated[
     bool, typer.Option("--keep-zero-aggregate", help="Do not treat aggregate == 0 as a gap (csv).")
 ]
+ResampleOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--resample",
+        metavar="SECONDS",
+        help="Bring every house of csv data to this sampling period (a mean over each period when "
+        "coarser; each reading held over the shorter periods it covers when finer), so that "
+        "houses recorded at different rates (30 s, 1 min) can be used together.",
+    ),
+]
 StrategyOpt = Annotated[
     Strategy,
     typer.Option(

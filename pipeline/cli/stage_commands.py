@@ -32,6 +32,7 @@ from pipeline.cli.options import (
     ProfileOpt,
     RayAddressOpt,
     RayCpusOpt,
+    ResampleOpt,
     SetOpt,
     Source,
     SourceOpt,
@@ -60,6 +61,7 @@ def data(
     house_map: HouseMapOpt = None,
     keep_issues: KeepIssuesOpt = False,
     keep_zero_aggregate: KeepZeroOpt = False,
+    resample: ResampleOpt = None,
     plot: Annotated[
         Path | None,
         typer.Option("--plot", help="Also write an HTML plot of one day of a house to this file."),
@@ -67,7 +69,7 @@ def data(
 ):
     """Read raw data (or generate the embedded dataset) into per-appliance train/val/test splits."""
     opts = data_options(
-        source, path, test_house, val_house, house_map, keep_issues, keep_zero_aggregate
+        source, path, test_house, val_house, house_map, keep_issues, keep_zero_aggregate, resample
     )
     cfg = resolve_profile(profile, config, set_)
     ctx = stage_context(store, cfg, appliance, None, force, "data", data=opts.to_json())
@@ -204,6 +206,7 @@ def all_(
     house_map: HouseMapOpt = None,
     keep_issues: KeepIssuesOpt = False,
     keep_zero_aggregate: KeepZeroOpt = False,
+    resample: ResampleOpt = None,
     strategy: StrategyOpt = Strategy.default,
     article_loss: ArticleLossOpt = False,
     int8_io: Int8IoOpt = False,
@@ -222,7 +225,7 @@ def all_(
 ):
     """Run every stage in order (data, train, convert, evaluate, profile); skip what is current."""
     opts = data_options(
-        source, path, test_house, val_house, house_map, keep_issues, keep_zero_aggregate
+        source, path, test_house, val_house, house_map, keep_issues, keep_zero_aggregate, resample
     )
     if margin is not None:
         set_ = [*(set_ or []), f"recommend.margin={margin}"]

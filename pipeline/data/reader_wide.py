@@ -21,6 +21,7 @@ from pipeline.data.readers import (
     reason,
     warn_negatives,
 )
+from pipeline.data.resample import resample_house
 from pipeline.data.series import concat, house_series, time_split, train_val_split
 from pipeline.errors import DataError
 from store.vocab import Appliance, Split, canonical_appliance
@@ -201,7 +202,7 @@ class WideSource:
         self.files = files
         self.opts = opts
         self.loaded: dict[str, tuple[HouseData, float]] = {}
-        self.plan: dict[Split, list[str]] | None = None
+        self.plans: dict[Appliance, dict[Split, list[str]] | None] = {}
 
     @classmethod
     def find(cls, path: Path, opts) -> WideSource:
@@ -223,8 +224,12 @@ class WideSource:
 
     def appliances(self, requested: list[Appliance], explicit: bool) -> list[Appliance]:
         """Reads every house: which appliances the files hold is known only from their columns."""
+        target = getattr(self.opts, "resample_s", None)
         for h in self.houses:
-            self.loaded[h] = read_wide_files(self.files[h], h, self.opts.mask_zero_aggregate)
+            hd, period = read_wide_files(self.files[h], h, self.opts.mask_zero_aggregate)
+            if target:
+                hd, period = resample_house(hd, period, float(target)), float(target)
+            self.loaded[h] = (hd, period)
         present = {a for hd, _ in self.loaded.values() for a in hd.appliances}
         apps = [a for a in requested if a in present]
         if explicit:
@@ -235,11 +240,41 @@ class WideSource:
             raise DataError(
                 f"{self.root}: none of the selected appliances has a column in these files"
             )
-        self.plan = _split_houses(self.houses, self.opts.test_house, self.opts.val_house)
+        self.plans = {a: self._plan(a) for a in apps}
         return apps
 
+    def _plan(self, appliance: Appliance) -> dict[Split, list[str]] | None:
+        """The split houses among the houses that hold the appliance (a folder may mix houses
+        with different appliances: IDEAL has no kettle): the test house is the last of them
+        (or --test-house), a house without the appliance never makes a split empty."""
+        holding = [h for h in self.houses if appliance in self.loaded[h][0].appliances]
+        test, val = self.opts.test_house, self.opts.val_house
+        if test:
+            named = [h.strip() for h in test.split(",") if h.strip()]
+            unknown = [h for h in named if h not in self.houses]
+            if unknown:
+                raise DataError(
+                    f"house {unknown[0]} is not in the data (houses: {', '.join(self.houses)})"
+                )
+            test = ",".join(h for h in named if h in holding)
+            if not test:
+                raise DataError(
+                    f"{self.root}: the test split of {appliance.value} has no house with that "
+                    f"appliance (--test-house {self.opts.test_house}; houses with it: "
+                    f"{', '.join(holding)})"
+                )
+        if val is not None and val in self.houses and val not in holding:
+            raise DataError(
+                f"{self.root}: the validation split of {appliance.value} has no house with that "
+                f"appliance (--val-house {val}; houses with it: {', '.join(holding)})"
+            )
+        if len(holding) < len(self.houses) and not self.opts.test_house and len(holding) < 2:
+            # the appliance is in one house only: that house is split by time
+            return None
+        return _split_houses(holding, test or None, val)
+
     def split_houses(self, appliance: Appliance) -> dict[Split, list[str]] | None:
-        return self.plan
+        return self.plans[appliance]
 
     def load(self, appliances: list[Appliance], console) -> None:
         """appliances() has read every house: only its warnings are left to say."""
@@ -248,12 +283,13 @@ class WideSource:
 
     def splits(self, appliance: Appliance) -> Splits:
         series, period = self._series(appliance)
-        if self.plan is None:
+        plan = self.plans[appliance]
+        if plan is None:
             parts = [time_split(s) for s in series.values()]
             data = {sp: concat([p[sp] for p in parts]) for sp in Split}
             names = {sp: list(series) for sp in Split}
         else:
-            names = {sp: [h for h in hs if h in series] for sp, hs in self.plan.items()}
+            names = {sp: [h for h in hs if h in series] for sp, hs in plan.items()}
             for sp, hs in names.items():
                 if not hs:
                     raise DataError(
@@ -277,7 +313,8 @@ class WideSource:
             periods.add(round(period, 3))
         if len(periods) > 1:
             raise DataError(
-                f"{self.root}: houses have different sampling periods {sorted(periods)} s; resample them to one period first"
+                f"{self.root}: houses have different sampling periods {sorted(periods)} s; bring them "
+                "to one with --resample SECONDS (e.g. the shortest)"
             )
         return series, periods.pop()
 

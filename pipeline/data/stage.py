@@ -42,9 +42,15 @@ class DataOptions:
     house_map: dict[str, str] | None = None
     drop_issues: bool = True
     mask_zero_aggregate: bool = True
+    resample_s: float | None = None  # every house brought to this period (csv); None: as read
 
     def to_json(self) -> dict:
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        """The options as the cache key and the run's record hold them (resample_s only when
+        set, so that the keys of runs without it did not change when it was added)."""
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
+        if out["resample_s"] is None:
+            del out["resample_s"]
+        return out
 
 
 def inputs_checksum(files: list[Path]) -> str:

@@ -1,0 +1,69 @@
+"""One house brought to another sampling period, so that houses recorded at different rates
+(UK-DALE or REFIT at 30 s, IDEAL at 1 min) can train and test together.
+
+Coarser: the mean of the readings inside each period of the new grid (a period with fewer than
+half the readings it should hold is dropped as a gap). Finer, by a whole factor: each reading is
+held over the new periods its own period covers (a reading is the mean power over its period, so
+the energy is the same; the finer series has no detail the reading did not have).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.data.readers import HouseData
+from pipeline.errors import DataError
+
+TOLERANCE = 0.02  # a finer period must divide the house's period to within 2 %
+
+
+def resample_house(house: HouseData, period_s: float, target_s: float) -> HouseData:
+    """``house`` (sampled every ``period_s``) on a grid of ``target_s`` seconds; every step
+    counted in ``house.cleaning``. The grid starts at multiples of ``target_s`` since the epoch."""
+    if target_s <= 0:
+        raise DataError(f"--resample must be a positive number of seconds, got {target_s:g}")
+    if abs(period_s - target_s) <= TOLERANCE * target_s:
+        return house
+    if target_s > period_s:
+        return _coarser(house, period_s, target_s)
+    return _finer(house, period_s, target_s)
+
+
+def _coarser(house: HouseData, period_s: float, target_s: float) -> HouseData:
+    cell = house.unix // int(round(target_s))
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    counts = np.diff(np.r_[starts, len(cell)])
+    keep = counts >= max(1, int(np.ceil(0.5 * target_s / period_s)))
+
+    def mean(v: np.ndarray) -> np.ndarray:
+        sums = np.add.reduceat(v.astype(np.float64), starts)
+        return (sums / counts)[keep].astype(np.float32)
+
+    house.note("resampled_readings_in", len(house.unix))
+    house.note("resample_sparse_periods_dropped", int((~keep).sum()))
+    house.unix = (cell[starts][keep] * int(round(target_s))).astype(np.int64)
+    house.aggregate = mean(house.aggregate)
+    house.appliances = {a: mean(v) for a, v in house.appliances.items()}
+    return house
+
+
+def _finer(house: HouseData, period_s: float, target_s: float) -> HouseData:
+    factor = int(round(period_s / target_s))
+    if factor < 2 or abs(factor * target_s - period_s) > TOLERANCE * period_s:
+        raise DataError(
+            f"house {house.house}: sampled every {period_s:g} s; --resample {target_s:g} needs a "
+            f"period that is a whole fraction of it (e.g. {period_s / 2:g}) or coarser"
+        )
+    step = int(round(target_s))
+    src = np.repeat(np.arange(len(house.unix)), factor)
+    unix = house.unix[src] + step * np.tile(np.arange(factor), len(house.unix))
+    # a held copy never reaches the next reading (irregular files): the times stay increasing
+    nxt = np.r_[house.unix[1:], np.iinfo(np.int64).max]
+    inside = unix < nxt[src]
+    src, unix = src[inside], unix[inside]
+    house.note("resampled_readings_in", len(house.unix))
+    house.note("resample_held_copies_added", len(unix) - len(house.unix))
+    house.unix = unix.astype(np.int64)
+    house.aggregate = house.aggregate[src]
+    house.appliances = {a: v[src] for a, v in house.appliances.items()}
+    return house
