@@ -329,3 +329,21 @@ def test_houses_at_different_rates_train_together_after_resampling(tmp_path):
     assert set(val.house) == {"7"} and (np.diff(val.unix) == 30).mean() > 0.99
     with pytest.raises(DataError, match="validation split of kettle has no house with that"):
         run_data(ctx, DataOptions(source="csv", path=data, resample_s=30.0, val_house="7"))
+
+
+def test_val_house_train_validates_every_training_house_on_its_own_last_part(tmp_path):
+    plan = _split_houses(["2", "7", "20"], "20", "train")
+    assert plan == {Split.TRAIN: ["2", "7"], Split.VAL: ["2", "7"], Split.TEST: ["20"]}
+    data = tmp_path / "houses"
+    _write_houses(data)
+    _house_frame(4000, 1_380_000_000, 150.0, 3).to_csv(data / "IDEAL_House7.csv", index=False)
+    ctx = _ctx(tmp_path / "s.duckdb", (Appliance.WASHING_MACHINE,))
+    run_data(ctx, DataOptions(source="csv", path=data, test_house="20", val_house="train"))
+    train, _ = load_split(ctx, Appliance.WASHING_MACHINE, Split.TRAIN)
+    val, _ = load_split(ctx, Appliance.WASHING_MACHINE, Split.VAL)
+    test, _ = load_split(ctx, Appliance.WASHING_MACHINE, Split.TEST)
+    assert set(test.house) == {"20"} and set(train.house) == set(val.house) == {"2", "7"}
+    for h, n in (("2", 6000), ("7", 4000)):  # each house: its first 85 % trains, the rest validates
+        t, v = train.unix[train.house == h], val.unix[val.house == h]
+        assert len(t) == int(n * 0.85) and len(v) == n - len(t) and t.max() < v.min()
+    assert not set(train.segment) & set(val.segment)

@@ -173,6 +173,8 @@ def test_sql_page_workers_are_reused_and_a_stuck_one_is_replaced(store, monkeypa
     (first,) = sql_workers._POOL.idle
     ask("SELECT 2")
     assert sql_workers._POOL.idle == [first] and first.served == 2  # no new process per query
+    threads = ask("SELECT current_setting('threads') AS t").table.column("t").to_pylist()
+    assert threads == [sql_workers.WORKER_THREADS] == [1]  # set at open: the config is locked
     with pytest.raises(safe_sql.UnsafeQueryError, match="time limit"):
         ask(RECURSIVE, timeout_s=1)  # interrupted inside the worker, which stays
     assert sql_workers._POOL.idle == [first]

@@ -81,7 +81,11 @@ TestHouseOpt = Annotated[
     str | None, typer.Option("--test-house", help="Test house(s) for csv data, comma-separated.")
 ]
 ValHouseOpt = Annotated[
-    str | None, typer.Option("--val-house", help="Validation house for csv data.")
+    str | None,
+    typer.Option(
+        "--val-house",
+        help="Validation house for csv data ('train': each training house's last 15 % by time).",
+    ),
 ]
 HouseMapOpt = Annotated[
     list[str] | None,

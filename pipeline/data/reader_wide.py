@@ -263,7 +263,7 @@ class WideSource:
                     f"appliance (--test-house {self.opts.test_house}; houses with it: "
                     f"{', '.join(holding)})"
                 )
-        if val is not None and val in self.houses and val not in holding:
+        if val not in (None, VAL_IN_TRAINING) and val in self.houses and val not in holding:
             raise DataError(
                 f"{self.root}: the validation split of {appliance.value} has no house with that "
                 f"appliance (--val-house {val}; houses with it: {', '.join(holding)})"
@@ -296,9 +296,11 @@ class WideSource:
                         f"{self.root}: the {sp.value} split of {appliance.value} has no house with that appliance"
                     )
             data = {sp: concat([series[h] for h in hs]) for sp, hs in names.items()}
-            if names[Split.TRAIN] == names[Split.VAL]:  # one house trains and validates
-                both = train_val_split(data[Split.TRAIN])
-                data[Split.TRAIN], data[Split.VAL] = both[Split.TRAIN], both[Split.VAL]
+            if names[Split.TRAIN] == names[Split.VAL]:
+                # the training houses validate: each its own last 15 % by time
+                parts = [train_val_split(series[h]) for h in names[Split.TRAIN]]
+                for sp in (Split.TRAIN, Split.VAL):
+                    data[sp] = concat([p[sp] for p in parts])
         cleaning = {h: self.loaded[h][0].cleaning for h in series}
         return Splits(data=data, houses=names, period_s=period, cleaning=cleaning)
 
@@ -319,20 +321,29 @@ class WideSource:
         return series, periods.pop()
 
 
+VAL_IN_TRAINING = "train"  # --val-house train: the training houses' last 15 % validates
+
+
 def _split_houses(
     houses: list[str], test_house: str | None, val_house: str | None
 ) -> dict[Split, list[str]] | None:
     """The houses of each split, or None: one house, split by time.
     ``test_house`` may name several houses, comma-separated (each is then reported alone too).
     With two houses (or one house left after the test houses) the house left trains and its
-    last 15 % by time validates: a test house never reaches training or validation."""
+    last 15 % by time validates; ``val_house`` "train": every training house validates on its
+    own last 15 %. A test house never reaches training or validation."""
     if test_house or val_house or len(houses) == 2:
         tests = [h.strip() for h in test_house.split(",") if h.strip()] if test_house else []
-        for h in [*tests, val_house]:
+        in_training = val_house == VAL_IN_TRAINING
+        for h in [*tests, None if in_training else val_house]:
             if h is not None and h not in houses:
                 raise DataError(f"house {h} is not in the data (houses: {', '.join(houses)})")
         tests = tests or [houses[-1]]
         rest = [h for h in houses if h not in tests]
+        if in_training:  # every training house validates on its own last 15 % by time
+            if not rest:
+                raise DataError(f"no house left for training (houses: {', '.join(houses)})")
+            return {Split.TRAIN: rest, Split.VAL: rest, Split.TEST: tests}
         if val_house is None and len(rest) == 1:
             # one house left: it trains, and its last 15 % (by time) validates; the test
             # house stays unseen (two houses are thus cross-house by default)
