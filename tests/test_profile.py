@@ -79,3 +79,29 @@ def test_per_op_sum_is_recorded_beside_the_whole_model_time(smoke_store):
     # the recorded total is the sum of the recorded ops, and the shares are theirs
     assert row["sum_ops_ms"].iloc[0] == pytest.approx(ops["latency_ms"].sum(), rel=1e-9)
     assert ops["share"].sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_profile_has_nothing_to_measure_when_no_tflite_mode_is_configured(tmp_path):
+    """`pipeline all --set convert.modes=["keras"]` (float models only) ends without an error:
+    profile says there is nothing to measure instead of asking for a conversion."""
+    from dataclasses import replace
+
+    from pipeline.core.context import RunContext
+    from pipeline.errors import NotReadyError
+    from pipeline.measure.stage import models_to_measure
+    from pipeline.settings.presets import profile_config
+    from store.vocab import Appliance, Arch, Mode
+
+    def ctx(cfg):
+        return RunContext(
+            store=tmp_path / "s.duckdb",
+            cfg=cfg,
+            appliances=[Appliance.KETTLE],
+            archs=[Arch.CNN],
+            command="profile",
+        )
+
+    keras_only = ctx(replace(profile_config("smoke"), modes=(Mode.KERAS,)))
+    assert list(models_to_measure(keras_only, "h")) == []
+    with pytest.raises(NotReadyError, match="run `pipeline convert` first"):
+        list(models_to_measure(ctx(profile_config("smoke")), "h"))

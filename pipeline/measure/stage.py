@@ -20,7 +20,7 @@ from pipeline.measure import measure_child
 from pipeline.measure.measurements import Measurements
 from pipeline.settings.stages import settings_key, stage_settings
 from store import ids
-from store.vocab import Runtime
+from store.vocab import TFLITE_MODES, Runtime
 
 CHILD = Path(measure_child.__file__)  # run as a script in a fresh process
 PER_OP_TOLERANCE = 0.4  # sum of isolated op times vs whole model on a shared 2-core VM
@@ -243,6 +243,9 @@ def profile_model(ctx: RunContext, records: list[dict], host: str) -> Measuremen
 def models_to_measure(ctx: RunContext, host: str, on: str = ""):
     """(cache item, key, variant records) of every selected model not measured on ``host`` with
     its current files and settings (the others are reported as skipped)."""
+    if not set(ctx.cfg.modes) & set(TFLITE_MODES):  # e.g. convert.modes = ["keras"]
+        ctx.console.print("profile: nothing to measure (convert.modes names no TFLite mode)")
+        return
     for appliance in ctx.appliances:
         for arch in ctx.archs:
             model_id = ids.model_id(appliance, arch)
