@@ -602,14 +602,21 @@ def _requests(vid: str) -> list[tuple[str, dict | None]]:
     ]
 
 
-def _client(base: str, vid: str, until: float, out: list, seed: int, think: float = 0.0) -> None:
+def _client(
+    base: str, vid: str, until: float, out: list, seed: int, think: float = 0.0, distinct=False
+) -> None:
     import requests
 
     rng = random.Random(seed)
     session = requests.Session()
     mix = _requests(vid)
+    n = 0
     while time.time() < until:
         name, body = rng.choice(mix)
+        if distinct and name.startswith("sql "):  # a text no one ran before: never a kept answer
+            n += 1
+            text = body["state"][0]["value"] + f" -- client {seed} query {n}"
+            body = {**body, "state": [{**body["state"][0], "value": text}]}
         t0 = time.perf_counter()
         try:
             if body is None:
@@ -638,7 +645,7 @@ def _serve(work: Path, store: Path, threads: int) -> tuple[subprocess.Popen, str
 
 
 def _clients_during_refreshes(
-    store, vid, base, clients, seconds, think, every=PUBLISH_EVERY_S
+    store, vid, base, clients, seconds, think, every=PUBLISH_EVERY_S, distinct=False
 ) -> tuple[list, list]:
     """K clients for S seconds while the store is republished every ``every`` seconds (or back
     to back when a publish takes longer): a fixed cadence, so a faster publish is not more load."""
@@ -654,7 +661,7 @@ def _clients_during_refreshes(
     refresher.start()
     until = time.time() + seconds
     workers = [
-        threading.Thread(target=_client, args=(base, vid, until, results, i, think))
+        threading.Thread(target=_client, args=(base, vid, until, results, i, think, distinct))
         for i in range(clients)
     ]
     for w in workers:
@@ -687,13 +694,15 @@ def _client_summary(results, refreshes, vid, **settings) -> dict:
 
 
 def phase_clients(
-    work: Path, clients: int, seconds: float, threads: int, think: float = 0.0
+    work: Path, clients: int, seconds: float, threads: int, think: float = 0.0, distinct=False
 ) -> dict:
     store, vid = _ensure_store_with_a_variant(work)
     server, base = _serve(work, store, threads)
     try:
         _wait_for(base, server)
-        results, refreshes = _clients_during_refreshes(store, vid, base, clients, seconds, think)
+        results, refreshes = _clients_during_refreshes(
+            store, vid, base, clients, seconds, think, distinct=distinct
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -705,9 +714,11 @@ def phase_clients(
         seconds=seconds,
         server_threads=threads,
         think_s=think,
+        distinct_sql=distinct,
     )
     print(
-        f"clients: {out['requests']} requests from {clients} clients (think time {think:g} s) "
+        f"clients: {out['requests']} requests from {clients} clients (think time {think:g} s"
+        f"{', every SQL text new' if distinct else ''}) "
         f"in {seconds:g} s during "
         f"{len(refreshes)} refreshes (one started every {PUBLISH_EVERY_S:g} s or back to back); {out['http_errors']} HTTP errors, {out['error_notices']} "
         f"error notices; p50 {out['p50_s'] * 1000:.0f} ms, p95 {out['p95_s'] * 1000:.0f} ms",
@@ -770,6 +781,11 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="mean pause of a client between requests (s); 0 = back to back (a stress test)",
     )
+    p.add_argument(
+        "--distinct-sql",
+        action="store_true",
+        help="every SQL-page query of the clients a text not run before (no kept answers)",
+    )
     p.add_argument("--workdir", type=Path, help="scratch folder (default: a new temp folder)")
     p.add_argument("--seed", type=int, default=0)
     return p
@@ -790,7 +806,7 @@ def main(argv=None) -> None:
         result["readers"] = phase_readers(work, args.readers, args.publishes)
     if args.clients:
         result["clients"] = phase_clients(
-            work, args.clients, args.seconds, args.threads, args.think
+            work, args.clients, args.seconds, args.threads, args.think, args.distinct_sql
         )
     save("reliability", result)
     failures = _failures(result)

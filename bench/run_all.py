@@ -15,6 +15,7 @@ SCRIPTS = [
     "bench_reliability.py",
     "bench_coverage.py",
     "bench_scaling.py",
+    "bench_first_insight.py",
 ]
 
 failed = []

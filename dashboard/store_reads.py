@@ -41,7 +41,10 @@ QUERY_RESULTS = ResultCache(512)  # DataFrames and dicts from dashboard.queries
 VIEWS = ResultCache(128)  # whole layouts and callback outputs (about 0.4 MB for a variant page)
 # a page's whole HTTP answer, as bytes (dashboard/page_responses.py): about 10-70 kB each
 PAGE_RESPONSES = ResultCache(256)
-CACHES = (QUERY_RESULTS, VIEWS, PAGE_RESPONSES)
+# a person's SQL (dashboard/queries/user_sql.py): the same text on the same version, small
+# answers only
+USER_SQL = ResultCache(64)
+CACHES = (QUERY_RESULTS, VIEWS, PAGE_RESPONSES, USER_SQL)
 # the newest answer of each view with what it read, by (name, path, arguments): a view whose
 # reads all give the same answers in a new version of the store is that version's answer too
 CARRIED = ResultCache(128)

@@ -73,8 +73,11 @@ class QueryResult:
         return df
 
 
-def sandbox_config(allow_files: bool = False, memory_bytes: int | None = None) -> dict:
-    """DuckDB settings of a sandboxed connection; ``memory_bytes``: what a query may use."""
+def sandbox_config(
+    allow_files: bool = False, memory_bytes: int | None = None, threads: int | None = None
+) -> dict:
+    """DuckDB settings of a sandboxed connection; ``memory_bytes``: what a query may use;
+    ``threads``: DuckDB's threads for it (default: one per core)."""
     config = {
         "enable_external_access": bool(allow_files),
         "autoinstall_known_extensions": False,
@@ -92,6 +95,8 @@ def sandbox_config(allow_files: bool = False, memory_bytes: int | None = None) -
         config["home_directory"] = NEUTRAL_HOME
     if memory_bytes is not None:
         config["memory_limit"] = f"{max(1, memory_bytes >> 20)}MiB"
+    if threads is not None:  # set here: the locked configuration refuses a later SET
+        config["threads"] = int(threads)
     return config
 
 
@@ -170,11 +175,14 @@ def _mb(n: int) -> str:
 
 
 def open_sandboxed(
-    store: Path, allow_files: bool = False, memory_bytes: int | None = None
+    store: Path,
+    allow_files: bool = False,
+    memory_bytes: int | None = None,
+    threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     from store.db import connect_readonly
 
-    config = sandbox_config(allow_files, memory_bytes)
+    config = sandbox_config(allow_files, memory_bytes, threads)
     return connect_readonly(Path(store), config=config, check_version=False)
 
 

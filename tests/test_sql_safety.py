@@ -314,3 +314,50 @@ def test_path_functions_are_refused_by_name_and_settings_still_read(store):
     assert res.table.column("query").to_pylist() == ["duckdb_settings"]
     with pytest.raises(safe_sql.UnsafeQueryError, match=safe_sql.NEUTRAL_HOME):
         safe_sql.run_query(store, "SELECT * FROM duckdb_secrets()")
+
+
+def test_the_sql_page_keeps_a_repeatable_answer_for_its_store_version_only(store, tmp_path):
+    """The same read on the same store version is answered once (a shared link opened by many);
+    a republished store is read afresh, and a query whose answer can change (random(), now(),
+    a table function) or a big answer is never kept."""
+    import os
+    import shutil
+
+    import duckdb
+
+    from dashboard.queries.user_sql import repeatable
+    from dashboard.store_reads import clear_caches
+
+    assert repeatable("SELECT * FROM tradeoff ORDER BY f1 DESC LIMIT 50")
+    assert repeatable("SELECT count(*), max(f1) FILTER (WHERE arch IN ('cnn')) FROM tradeoff")
+    for changing in (
+        "SELECT random()",
+        "SELECT NOW()",
+        "SELECT current_setting('threads')",
+        "SELECT * FROM duckdb_memory()",
+        "SELECT * FROM range (3)",
+        "SELECT uuid() AS id",
+    ):
+        assert not repeatable(changing), changing
+    clear_caches()
+    sql = "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = 'marker'"
+    assert not repeatable(sql)  # a table function: never kept
+    count = "SELECT count(*) AS n FROM reference_results"
+    first = queries.run_user_sql(store, count)
+    again = queries.run_user_sql(store, count)
+    assert not first.attrs["kept"] and again.attrs["kept"]
+    assert again["n"].tolist() == first["n"].tolist()
+    draws = {float(queries.run_user_sql(store, "SELECT random() AS r")["r"][0]) for _ in range(3)}
+    assert len(draws) == 3  # run every time
+    big = "SELECT lpad('', 2000, 'x') AS s FROM reference_results a, reference_results b LIMIT 3000"
+    assert repeatable(big) and len(queries.run_user_sql(store, big)) == 3000
+    assert not queries.run_user_sql(store, big).attrs["kept"]  # 6 MB, over 1 MB: not kept
+
+    nxt = tmp_path / "next.duckdb"
+    shutil.copy(store, nxt)
+    con = duckdb.connect(str(nxt))
+    con.execute("INSERT INTO reference_results SELECT * FROM reference_results LIMIT 1")
+    con.close()
+    os.replace(nxt, store)  # how a publish swaps the store
+    after = queries.run_user_sql(store, count)
+    assert not after.attrs["kept"] and after["n"].tolist() == [first["n"][0] + 1]

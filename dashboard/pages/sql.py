@@ -170,6 +170,8 @@ def run(n, text):
     if err:
         return html.Div(err + f" (after{took})", className="error", id="sql-error")
     truncated = bool(df.attrs.get("truncated"))
+    if df.attrs.get("kept"):
+        took += " (this query's answer on this version of the store, kept)"
     rows, columns = result_grid(df)
     return html.Div(
         [
