@@ -81,27 +81,32 @@ def test_per_op_sum_is_recorded_beside_the_whole_model_time(smoke_store):
     assert ops["share"].sum() == pytest.approx(1.0, abs=1e-6)
 
 
-def test_profile_has_nothing_to_measure_when_no_tflite_mode_is_configured(tmp_path):
+def test_a_model_converted_to_keras_only_has_nothing_to_measure(tmp_path):
     """`pipeline all --set convert.modes=["keras"]` (float models only) ends without an error:
-    profile says there is nothing to measure instead of asking for a conversion."""
-    from dataclasses import replace
-
+    profile says there is no TFLite file instead of asking for a conversion."""
     from pipeline.core.context import RunContext
     from pipeline.errors import NotReadyError
     from pipeline.measure.stage import models_to_measure
     from pipeline.settings.presets import profile_config
-    from store.vocab import Appliance, Arch, Mode
+    from store.vocab import Appliance, Arch
 
-    def ctx(cfg):
-        return RunContext(
-            store=tmp_path / "s.duckdb",
-            cfg=cfg,
-            appliances=[Appliance.KETTLE],
-            archs=[Arch.CNN],
-            command="profile",
-        )
+    from .store_rows import variant_row
 
-    keras_only = ctx(replace(profile_config("smoke"), modes=(Mode.KERAS,)))
-    assert list(models_to_measure(keras_only, "h")) == []
+    store = tmp_path / "s.duckdb"
+    ctx = RunContext(
+        store=store,
+        cfg=profile_config("smoke"),
+        appliances=[Appliance.KETTLE],
+        archs=[Arch.CNN],
+        command="profile",
+    )
     with pytest.raises(NotReadyError, match="run `pipeline convert` first"):
-        list(models_to_measure(ctx(profile_config("smoke")), "h"))
+        list(models_to_measure(ctx, "h"))  # not converted at all
+    db.ensure_store(store)
+    with db.write_store(store) as con:
+        db.insert_records(
+            con,
+            "variants",
+            [variant_row("kettle.cnn.keras", "kettle.cnn", "kettle", "cnn", "keras")],
+        )
+    assert list(models_to_measure(ctx, "h")) == []

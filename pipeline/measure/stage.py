@@ -20,7 +20,7 @@ from pipeline.measure import measure_child
 from pipeline.measure.measurements import Measurements
 from pipeline.settings.stages import settings_key, stage_settings
 from store import ids
-from store.vocab import TFLITE_MODES, Runtime
+from store.vocab import Runtime
 
 CHILD = Path(measure_child.__file__)  # run as a script in a fresh process
 PER_OP_TOLERANCE = 0.4  # sum of isolated op times vs whole model on a shared 2-core VM
@@ -181,9 +181,10 @@ def _host_row(facts: dict) -> dict:
 
 
 def _variants_of(ctx: RunContext, model_id: str) -> list[dict]:
+    """The model's TFLite variants; none when it was converted to its Keras model only."""
     variants = (
         ctx.read(
-            "SELECT * FROM variants WHERE model_id = ? AND status = 'ok' AND mode <> 'keras' ORDER BY variant_id",
+            "SELECT * FROM variants WHERE model_id = ? AND status = 'ok' ORDER BY variant_id",
             [model_id],
         )
         if ctx.store.exists()
@@ -191,7 +192,7 @@ def _variants_of(ctx: RunContext, model_id: str) -> list[dict]:
     )
     if variants is None or variants.empty:
         raise NotReadyError(f"no TFLite variants of {model_id}: run `pipeline convert` first")
-    return variants.to_dict("records")
+    return variants[variants["mode"] != "keras"].to_dict("records")
 
 
 def _cache_key(ctx: RunContext, host: str, records: list[dict]) -> str:
@@ -243,13 +244,13 @@ def profile_model(ctx: RunContext, records: list[dict], host: str) -> Measuremen
 def models_to_measure(ctx: RunContext, host: str, on: str = ""):
     """(cache item, key, variant records) of every selected model not measured on ``host`` with
     its current files and settings (the others are reported as skipped)."""
-    if not set(ctx.cfg.modes) & set(TFLITE_MODES):  # e.g. convert.modes = ["keras"]
-        ctx.console.print("profile: nothing to measure (convert.modes names no TFLite mode)")
-        return
     for appliance in ctx.appliances:
         for arch in ctx.archs:
             model_id = ids.model_id(appliance, arch)
             records = _variants_of(ctx, model_id)
+            if not records:  # converted to its Keras model only (convert.modes = ["keras"])
+                ctx.console.print(f"profile: {model_id}: no TFLite file to measure (Keras only)")
+                continue
             key = _cache_key(ctx, host, records)
             item = ids.profile_item(model_id, host)
             if not ctx.skip_if_current("profile", item, key, label=model_id + on):
