@@ -40,6 +40,21 @@ REFUSED = {
 }
 
 
+def republish(store, tmp_path, statement: str) -> None:
+    """A new version of the store with ``statement`` applied, swapped in as a publish does."""
+    import os
+    import shutil
+
+    import duckdb
+
+    nxt = tmp_path / "next.duckdb"
+    shutil.copy(store, nxt)
+    con = duckdb.connect(str(nxt))
+    con.execute(statement)
+    con.close()
+    os.replace(nxt, store)
+
+
 @pytest.fixture
 def store(tmp_path):
     return tiny_store(tmp_path / "nilm.duckdb")
@@ -212,9 +227,6 @@ def test_a_sql_worker_keeps_its_connection_for_one_version_and_sees_the_next(sto
     """A worker reuses its open store between queries, but a republished store (a new file
     renamed over the path) is read at once, and a store that vanished is an error, not stale."""
     import os
-    import shutil
-
-    import duckdb
 
     from store import sql_workers
 
@@ -232,12 +244,7 @@ def test_a_sql_worker_keeps_its_connection_for_one_version_and_sees_the_next(sto
     assert marker_tables() == 0
     assert marker_tables() == 0
     (worker,) = sql_workers._POOL.idle
-    nxt = tmp_path / "next.duckdb"
-    shutil.copy(store, nxt)
-    con = duckdb.connect(str(nxt))
-    con.execute("CREATE TABLE marker AS SELECT 42 AS v")
-    con.close()
-    os.replace(nxt, store)  # how a publish swaps the store
+    republish(store, tmp_path, "CREATE TABLE marker AS SELECT 42 AS v")
     assert marker_tables() == 1
     assert sql_workers._POOL.idle == [worker]  # the same process, reopened on the new version
     os.remove(store)
@@ -320,10 +327,6 @@ def test_the_sql_page_keeps_a_repeatable_answer_for_its_store_version_only(store
     """The same read on the same store version is answered once (a shared link opened by many);
     a republished store is read afresh, and a query whose answer can change (random(), now(),
     a table function) or a big answer is never kept."""
-    import os
-    import shutil
-
-    import duckdb
 
     from dashboard.queries.user_sql import repeatable
     from dashboard.store_reads import clear_caches
@@ -353,11 +356,8 @@ def test_the_sql_page_keeps_a_repeatable_answer_for_its_store_version_only(store
     assert repeatable(big) and len(queries.run_user_sql(store, big)) == 3000
     assert not queries.run_user_sql(store, big).attrs["kept"]  # 6 MB, over 1 MB: not kept
 
-    nxt = tmp_path / "next.duckdb"
-    shutil.copy(store, nxt)
-    con = duckdb.connect(str(nxt))
-    con.execute("INSERT INTO reference_results SELECT * FROM reference_results LIMIT 1")
-    con.close()
-    os.replace(nxt, store)  # how a publish swaps the store
+    republish(
+        store, tmp_path, "INSERT INTO reference_results SELECT * FROM reference_results LIMIT 1"
+    )
     after = queries.run_user_sql(store, count)
     assert not after.attrs["kept"] and after["n"].tolist() == [first["n"][0] + 1]
