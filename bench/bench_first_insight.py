@@ -99,6 +99,8 @@ def live_run(profile: str, work: Path) -> dict:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     load = os.getloadavg()[0]
+    dash_log = open(work / "dashboard.log", "wb")  # noqa: SIM115 (closed in the finally below)
+    pipe_log = open(work / "pipeline.log", "wb")  # noqa: SIM115
     t0 = time.monotonic()
     dash = subprocess.Popen(
         [
@@ -115,7 +117,7 @@ def live_run(profile: str, work: Path) -> dict:
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=open(work / "dashboard.log", "wb"),  # noqa: SIM115
+        stderr=dash_log,
     )
     pipe = subprocess.Popen(
         [
@@ -129,7 +131,7 @@ def live_run(profile: str, work: Path) -> dict:
             str(store),
         ],
         cwd=ROOT,
-        stdout=open(work / "pipeline.log", "wb"),  # noqa: SIM115
+        stdout=pipe_log,
         stderr=subprocess.STDOUT,
     )
     progress = Path(f"{store}.progress.json")
@@ -151,6 +153,9 @@ def live_run(profile: str, work: Path) -> dict:
         dash.wait(timeout=30)
         if pipe.poll() is None:
             pipe.kill()
+            pipe.wait(timeout=30)
+        dash_log.close()
+        pipe_log.close()
     return {
         "profile": profile,
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

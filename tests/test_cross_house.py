@@ -300,8 +300,10 @@ def test_resampling_to_a_finer_period_holds_each_reading_and_keeps_the_energy():
     assert h.cleaning["resample_held_copies_added"] == 4
     regular = resample_house(_house(np.arange(10) * 60, np.arange(10) * 10.0), 60, 30)
     assert regular.aggregate.sum() * 30 == pytest.approx((np.arange(10) * 10.0).sum() * 60)
-    with pytest.raises(DataError, match="house 7: sampled every 60 s; --resample 25"):
+    with pytest.raises(DataError, match=r"house 7: sampled every 60 s; --resample 25 .*20, 30"):
         resample_house(_house(unix, agg), 60, 25)
+    with pytest.raises(DataError, match="whole number of seconds"):
+        resample_house(_house(unix, agg), 60, 7.5)
 
 
 def test_houses_at_different_rates_train_together_after_resampling(tmp_path):
@@ -318,7 +320,7 @@ def test_houses_at_different_rates_train_together_after_resampling(tmp_path):
     ctx = _ctx(store, (Appliance.KETTLE, Appliance.WASHING_MACHINE))
     with pytest.raises(DataError, match="different sampling periods .* --resample"):
         run_data(ctx, DataOptions(source="csv", path=data))
-    run_data(ctx, DataOptions(source="csv", path=data, resample_s=30.0))
+    run_data(ctx, DataOptions(source="csv", path=data, resample_s=30))
     rows = db.query_df(store, "SELECT appliance, split, houses, sample_period_s FROM datasets")
     got = {(r.appliance, r.split): r.houses for r in rows.itertuples()}
     assert got[("washing_machine", "train")] == "2" and got[("washing_machine", "val")] == "7"
@@ -328,7 +330,7 @@ def test_houses_at_different_rates_train_together_after_resampling(tmp_path):
     val, _ = load_split(ctx, Appliance.WASHING_MACHINE, Split.VAL)
     assert set(val.house) == {"7"} and (np.diff(val.unix) == 30).mean() > 0.99
     with pytest.raises(DataError, match="validation split of kettle has no house with that"):
-        run_data(ctx, DataOptions(source="csv", path=data, resample_s=30.0, val_house="7"))
+        run_data(ctx, DataOptions(source="csv", path=data, resample_s=30, val_house="7"))
 
 
 def test_val_house_train_validates_every_training_house_on_its_own_last_part(tmp_path):

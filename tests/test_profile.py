@@ -110,3 +110,8 @@ def test_a_model_converted_to_keras_only_has_nothing_to_measure(tmp_path):
             [variant_row("kettle.cnn.keras", "kettle.cnn", "kettle", "cnn", "keras")],
         )
     assert list(models_to_measure(ctx, "h")) == []
+    with db.write_store(store) as con:  # a TFLite conversion that failed: convert again
+        failed = variant_row("kettle.cnn.w8", "kettle.cnn", "kettle", "cnn", "w8", status="failed")
+        db.insert_records(con, "variants", [failed])
+    with pytest.raises(NotReadyError, match="run `pipeline convert` first"):
+        list(models_to_measure(ctx, "h"))

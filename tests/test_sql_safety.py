@@ -340,6 +340,13 @@ def test_the_sql_page_keeps_a_repeatable_answer_for_its_store_version_only(store
         "SELECT * FROM duckdb_memory()",
         "SELECT * FROM range (3)",
         "SELECT uuid() AS id",
+        "SELECT current_timestamp",
+        "select CURRENT_DATE, localtime",
+        'SELECT "random"()',
+        "SELECT random /* a comment */ ()",
+        "SELECT * FROM reference_results USING SAMPLE 1 ROWS",
+        "SELECT * FROM reference_results TABLESAMPLE 50%",
+        "EXPLAIN ANALYZE SELECT 1",
     ):
         assert not repeatable(changing), changing
     clear_caches()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -100,10 +99,34 @@ def _changing_functions() -> frozenset[str]:
     return frozenset(r[0] for r in rows)
 
 
-_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+# words that make an answer change with no function call: the time as a keyword
+# (current_timestamp), random samples, and the timings of EXPLAIN ANALYZE
+_CHANGING_WORDS = frozenset(
+    {
+        "current_timestamp",
+        "current_date",
+        "current_time",
+        "localtime",
+        "localtimestamp",
+        "sample",
+        "tablesample",
+        "analyze",
+        "analyse",
+    }
+)
 
 
 def repeatable(sql: str) -> bool:
-    """Whether ``sql`` calls no function whose answer can change on the same store (names are
-    matched as written, in strings and comments too: a false alarm only costs a run)."""
-    return not any(m.group(1).lower() in _changing_functions() for m in _CALL.finditer(sql))
+    """Whether ``sql`` names nothing whose answer can change on the same store: a changing
+    function (called or not: a false alarm only costs a run), a time keyword, a random sample,
+    EXPLAIN ANALYZE. Read from DuckDB's tokens: comments dropped, quoted names unquoted."""
+    from store.safe_sql import _tokens
+
+    changing = _changing_functions() | _CHANGING_WORDS
+    try:
+        tokens = _tokens(sql)
+    except Exception:  # noqa: BLE001 (the query's own error is the worker's to report)
+        return False
+    return not any(
+        kind in ("identifier", "keyword") and word.lower() in changing for kind, word in tokens
+    )

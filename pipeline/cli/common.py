@@ -210,8 +210,9 @@ def data_options(
     if resample is not None:
         if source is not Source.csv:
             fail("--resample applies to --source csv (REFIT and the embedded data are at 8 s)")
-        if not resample > 0:
-            fail(f"--resample expects a positive number of seconds, got {resample:g}")
+        if not (resample >= 1 and float(resample).is_integer()):
+            fail(f"--resample expects a whole number of seconds, at least 1, got {resample:g}")
+        resample = int(resample)
     mapping = None
     if house_map:
         mapping = {}

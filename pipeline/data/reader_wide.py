@@ -228,7 +228,7 @@ class WideSource:
         for h in self.houses:
             hd, period = read_wide_files(self.files[h], h, self.opts.mask_zero_aggregate)
             if target:
-                hd, period = resample_house(hd, period, float(target)), float(target)
+                hd, period = resample_house(hd, period, int(target)), float(target)
             self.loaded[h] = (hd, period)
         present = {a for hd, _ in self.loaded.values() for a in hd.appliances}
         apps = [a for a in requested if a in present]

@@ -17,11 +17,13 @@ from pipeline.errors import DataError
 TOLERANCE = 0.02  # a finer period must divide the house's period to within 2 %
 
 
-def resample_house(house: HouseData, period_s: float, target_s: float) -> HouseData:
-    """``house`` (sampled every ``period_s``) on a grid of ``target_s`` seconds; every step
-    counted in ``house.cleaning``. The grid starts at multiples of ``target_s`` since the epoch."""
-    if target_s <= 0:
-        raise DataError(f"--resample must be a positive number of seconds, got {target_s:g}")
+def resample_house(house: HouseData, period_s: float, target_s: int) -> HouseData:
+    """``house`` (sampled every ``period_s``) every ``target_s`` whole seconds; every step
+    counted in ``house.cleaning``. Coarser: times at multiples of ``target_s`` since the epoch;
+    finer: each reading's own time and the ``target_s`` steps after it."""
+    if int(target_s) != target_s or target_s < 1:
+        raise DataError(f"--resample must be a whole number of seconds, got {target_s}")
+    target_s = int(target_s)
     if abs(period_s - target_s) <= TOLERANCE * target_s:
         return house
     if target_s > period_s:
@@ -50,9 +52,10 @@ def _coarser(house: HouseData, period_s: float, target_s: float) -> HouseData:
 def _finer(house: HouseData, period_s: float, target_s: float) -> HouseData:
     factor = int(round(period_s / target_s))
     if factor < 2 or abs(factor * target_s - period_s) > TOLERANCE * period_s:
+        whole = [d for d in range(1, int(period_s)) if period_s % d == 0]
         raise DataError(
-            f"house {house.house}: sampled every {period_s:g} s; --resample {target_s:g} needs a "
-            f"period that is a whole fraction of it (e.g. {period_s / 2:g}) or coarser"
+            f"house {house.house}: sampled every {period_s:g} s; --resample {target_s} needs a "
+            f"period that divides it ({', '.join(map(str, whole[-3:])) or 'none'}) or is coarser"
         )
     step = int(round(target_s))
     src = np.repeat(np.arange(len(house.unix)), factor)

@@ -42,7 +42,7 @@ class DataOptions:
     house_map: dict[str, str] | None = None
     drop_issues: bool = True
     mask_zero_aggregate: bool = True
-    resample_s: float | None = None  # every house brought to this period (csv); None: as read
+    resample_s: int | None = None  # every house brought to this period, whole seconds (csv)
 
     def to_json(self) -> dict:
         """The options as the cache key and the run's record hold them (resample_s only when

@@ -181,18 +181,20 @@ def _host_row(facts: dict) -> dict:
 
 
 def _variants_of(ctx: RunContext, model_id: str) -> list[dict]:
-    """The model's TFLite variants; none when it was converted to its Keras model only."""
+    """The model's TFLite variants; none when it was converted to its Keras model only (a
+    TFLite conversion that failed is not that: convert is asked for again)."""
     variants = (
-        ctx.read(
-            "SELECT * FROM variants WHERE model_id = ? AND status = 'ok' ORDER BY variant_id",
-            [model_id],
-        )
+        ctx.read("SELECT * FROM variants WHERE model_id = ? ORDER BY variant_id", [model_id])
         if ctx.store.exists()
         else None
     )
     if variants is None or variants.empty:
         raise NotReadyError(f"no TFLite variants of {model_id}: run `pipeline convert` first")
-    return variants[variants["mode"] != "keras"].to_dict("records")
+    tflite = variants[variants["mode"] != "keras"]
+    ok = tflite[tflite["status"] == "ok"]
+    if ok.empty and not tflite.empty:
+        raise NotReadyError(f"no TFLite variants of {model_id}: run `pipeline convert` first")
+    return ok.to_dict("records")
 
 
 def _cache_key(ctx: RunContext, host: str, records: list[dict]) -> str:
