@@ -20,13 +20,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _common import RESULTS, ROOT, save
+from _common import RESULTS, ROOT, free_port, save
 
 HISTORY = RESULTS / "first_insight_runs.json"
 POLL_S = 0.5
@@ -69,12 +68,6 @@ def recorded_runs(store: Path) -> list[dict]:
     return df.to_dict("records")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _answers(url: str) -> bool:
     import requests
 
@@ -96,7 +89,7 @@ def live_run(profile: str, work: Path) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     store = work / "nilm.duckdb"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     load = os.getloadavg()[0]
     dash_log = open(work / "dashboard.log", "wb")  # noqa: SIM115 (closed in the finally below)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import ROOT, save
+from _common import ROOT, free_port, save
 
 TARGET_S = 1.5
 SETTLE_MS = 300
@@ -77,12 +76,6 @@ const tick = () => {
 };
 tick();
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start_dashboard(store: Path, port: int) -> subprocess.Popen:
@@ -186,7 +179,7 @@ def main(argv=None) -> None:
         return
 
     load_before = _loadavg()
-    port = args.port or _free_port()
+    port = args.port or free_port()
     server = _start_dashboard(store, port)
     base = f"http://127.0.0.1:{port}"
     driver = _browser()

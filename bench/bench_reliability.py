@@ -35,7 +35,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import ROOT, save
+from _common import ROOT, free_port, save
 
 PIPELINE = [sys.executable, "-m", "pipeline.cli.command"]
 BENCH_FILE = ROOT / "tests" / "data" / "benchmark_rpi4_w8.txt"
@@ -557,12 +556,6 @@ def phase_readers(work: Path, readers: int, publishes: int) -> dict:
 PUBLISH_EVERY_S = 2.0  # one `pipeline ingest-benchmark` republish starts every 2 s
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _page(path: str, search: str = "") -> dict:
     return {
         "output": ".._pages_content.children..._pages_store.data..",
@@ -633,7 +626,7 @@ def _client(
 
 
 def _serve(work: Path, store: Path, threads: int) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     args = ["--store", str(store), "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(
         [sys.executable, "-m", "dashboard.serve", *args, "--threads", str(threads)],

@@ -319,23 +319,24 @@ def ensure_store(store_path: Path) -> None:
             pass
 
 
-def query_rows(store_path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    """Run one read query on a fresh read-only connection and return its rows as tuples (no
-    pandas: a short command's start-up stays short)."""
+def _query(store_path: Path, sql: str, params: list | None, fetch: Callable):
+    """fetch(result) of one read query on a fresh read-only connection, closed after."""
     con = connect_readonly(store_path)
     try:
-        return con.execute(sql, params or []).fetchall()
+        return fetch(con.execute(sql, params or []))
     finally:
         con.close()
+
+
+def query_rows(store_path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Run one read query and return its rows as tuples (no pandas: a short command's
+    start-up stays short)."""
+    return _query(store_path, sql, params, lambda res: res.fetchall())
 
 
 def query_df(store_path: Path, sql: str, params: list | None = None):
     """Run one read query on a fresh read-only connection and return a DataFrame."""
-    con = connect_readonly(store_path)
-    try:
-        return con.execute(sql, params or []).df()
-    finally:
-        con.close()
+    return _query(store_path, sql, params, lambda res: res.df())
 
 
 def insert_records(con: duckdb.DuckDBPyConnection, table: str, records: list[dict]) -> None:

@@ -31,8 +31,8 @@ def resample_house(house: HouseData, period_s: float, target_s: int) -> HouseDat
     return _finer(house, period_s, target_s)
 
 
-def _coarser(house: HouseData, period_s: float, target_s: float) -> HouseData:
-    cell = house.unix // int(round(target_s))
+def _coarser(house: HouseData, period_s: float, target_s: int) -> HouseData:
+    cell = house.unix // target_s
     starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
     counts = np.diff(np.r_[starts, len(cell)])
     keep = counts >= max(1, int(np.ceil(0.5 * target_s / period_s)))
@@ -43,13 +43,13 @@ def _coarser(house: HouseData, period_s: float, target_s: float) -> HouseData:
 
     house.note("resampled_readings_in", len(house.unix))
     house.note("resample_sparse_periods_dropped", int((~keep).sum()))
-    house.unix = (cell[starts][keep] * int(round(target_s))).astype(np.int64)
+    house.unix = (cell[starts][keep] * target_s).astype(np.int64)
     house.aggregate = mean(house.aggregate)
     house.appliances = {a: mean(v) for a, v in house.appliances.items()}
     return house
 
 
-def _finer(house: HouseData, period_s: float, target_s: float) -> HouseData:
+def _finer(house: HouseData, period_s: float, target_s: int) -> HouseData:
     factor = int(round(period_s / target_s))
     if factor < 2 or abs(factor * target_s - period_s) > TOLERANCE * period_s:
         whole = [d for d in range(1, int(period_s)) if period_s % d == 0]
@@ -57,9 +57,8 @@ def _finer(house: HouseData, period_s: float, target_s: float) -> HouseData:
             f"house {house.house}: sampled every {period_s:g} s; --resample {target_s} needs a "
             f"period that divides it ({', '.join(map(str, whole[-3:])) or 'none'}) or is coarser"
         )
-    step = int(round(target_s))
     src = np.repeat(np.arange(len(house.unix)), factor)
-    unix = house.unix[src] + step * np.tile(np.arange(factor), len(house.unix))
+    unix = house.unix[src] + target_s * np.tile(np.arange(factor), len(house.unix))
     # a held copy never reaches the next reading (irregular files): the times stay increasing
     nxt = np.r_[house.unix[1:], np.iinfo(np.int64).max]
     inside = unix < nxt[src]
