@@ -1,16 +1,19 @@
 """12. First insight: how long a person waits after `make run` for the dashboard, for the first
-appliance's results on it, and for the whole run; as ranges over runs, never one run.
+answer on it (the first model trained, converted, evaluated and measured: its appliance's
+tradeoff, recommendation and traces), for the first appliance complete and for the whole run;
+as ranges over runs, never one run.
 
 Two sources, both printed:
 
 * **recorded runs** (always): every `pipeline all` in the store (default store/nilm.duckdb,
-  or --store) that trained every model it names (nothing cached): time to the first appliance
-  complete (its last profile item, from `stage_timings`) and total, with the machine's load
+  or --store) that trained every model it names (nothing cached): time to the first model
+  measured (its profile item), to the first appliance complete (its last profile item, from
+  `stage_timings`) and total, with the machine's load
   when each ended when known. The dashboard's time is not in a store.
 * **live runs** (``--live [--runs N] [--profile smoke|demo]``): what `make run` does, on a fresh
   store under bench/results: the dashboard and `pipeline all` side by side. Time to the
-  dashboard's first answer (GET / = 200), to the first appliance listed complete in the run's
-  progress file (what every page's progress line reads) and to the end. Each live run is
+  dashboard's first answer (GET / = 200), to the first model and the first appliance listed
+  complete in the run's progress file (what every page's progress line reads) and to the end. Each live run is
   appended to bench/results/first_insight_runs.json, so ranges grow over sessions; the load
   average at the start of each run is recorded beside it (a busy machine is visible).
 """
@@ -32,7 +35,8 @@ POLL_S = 0.5
 
 
 def recorded_runs(store: Path) -> list[dict]:
-    """The store's full `pipeline all` runs: minutes to the first appliance and in all."""
+    """The store's full `pipeline all` runs: seconds to the first model measured, to the first
+    appliance complete and in all."""
     from store import db
 
     if not store.exists():
@@ -52,12 +56,17 @@ def recorded_runs(store: Path) -> list[dict]:
               AND t.item <> '*'),
         first_app AS (
             SELECT run_id, arg_min(appliance, finished_at) AS appliance FROM items
-            WHERE stage = 'train' GROUP BY run_id)
+            WHERE stage = 'train' GROUP BY run_id),
+        first_model AS (
+            SELECT run_id, arg_min(item, finished_at) AS model, min(finished_at) AS at
+            FROM stage_timings WHERE stage = 'profile' AND NOT skipped AND item <> '*'
+            GROUP BY run_id)
         SELECT r.run_id, r.profile, r.status, strftime(r.started_at, '%Y-%m-%dT%H:%M:%SZ') AS started,
-               f.appliance,
+               f.appliance, split_part(m.model, '@', 1) AS model,
+               epoch(m.at) - epoch(r.started_at) AS first_model_s,
                epoch(l.last_at) - epoch(r.started_at) AS first_s,
                epoch(r.finished_at) - epoch(r.started_at) AS total_s
-        FROM runs r JOIN first_app f USING (run_id)
+        FROM runs r JOIN first_app f USING (run_id) LEFT JOIN first_model m USING (run_id)
         LEFT JOIN (
             SELECT i.run_id, max(i.finished_at) AS last_at FROM items i
             JOIN first_app f USING (run_id)
@@ -128,14 +137,17 @@ def live_run(profile: str, work: Path) -> dict:
         stderr=subprocess.STDOUT,
     )
     progress = Path(f"{store}.progress.json")
-    to_dash = to_first = None
-    first = None
+    to_dash = to_first = to_model = None
+    first = model = None
     try:
         while pipe.poll() is None or to_dash is None:
             now = time.monotonic() - t0
             if to_dash is None and _answers(url):
                 to_dash = now
-            if to_first is None and (done := _progress(progress).get("complete")):
+            rec = _progress(progress)
+            if to_model is None and (done := rec.get("models_complete") or rec.get("complete")):
+                to_model, model = now, done[0]
+            if to_first is None and (done := rec.get("complete")):
                 to_first, first = now, done[0]
             if pipe.poll() is not None and now > 120:  # the dashboard never answered
                 break
@@ -155,6 +167,8 @@ def live_run(profile: str, work: Path) -> dict:
         "rc": pipe.returncode,
         "load_at_start": round(load, 2),
         "to_dashboard_s": to_dash,
+        "first_model": model,
+        "to_first_model_s": to_model,
         "first_appliance": first,
         "to_first_appliance_s": to_first,
         "total_s": total,
@@ -178,15 +192,17 @@ def main() -> None:
     out["recorded"] = runs
     print(f"full `pipeline all` runs recorded in {store}: {len(runs)}")
     for r in runs:
-        first = "-" if r["first_s"] is None else f"{r['first_s'] / 60:.1f}"
+        first = _range([r["first_s"]], 60)
         print(
-            f"  {r['run_id']}  {r['profile']:5s} {r['status']:9s} first appliance "
-            f"({r['appliance']}) {first} min, total {(r['total_s'] or 0) / 60:.1f} min"
+            f"  {r['run_id']}  {r['profile']:5s} {r['status']:9s} first model ({r['model']}) "
+            f"{_range([r['first_model_s']], 60)} min, first appliance ({r['appliance']}) "
+            f"{first} min, total {(r['total_s'] or 0) / 60:.1f} min"
         )
     for prof in sorted({r["profile"] for r in runs}):
         mine = [r for r in runs if r["profile"] == prof and r["status"] == "finished"]
         print(
-            f"  {prof}: first appliance {_range([r['first_s'] for r in mine], 60)} min, "
+            f"  {prof}: first model {_range([r['first_model_s'] for r in mine], 60)} min, "
+            f"first appliance {_range([r['first_s'] for r in mine], 60)} min, "
             f"total {_range([r['total_s'] for r in mine], 60)} min over {len(mine)} finished runs"
         )
 
@@ -201,7 +217,8 @@ def main() -> None:
             HISTORY.write_text(json.dumps(history, indent=1))
             print(
                 f"live run {i + 1}/{n} ({profile}, load {r['load_at_start']} at start): dashboard "
-                f"{_range([r['to_dashboard_s']])} s, first appliance ({r['first_appliance']}) "
+                f"{_range([r['to_dashboard_s']])} s, first model ({r['first_model']}) "
+                f"{_range([r['to_first_model_s']], 60)} min, first appliance ({r['first_appliance']}) "
                 f"{_range([r['to_first_appliance_s']], 60)} min, total "
                 f"{_range([r['total_s']], 60)} min, rc {r['rc']}",
                 flush=True,
@@ -210,7 +227,8 @@ def main() -> None:
         out["live"] = mine
         print(
             f"live {profile} runs recorded ({len(mine)}): dashboard "
-            f"{_range([r['to_dashboard_s'] for r in mine])} s, first appliance "
+            f"{_range([r['to_dashboard_s'] for r in mine])} s, first model "
+            f"{_range([r.get('to_first_model_s') for r in mine], 60)} min, first appliance "
             f"{_range([r['to_first_appliance_s'] for r in mine], 60)} min, total "
             f"{_range([r['total_s'] for r in mine], 60)} min"
         )

@@ -46,6 +46,13 @@ def _time(value) -> float | None:
     return t.timestamp() if t.tzinfo is not None else None
 
 
+def _names(value) -> list[str]:
+    """A list of short names (appliances, models), or [] where it is anything else."""
+    if not isinstance(value, list):
+        return []
+    return [a for a in value if isinstance(a, str) and 0 < len(a) <= 40][:20]
+
+
 def read_progress(store: Path | str) -> dict | None:
     """The progress record beside ``store``, checked, or None when there is none that makes
     sense (missing, unreadable, not JSON, a field missing or of the wrong type)."""
@@ -64,9 +71,8 @@ def read_progress(store: Path | str) -> dict | None:
     if not isinstance(stage, str) or not 0 < len(stage) <= 40:
         return None
     error, complete = rec.get("error"), rec.get("complete")
-    if not isinstance(complete, list):
-        complete = []
-    complete = [a for a in complete if isinstance(a, str) and 0 < len(a) <= 40][:20]
+    complete = _names(complete)
+    models = _names(rec.get("models_complete"))
     return {
         "state": rec["state"],
         "stage": stage,
@@ -81,6 +87,7 @@ def read_progress(store: Path | str) -> dict | None:
         "host": rec.get("host") if isinstance(rec.get("host"), str) else None,
         "error": error[:300] if isinstance(error, str) else None,
         "complete": complete,
+        "models_complete": models,
     }
 
 
@@ -134,6 +141,17 @@ def progress_text(rec: dict | None, now: float | None = None) -> str | None:
     if rec.get("complete"):
         names = ", ".join(a.replace("_", " ") for a in rec["complete"])
         done = f" Complete: {names} (every stage done; its pages are final)."
+    partial = [
+        m
+        for m in rec.get("models_complete", [])
+        if m.split(".", 1)[0] not in rec.get("complete", [])
+    ]
+    if partial:
+        names = ", ".join(m.replace("_", " ").replace(".", " ") for m in partial)
+        done += (
+            f" Ready so far: {names} (trained, converted, evaluated and measured; the other "
+            "model of each appliance is still to come, so its recommendation may change)."
+        )
     return (
         f"Pipeline running: {stage}{items} \u2014 elapsed {_clock(now - rec['started_at'])}"
         f"{_left(rec, now)}. Results appear on these pages as the run publishes them.{done}"

@@ -5,7 +5,6 @@ Imports: progress, measure, evaluate, convert, train, data, core, settings, erro
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import replace
 
@@ -49,45 +48,41 @@ def run_all(ctx: RunContext, data_opts) -> None:
         # the later stages see the appliances the data has (a new context; none is changed)
         ctx = replace(ctx, appliances=appliances_with_data(ctx))
 
-    def on(fn, only):
-        """Run a stage on every appliance (``only`` None), or on ``only`` when the data has it."""
+    def on(fn, apps, archs):
+        """Run a stage on these appliances (None: every one) with these architectures (None:
+        every one asked for), keeping to the appliances the data has."""
 
         def run():
-            if only is None:
-                fn(ctx)
-            elif only in ctx.appliances:
-                fn(replace(ctx, appliances=[only]))
+            here = ctx if archs is None else replace(ctx, archs=archs)
+            if apps is None:
+                fn(here)
+            elif sel := [a for a in apps if a in ctx.appliances]:
+                fn(replace(here, appliances=sel))
 
         return run
 
-    work = _stages(ctx)
-    first = first_appliance(ctx.appliances)
-    # (label, stage, appliance or None, what runs it): one appliance end to end first, so its
-    # tradeoff, recommendation and traces are on the dashboard after minutes; then the rest (the
-    # first appliance's items are current by then and skipped)
-    plan = [("data", "data", None, data)]
-    if first is not None:
-        plan += [(f"{name} {first}", name, first, on(fn, first)) for name, fn in work]
-    plan += [(name, name, None, on(fn, None)) for name, fn in work]
+    work = dict(_stages(ctx))
+    steps = build_plan(ctx.appliances, ctx.archs)
+    plan = [("data", "data", None, None, data)]
+    plan += [
+        (label, name, apps, archs, on(work[name], apps, archs))
+        for label, name, apps, archs in steps[1:]
+    ]
 
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
-    previous = previous_stage_times(ctx)
-    totals = previous_item_counts(ctx)
-    n_apps = max(1, len(ctx.appliances))
     progress = Progress(ctx.store, [label for label, *_ in plan], ctx.run_id)
     ctx = replace(ctx, on_item=progress.item)
-
-    expected = [_expected_seconds(step, previous, first, n_apps) for step in plan]
+    expected, counts = step_estimates(steps, ctx.appliances, ctx.archs, previous_item_times(ctx))
 
     try:
-        for i, (_, name, only, fn) in enumerate(plan, 1):
-            _announce(ctx, progress, plan, i, time.perf_counter() - t_all, expected, totals)
+        for i, (_, name, apps, archs, fn) in enumerate(plan, 1):
+            _announce(ctx, progress, plan, i, time.perf_counter() - t_all, expected, counts)
             t0 = time.perf_counter()
             fn()
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
-            if only is not None and name == "profile":
-                progress.complete(only)
+            if name == "profile" and apps is not None:
+                _mark_complete(progress, ctx, apps, archs)
         for appliance in ctx.appliances:  # every stage done: every appliance is complete
             progress.complete(appliance)
         _finish(ctx, list(timings.items()), time.perf_counter() - t_all)
@@ -97,30 +92,99 @@ def run_all(ctx: RunContext, data_opts) -> None:
     progress.finished()
 
 
-def _expected_seconds(step: tuple, previous: dict, first, n_apps: int) -> float | None:
-    """Seconds a step of the plan took in the last full run: a first-appliance pass is taken as
-    its share of the stage."""
-    _, name, only, _ = step
-    if name not in previous:
-        return None
-    share = 1.0
-    if name != "data" and first is not None:
-        share = 1 / n_apps if only is not None else 1 - 1 / n_apps
-    return previous[name] * share
+STAGE_NAMES = ("train", "convert", "evaluate", "profile")
 
 
-def _announce(ctx, progress, plan: list, i: int, elapsed: float, expected: list, totals: dict):
+def build_plan(appliances, archs) -> list[tuple]:
+    """The order of `pipeline all`: (label, stage, appliances or None, archs or None) per step.
+
+    Earliest answers first: with both architectures, the first appliance's CNN (the quicker
+    model: about a minute of training against five for the transformer) end to end, so its
+    tradeoff, recommendation and traces are on the dashboard after minutes; then every other
+    appliance's CNN, stage by stage, so each has an answer well before the transformers are
+    trained; then the first appliance whole, then everything. Each step skips what an earlier
+    one made current, and evaluation scores a file's predictions once per run (the appliance's
+    later evaluation with both architectures reuses the CNN's). With one architecture: the first
+    appliance end to end, then the rest.
+    """
+    from store.vocab import Arch
+
+    steps: list[tuple] = [("data", "data", None, None)]
+    apps = list(appliances)
+    first = first_appliance(apps) or (apps[0] if apps else None)
+    if first is None:
+        return steps + [(name, name, None, None) for name in STAGE_NAMES]
+    rest = [a for a in apps if a != first]
+    if len(archs) > 1 and Arch.CNN in archs:
+        quick = [Arch.CNN]
+        steps += [(f"{name} {first} cnn", name, [first], quick) for name in STAGE_NAMES]
+        if rest:
+            steps += [(f"{name} cnn", name, rest, quick) for name in STAGE_NAMES]
+            steps += [(f"{name} {first}", name, [first], None) for name in STAGE_NAMES]
+    elif rest:
+        steps += [(f"{name} {first}", name, [first], None) for name in STAGE_NAMES]
+    return steps + [(name, name, None, None) for name in STAGE_NAMES]
+
+
+def _mark_complete(progress, ctx, apps, archs) -> None:
+    """After a step's profile: an appliance done with every architecture is complete; one done
+    with some of them has those models complete."""
+    from store import ids
+
+    for a in apps:
+        if a not in ctx.appliances:
+            continue
+        if archs is None or set(archs) >= set(ctx.archs):
+            progress.complete(a)
+        else:
+            for arch in archs:
+                progress.model_complete(ids.model_id(a, arch))
+
+
+def step_items(name: str, apps, archs) -> list[str]:
+    """The cache items a step of the plan touches (profile items without their host)."""
+    from store import ids
+
+    if name == "data":
+        return [str(a) for a in apps]
+    if name == "evaluate":
+        return [ids.evaluate_item(a, archs) for a in apps]
+    return [ids.model_id(a, arch) for a in apps for arch in archs]
+
+
+def step_estimates(steps, appliances, archs, times: dict) -> tuple[list, list]:
+    """(seconds each step should take, items each step touches) at the last full run's pace.
+
+    An item's time is its time in that run; an item an earlier step of this plan makes current
+    costs nothing again; an item that run did not have (a new plan, a new appliance) is taken at
+    its stage's mean item time. A stage that run did not have: unknown (None)."""
+    done: set[tuple[str, str]] = set()
+    expected, counts = [], []
+    for _label, name, apps, step_archs in steps:
+        items = step_items(name, apps if apps is not None else appliances, step_archs or archs)
+        counts.append(len(items))
+        stage = times.get(name)
+        if stage is None:
+            expected.append(None)
+            done.update((name, i) for i in items)
+            continue
+        mean = sum(stage.values()) / len(stage) if stage else 0.0
+        new = [i for i in items if (name, i) not in done]
+        done.update((name, i) for i in new)
+        expected.append(sum(stage.get(i, mean) for i in new))
+    return expected, counts
+
+
+def _announce(ctx, progress, plan: list, i: int, elapsed: float, expected: list, counts: list):
     """Step ``i`` (1-based) of the plan starts: the progress file and the console say so, with
     the time left at the last full run's pace where every step ahead has one."""
-    label, name, only, _ = plan[i - 1]
+    label, name, *_ = plan[i - 1]
     eta, left = "", None
     ahead = expected[i - 1 :]
     if all(x is not None for x in ahead):
         left = sum(ahead)
         eta = f", ~{_mmss(left)} left at the last full run's pace"
-    total = totals.get(name, {})
-    n_items = total.get(only) if only else sum(total.values()) or None
-    progress.stage(i, left, n_items, counts=name)
+    progress.stage(i, left, counts[i - 1] or None, counts=name)
     ctx.console.rule(f"[bold]stage {i}/{len(plan)}: {label}[/bold] (elapsed {_mmss(elapsed)}{eta})")
 
 
@@ -132,23 +196,24 @@ def first_appliance(appliances) -> str | None:
     return next((a for a in appliances if str(a) == "kettle"), appliances[0])
 
 
-def previous_item_counts(ctx: RunContext) -> dict[str, dict[str, int]]:
-    """Per stage, per appliance: the items the last full `pipeline all` of this profile
-    published or skipped (the progress panel's 'of N')."""
+def previous_item_times(ctx: RunContext) -> dict[str, dict[str, float]]:
+    """Per stage, {item: seconds} of the last full `pipeline all` of this profile (an item
+    touched twice in that run, made and later skipped, counts its longer time). Profile items
+    are keyed by model, without the host. Empty when there is none."""
     if not ctx.store.exists():
         return {}
     df = ctx.read(
         f"""
-        SELECT DISTINCT t.stage, t.item FROM stage_timings t
-        WHERE t.item <> '*' AND t.run_id = ({LAST_FULL_RUN})
+        SELECT t.stage, t.item, max(t.seconds) AS seconds FROM stage_timings t
+        WHERE t.item <> '*' AND t.stage <> 'all' AND t.run_id = ({LAST_FULL_RUN})
+        GROUP BY ALL
         """,
         [ctx.cfg.name.value],
     )
-    out: dict[str, dict[str, int]] = {}
-    for stage, item in zip(df["stage"], df["item"], strict=True):
-        app = re.split(r"[.:@]", item, maxsplit=1)[0]
-        out.setdefault(stage, {})
-        out[stage][app] = out[stage].get(app, 0) + 1
+    out: dict[str, dict[str, float]] = {}
+    for stage, item, seconds in zip(df["stage"], df["item"], df["seconds"], strict=True):
+        key = item.split("@", 1)[0] if stage == "profile" else item
+        out.setdefault(stage, {})[key] = max(out.get(stage, {}).get(key, 0.0), float(seconds))
     return out
 
 
@@ -202,20 +267,6 @@ LAST_FULL_RUN = """
             GROUP BY r.run_id, r.started_at
             HAVING count(*) FILTER (WHERE s.skipped) * 5 <= count(*)
             ORDER BY r.started_at DESC LIMIT 1"""
-
-
-def previous_stage_times(ctx: RunContext) -> dict[str, float]:
-    """Stage times of the last `pipeline all` of this profile that did all the work: the ETA."""
-    if not ctx.store.exists():
-        return {}
-    df = ctx.read(
-        f"""
-        SELECT t.stage, t.seconds FROM stage_timings t
-        WHERE t.item = '*' AND t.stage <> 'all' AND t.run_id = ({LAST_FULL_RUN})
-        """,
-        [ctx.cfg.name.value],
-    )
-    return dict(zip(df["stage"], df["seconds"], strict=True))
 
 
 def summary_device(ctx: RunContext) -> tuple[str, str, int, str | None] | None:

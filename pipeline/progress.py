@@ -43,6 +43,7 @@ def build_record(
     eta_s: float | None = None,
     error: str | None = None,
     complete: Sequence[str] = (),
+    models_complete: Sequence[str] = (),
 ) -> dict:
     """The progress record of a run at ``now`` (Unix seconds), at stage ``stage_index`` (1-based)
     of ``stages``; ``eta_s``: seconds left as of ``now`` at the last full run's pace (or None)."""
@@ -67,6 +68,7 @@ def build_record(
         "run_id": run_id,
         "error": error,
         "complete": list(complete),
+        "models_complete": list(models_complete),
     }
 
 
@@ -106,6 +108,7 @@ class Progress:
         self.items_total: int | None = None
         self.counts = self.stages[0]  # the stage whose items are counted
         self.complete_apps: list[str] = []  # appliances with every stage done
+        self.complete_models: list[str] = []  # models with every stage done ("kettle.cnn")
         self._lock = threading.Lock()
         self._warned = False
 
@@ -129,6 +132,14 @@ class Progress:
         with self._lock:
             if appliance not in self.complete_apps:
                 self.complete_apps.append(str(appliance))
+            self._write("running")
+
+    def model_complete(self, model: str) -> None:
+        """Every stage of one model (``kettle.cnn``) is done: its figures are on the pages, its
+        appliance's other models still to come."""
+        with self._lock:
+            if model not in self.complete_models:
+                self.complete_models.append(str(model))
             self._write("running")
 
     def item(self, stage: str, _item: str = "") -> None:
@@ -165,6 +176,7 @@ class Progress:
             items_total=self.items_total,
             eta_s=eta,
             complete=self.complete_apps,
+            models_complete=self.complete_models,
             error=error,
         )
         try:

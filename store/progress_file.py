@@ -4,8 +4,10 @@ the pipeline (pipeline/progress.py) and read by the dashboard (dashboard/progres
 The record: ``state`` (running | finished | failed), ``stage``, ``stage_index``, ``stage_total``,
 ``items_done`` / ``items_total`` (either may be null), ``elapsed_s``, ``eta_s`` (seconds left as
 of ``updated_at`` at the last full run's pace, or null), ``started_at`` / ``updated_at`` (ISO 8601,
-UTC), ``pid``, ``host``, ``run_id``, ``error`` and ``complete`` (the appliances whose every stage
-is done, in the order they finished).
+UTC), ``pid``, ``host``, ``run_id``, ``error``, ``complete`` (the appliances whose every stage
+is done, in the order they finished) and ``models_complete`` (the models, ``kettle.cnn``, whose
+every stage is done while their appliance's other models are still to come; absent in files of
+older runs).
 """
 
 from __future__ import annotations

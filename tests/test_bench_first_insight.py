@@ -56,4 +56,5 @@ def test_recorded_runs_time_the_first_appliance_and_skip_cached_runs(bench, tmp_
     (run,) = bench.recorded_runs(store)
     assert run["run_id"] == "full" and run["appliance"] == "kettle"
     assert run["first_s"] == pytest.approx(8 * 60) and run["total_s"] == pytest.approx(3600)
+    assert run["model"] == "kettle.cnn" and run["first_model_s"] == pytest.approx(7 * 60)
     assert bench.recorded_runs(tmp_path / "none.duckdb") == []

@@ -330,6 +330,49 @@ def test_a_live_run_shows_its_progress_before_the_store_exists(dash_duo, tmp_pat
     dash_duo.wait_for_contains_text("#pipeline-progress", "stopped before finishing", timeout=20)
 
 
+def test_a_smoke_run_fills_the_open_dashboard_cnn_first_then_whole(dash_duo, tmp_path):
+    """`make run` as a person sees it: the dashboard open on a store a real smoke run is
+    building; the panel says the run is live, then that the kettle's CNN is ready (its answer
+    is on the Overview while the transformer is still to come), then the run ends and the
+    transformer's pages are there."""
+    import subprocess
+    import sys
+
+    from dashboard.app import create_app
+
+    from .conftest import ROOT
+
+    store = tmp_path / "nilm.duckdb"
+    log = open(tmp_path / "all.log", "wb")  # noqa: SIM115 (closed below)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli.command", "all", "--profile", "smoke"]
+        + ["--appliance", "kettle", "--store", str(store)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        dash_duo.start_server(create_app(store))
+        dash_duo.wait_for_contains_text("#pipeline-progress", "Pipeline running", timeout=120)
+        dash_duo.wait_for_contains_text(
+            "#pipeline-progress", "Ready so far: kettle cnn", timeout=400
+        )
+        dash_duo.driver.get(dash_duo.server_url + "/")
+        dash_duo.wait_for_contains_text("#recommendation", "kettle", timeout=30)
+        partial = dash_duo.driver.find_element("css selector", "body").text
+        assert "kettle.cnn" in partial and "kettle.transformer" not in partial
+        assert run.wait(timeout=600) == 0, (tmp_path / "all.log").read_text()[-3000:]
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(timeout=30)
+        log.close()
+    dash_duo.wait_for_text_to_equal("#pipeline-progress", "", timeout=30)  # the run ended
+    dash_duo.driver.get(dash_duo.server_url + "/variant?id=kettle.transformer.w8_a8&tab=ops")
+    dash_duo.wait_for_element("#ops-type-a .main-svg", timeout=30)
+    assert _severe(dash_duo.get_logs()) == []
+
+
 # the basics axe-core checks first, kept beside the real axe run below as a quick readable list:
 # a page language, one H1, headings without skipped levels, charts with an accessible name,
 # form controls with a label

@@ -302,3 +302,43 @@ def test_byte_identical_files_on_the_same_windows_are_predicted_once():
         needs,
     )
     assert groups == {"k": "k", "a": "a", "b": "a", "c": "c", "d": "d", "e": "e"}
+
+
+def test_each_window_is_predicted_once_per_file_in_a_run(monkeypatch):
+    """A variant's sample and trace share windows: each is run once and laid out as asked; a
+    file predicted earlier in the run on the same data and windows is not run again (the
+    appliance's evaluation with both architectures after its CNN's own)."""
+    import io
+    from types import SimpleNamespace
+
+    import numpy as np
+    from rich.console import Console
+
+    from pipeline.evaluate import stage
+
+    runs = []
+
+    def fake_predict(ctx, variants, needs, w):
+        runs.append({v["variant_id"]: needs[v["variant_id"]].tolist() for v in variants})
+        return {vid: (np.asarray(s) * 10.0, 1.0, "litert", True) for vid, s in runs[-1].items()}
+
+    monkeypatch.setattr(stage, "predict_all", fake_predict)
+    monkeypatch.setattr(stage, "is_remote", lambda ctx: False)
+    monkeypatch.setattr(stage, "_PREDICTIONS", {})
+    ctx = SimpleNamespace(console=Console(file=io.StringIO()), cfg=SimpleNamespace(eval_batch=8))
+    cnn = {"variant_id": "k.cnn.w8", "mode": "w8", "sha256": "s1"}
+    needs = {"k.cnn.w8": np.array([5, 3, 9, 3, 5])}  # sample 5, 3, 9; trace 3, 5
+    raw = stage._predict_once_per_file(ctx, [cnn], needs, None, "data1")
+    assert runs == [{"k.cnn.w8": [3, 5, 9]}]
+    assert raw["k.cnn.w8"][0].tolist() == [50.0, 30.0, 90.0, 30.0, 50.0]
+    tr = {"variant_id": "k.transformer.w8", "mode": "w8", "sha256": "s2"}
+    both = {**needs, "k.transformer.w8": np.array([1, 2])}
+    raw2 = stage._predict_once_per_file(ctx, [cnn, tr], both, None, "data1")
+    assert runs[1:] == [{"k.transformer.w8": [1, 2]}]  # the CNN's file is not run again
+    assert raw2["k.cnn.w8"][0].tolist() == raw["k.cnn.w8"][0].tolist()
+    assert "k.cnn.w8: predicted earlier in this run" in ctx.console.file.getvalue()
+    # other data, other windows or another file: predicted afresh
+    stage._predict_once_per_file(ctx, [cnn], needs, None, "data2")
+    stage._predict_once_per_file(ctx, [cnn], {"k.cnn.w8": np.array([3, 4])}, None, "data1")
+    stage._predict_once_per_file(ctx, [{**cnn, "sha256": "s3"}], needs, None, "data1")
+    assert len(runs) == 5

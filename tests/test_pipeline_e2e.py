@@ -235,13 +235,14 @@ def test_rerun_with_nothing_changed_does_no_work(store_copy):
         "SELECT stage, count(*) AS n FROM stage_timings WHERE skipped AND run_id = ? GROUP BY 1",
         [last],
     )
-    # data (1 appliance), train (2 models), convert (2), evaluate (1), profile (2)
+    # data (1 appliance); the CNN's own pass (1 model, its evaluation item), then both
+    # architectures: train (1 + 2 models), convert (1 + 2), evaluate (1 + 1), profile (1 + 2)
     assert dict(zip(skips["stage"], skips["n"], strict=True)) == {
         "data": 1,
-        "train": 2,
-        "convert": 2,
-        "evaluate": 1,
-        "profile": 2,
+        "train": 3,
+        "convert": 3,
+        "evaluate": 2,
+        "profile": 3,
     }
     assert elapsed < 120  # generous: a bound on "did no work", not a benchmark
 
@@ -415,3 +416,23 @@ def test_a_byte_identical_file_is_scored_and_measured_once(smoke_store):
             [a, b],
         )["value"].tolist()
         assert len(f1) == 2 and f1[0] == f1[1]
+
+
+def test_the_cnn_answers_first_and_its_files_are_predicted_once(smoke_store):
+    """`pipeline all` with both architectures takes the CNN end to end before the transformer
+    trains; the appliance's later evaluation with both reuses the CNN's predictions (each file
+    run once) and scores it on the same windows, so the CNN's figures are what they were."""
+    timings = db.query_df(
+        smoke_store,
+        "SELECT stage, item, skipped FROM stage_timings WHERE item <> '*' "
+        "AND run_id = (SELECT min(run_id) FROM runs WHERE command = 'all') ORDER BY finished_at",
+    )
+    order = [(s, i) for s, i, skipped in timings.itertuples(index=False) if not skipped]
+    cnn_measured = next(k for k, (s, i) in enumerate(order) if i.startswith("kettle.cnn@"))
+    assert order[cnn_measured][0] == "profile"
+    assert cnn_measured < order.index(("train", "kettle.transformer"))
+    assert [i for s, i in order if s == "evaluate"] == ["kettle:cnn", "kettle:cnn,transformer"]
+    log = smoke_store.with_name("all.log").read_text()
+    for mode in ("keras", "convert_only", "w8_a8", "w8_a16"):
+        assert f"kettle.cnn.{mode}: predicted earlier in this run; its predictions reused" in log
+    assert "kettle.transformer.keras: predicted earlier" not in log

@@ -169,6 +169,58 @@ def test_run_all_takes_the_kettle_end_to_end_before_the_others(tmp_path, monkeyp
     assert sorted(rows["stage"]) == ["all", "convert", "data", "evaluate", "profile", "train"]
 
 
+def test_run_all_marks_the_models_ready_then_the_appliances_complete(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from pipeline.all_stages import run_all
+    from store.vocab import Appliance, Arch
+
+    store, seen, calls = tmp_path / "nilm.duckdb", {}, []
+    _stub_stages(monkeypatch, seen, calls=calls)
+    archs_seen = []
+    import pipeline.train.stage
+
+    def train(ctx, *_):
+        archs_seen.append(([str(a) for a in ctx.appliances], [str(a) for a in ctx.archs]))
+        seen["train"] = json.loads(progress_path(ctx.store).read_text())
+        if ctx.archs == [Arch.TRANSFORMER] or len(ctx.archs) == 2 and len(archs_seen) == 3:
+            seen["train whole"] = seen["train"]
+
+    monkeypatch.setattr(pipeline.train.stage, "run_train", train)
+    ctx = replace(
+        _ctx(store, [Appliance.FRIDGE, Appliance.KETTLE]), archs=[Arch.CNN, Arch.TRANSFORMER]
+    )
+    run_all(ctx, None)
+    assert archs_seen == [
+        (["kettle"], ["cnn"]),
+        (["fridge"], ["cnn"]),
+        (["kettle"], ["cnn", "transformer"]),
+        (["fridge", "kettle"], ["cnn", "transformer"]),
+    ]
+    # when the kettle's whole pass trains, both CNNs are ready and no appliance is complete yet
+    assert seen["train whole"]["models_complete"] == ["kettle.cnn", "fridge.cnn"]
+    assert seen["train whole"]["complete"] == []
+    end = json.loads(progress_path(store).read_text())
+    assert end["complete"] == ["kettle", "fridge"]
+
+
+def test_the_panel_names_the_models_ready_before_their_appliance_is_complete(tmp_path):
+    store = tmp_path / "nilm.duckdb"
+    rec = _record(
+        host="elsewhere", complete=["kettle"], models_complete=["kettle.cnn", "washing_machine.cnn"]
+    )
+    _write(store, rec)
+    text = panel.progress_text(panel.read_progress(store), now=T0 + 723)
+    assert "Complete: kettle (every stage done" in text
+    # the kettle's CNN is part of a complete appliance: only the washing machine's is named
+    assert "Ready so far: washing machine cnn (" in text and "kettle cnn" not in text
+    assert "its recommendation may change" in text
+    _write(store, {**rec, "models_complete": ["x" * 41, 3, "fridge.cnn"]})  # odd entries dropped
+    assert panel.read_progress(store)["models_complete"] == ["fridge.cnn"]
+    _write(store, {k: v for k, v in rec.items() if k != "models_complete"})  # an older file
+    assert "Ready so far" not in panel.progress_text(panel.read_progress(store), now=T0 + 723)
+
+
 def test_run_all_interrupted_says_failed_and_reraises(tmp_path, monkeypatch):
     from pipeline.all_stages import run_all
 
@@ -326,8 +378,8 @@ def test_the_dashboard_starts_before_the_store_exists_only_when_told(tmp_path, m
 
 def test_the_eta_comes_from_the_last_run_that_did_the_work(tmp_path):
     """A run that skipped most of its items (a refresh) is not the pace; a resumed run that
-    skipped a few is; the data stage's cache does not count; items are counted once."""
-    from pipeline.all_stages import previous_item_counts, previous_stage_times
+    skipped a few is; an item made and later skipped in that run counts its longer time."""
+    from pipeline.all_stages import previous_item_times
 
     store = tmp_path / "nilm.duckdb"
     ctx = _ctx(store)
@@ -339,17 +391,67 @@ def test_the_eta_comes_from_the_last_run_that_did_the_work(tmp_path):
                 "?, ?, 'ok')",
                 [run, f"2026-01-0{day} 00:00:00", f"2026-01-0{day} 01:00:00"],
             )
-            rows = [(run, "data", "kettle", True), (run, "all", "*", False)]
-            rows += [(run, "train", f"kettle.m{i}", i < skip_train) for i in range(10)]
-            rows += [(run, "train", "kettle.m0", True)]  # the kettle pass, then skipped again
-            rows += [(run, s, "*", False) for s in ("data", "train")]
+            rows = [(run, "data", "kettle", True, secs), (run, "all", "*", False, secs)]
+            rows += [(run, "train", f"kettle.m{i}", i < skip_train, secs + i) for i in range(10)]
+            rows += [(run, "train", "kettle.m5", True, 0.1)]  # made, then skipped again
+            rows += [(run, "profile", "kettle.m1@vm", False, 7.0)]
+            rows += [(run, s, "*", False, secs) for s in ("data", "train")]
             con.executemany(
-                "INSERT INTO stage_timings (run_id, stage, item, seconds, skipped, finished_at) "
-                f"VALUES (?, ?, ?, {secs}, ?, now())",
+                "INSERT INTO stage_timings (run_id, stage, item, skipped, seconds, finished_at) "
+                "VALUES (?, ?, ?, ?, ?, now())",
                 rows,
             )
-    assert previous_stage_times(ctx) == {"data": 100.0, "train": 100.0}
-    assert previous_item_counts(ctx)["train"] == {"kettle": 10}
+    times = previous_item_times(ctx)
+    assert times["train"] == {f"kettle.m{i}": 100.0 + i for i in range(10)}
+    assert times["data"] == {"kettle": 100.0}
+    assert times["profile"] == {"kettle.m1": 7.0}  # keyed by model, without the host
+
+
+def test_the_plan_answers_with_the_cnns_first_and_times_each_step_once():
+    """Both architectures: the first appliance's CNN end to end, the other CNNs, the first
+    appliance whole, then everything; an item an earlier step made costs nothing again."""
+    from pipeline.all_stages import build_plan, step_estimates
+    from store.vocab import Appliance, Arch
+
+    apps = [Appliance.KETTLE, Appliance.FRIDGE, Appliance.MICROWAVE]
+    archs = [Arch.CNN, Arch.TRANSFORMER]
+    steps = build_plan(apps, archs)
+    labels = [label for label, *_ in steps]
+    assert labels == ["data"] + [
+        f"{s}{suffix}"
+        for suffix in (" kettle cnn", " cnn", " kettle", "")
+        for s in ("train", "convert", "evaluate", "profile")
+    ]
+    assert steps[5][2:] == ([Appliance.FRIDGE, Appliance.MICROWAVE], [Arch.CNN])
+    # one architecture, or one appliance: no CNN pass of the others
+    assert len(build_plan(apps, [Arch.TRANSFORMER])) == 9
+    assert [lb for lb, *_ in build_plan([Appliance.KETTLE], archs)][1:5] == [
+        "train kettle cnn",
+        "convert kettle cnn",
+        "evaluate kettle cnn",
+        "profile kettle cnn",
+    ]
+
+    times = {
+        "data": {a.value: 1.0 for a in apps},
+        "train": {
+            f"{a.value}.{x.value}": 10.0 if x is Arch.CNN else 100.0 for a in apps for x in archs
+        },
+        "evaluate": {"kettle:cnn": 30.0, "kettle:cnn,transformer": 20.0},
+    }
+    expected, counts = step_estimates(steps, apps, archs, times)
+    by = dict(zip(labels, zip(expected, counts, strict=True), strict=True))
+    assert by["data"] == (3.0, 3)
+    assert by["train kettle cnn"] == (10.0, 1)
+    assert by["train cnn"] == (20.0, 2)
+    assert by["train kettle"] == (100.0, 2)  # its CNN is current by then
+    assert by["train"] == (200.0, 6)  # the two other transformers; six items touched
+    assert by["evaluate kettle cnn"] == (30.0, 1)
+    # items that run did not have are taken at the stage's mean item time (25 s)
+    assert by["evaluate cnn"] == (50.0, 2)
+    assert by["evaluate kettle"] == (20.0, 1)
+    assert by["evaluate"] == (50.0, 3)
+    assert by["convert"] == (None, 6)  # a stage that run did not have: unknown
 
 
 def _rw(store):

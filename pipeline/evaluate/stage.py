@@ -18,6 +18,7 @@ pipeline/evaluate/rows.py (rows, trace and sample files, the store update); this
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -111,7 +112,7 @@ def evaluate_appliance(ctx: RunContext, appliance: Appliance, variants: list[dic
     masks = plan.masks()
     tlevel = {v["variant_id"]: trace_level(v["arch"], v["mode"]) for v in variants}
     needs = plan.needs(level, masks, tlevel)
-    raw = _predict_once_per_file(ctx, variants, needs, w)
+    raw = _predict_once_per_file(ctx, variants, needs, w, row["sha256"])
     mid = plan.sample.starts + MIDPOINT
     truth = split.appliance_w[mid].astype(np.float64)
     truth_on = threshold_status(truth, appliance)
@@ -151,18 +152,61 @@ def same_file_groups(variants: list[dict], needs: dict[str, np.ndarray]) -> dict
     return out
 
 
-def _predict_once_per_file(ctx: RunContext, variants: list[dict], needs: dict, w: Windows):
+# Predictions made in this process, by what determines them: `pipeline all` evaluates an
+# appliance's CNN alone first (its answer early), then with every architecture; the second
+# evaluation scores the CNN's predictions again without running its files again. Small: one
+# float32 per window, a few MB for a whole default run.
+_PREDICTIONS: dict[tuple, tuple] = {}
+
+
+def prediction_key(data_sha: str, v: dict, starts: np.ndarray, batch: int) -> tuple | None:
+    """What fixes a variant's raw predictions: the test split's file, the variant's file (the
+    interpreter follows from it by a fixed rule), the windows, the Keras batch; None for a
+    variant without a recorded file hash (predicted afresh each time)."""
+    if not v.get("sha256"):
+        return None
+    digest = hashlib.sha256(starts.dtype.str.encode() + starts.tobytes()).hexdigest()
+    return (data_sha, v["mode"] == Mode.KERAS.value, v["sha256"], digest, batch)
+
+
+def _predict_once_per_file(
+    ctx: RunContext, variants: list[dict], needs: dict, w: Windows, data_sha: str
+):
     leader = same_file_groups(variants, needs)
+    keys = {
+        v["variant_id"]: prediction_key(data_sha, v, needs[v["variant_id"]], ctx.cfg.eval_batch)
+        for v in variants
+    }
+    raw = {vid: _PREDICTIONS[k] for vid, k in keys.items() if k in _PREDICTIONS}
+    for vid in raw:
+        ctx.console.print(f"evaluate: {vid}: predicted earlier in this run; its predictions reused")
+    todo = [
+        v
+        for v in variants
+        if leader[v["variant_id"]] == v["variant_id"] and v["variant_id"] not in raw
+    ]
     # a remote executor (Ray) predicts shards of windows as tasks (pipeline/evaluate/shards.py)
     predict = predict_remote if is_remote(ctx) else predict_all
-    raw = predict(
-        ctx, [v for v in variants if leader[v["variant_id"]] == v["variant_id"]], needs, w
-    )
+    fresh = _predict_unique(predict, ctx, todo, needs, w) if todo else {}
+    for vid, out in fresh.items():
+        if keys[vid] is not None:
+            _PREDICTIONS[keys[vid]] = out
+    raw.update(fresh)
     for vid, lead in leader.items():
-        if lead != vid:
+        if lead != vid and vid not in raw:
             ctx.console.print(f"evaluate: {vid}: the same file as {lead}; its predictions reused")
             raw[vid] = raw[lead]
     return raw
+
+
+def _predict_unique(predict, ctx: RunContext, variants: list[dict], needs: dict, w: Windows):
+    """``predict`` on each window once: a variant's sample and its trace stretch share windows
+    (~10 % of a CNN file's in the default run); the outputs are laid out as ``needs`` asks."""
+    unique = {
+        v["variant_id"]: np.unique(needs[v["variant_id"]], return_inverse=True) for v in variants
+    }
+    out = predict(ctx, variants, {vid: u for vid, (u, _) in unique.items()}, w)
+    return {vid: (pred[unique[vid][1]], *rest) for vid, (pred, *rest) in out.items()}
 
 
 def _check_files(ctx: RunContext, records: list[dict]) -> None:
