@@ -41,6 +41,7 @@ def _stages(ctx: RunContext) -> list[tuple]:
 
 def run_all(ctx: RunContext, data_opts) -> None:
     from pipeline.data.stage import appliances_with_data, run_data
+    from pipeline.evaluate.stage import forget_predictions
 
     def data():
         nonlocal ctx
@@ -89,6 +90,8 @@ def run_all(ctx: RunContext, data_opts) -> None:
     except BaseException as exc:  # KeyboardInterrupt too: the dashboard says the run stopped
         progress.failed(exc)
         raise
+    finally:
+        forget_predictions()
     progress.finished()
 
 
@@ -178,13 +181,17 @@ def step_estimates(steps, appliances, archs, times: dict) -> tuple[list, list]:
 def _announce(ctx, progress, plan: list, i: int, elapsed: float, expected: list, counts: list):
     """Step ``i`` (1-based) of the plan starts: the progress file and the console say so, with
     the time left at the last full run's pace where every step ahead has one."""
+    from pipeline.core.executors import is_remote
+
     label, name, *_ = plan[i - 1]
     eta, left = "", None
     ahead = expected[i - 1 :]
     if all(x is not None for x in ahead):
         left = sum(ahead)
         eta = f", ~{_mmss(left)} left at the last full run's pace"
-    progress.stage(i, left, counts[i - 1] or None, counts=name)
+    # a remote executor measures every model on every node: one item per model and node
+    n_items = None if name == "profile" and is_remote(ctx) else counts[i - 1] or None
+    progress.stage(i, left, n_items, counts=name)
     ctx.console.rule(f"[bold]stage {i}/{len(plan)}: {label}[/bold] (elapsed {_mmss(elapsed)}{eta})")
 
 
@@ -259,11 +266,15 @@ def _mmss(seconds: float) -> str:
 
 # the last `pipeline all` of a profile that did (nearly) all the work: it finished, and at most
 # a fifth of the items after the data stage were skipped (a resumed run skips what the killed one
-# finished; the data stage is cached across runs whatever else runs)
+# finished; the data stage is cached across runs whatever else runs). An item is skipped when
+# every row of it is: the plan makes the CNNs' items in their own pass and skips them again in
+# the whole pass, and that is one item made.
 LAST_FULL_RUN = """
-            SELECT r.run_id FROM runs r JOIN stage_timings s USING (run_id)
+            SELECT r.run_id FROM runs r JOIN (
+                SELECT run_id, stage, item, bool_and(skipped) AS skipped FROM stage_timings
+                WHERE item <> '*' AND stage NOT IN ('data', 'all') GROUP BY ALL
+            ) s USING (run_id)
             WHERE r.command = 'all' AND r.profile = ? AND r.finished_at IS NOT NULL
-              AND s.item <> '*' AND s.stage NOT IN ('data', 'all')
             GROUP BY r.run_id, r.started_at
             HAVING count(*) FILTER (WHERE s.skipped) * 5 <= count(*)
             ORDER BY r.started_at DESC LIMIT 1"""

@@ -325,7 +325,9 @@ def test_each_window_is_predicted_once_per_file_in_a_run(monkeypatch):
     monkeypatch.setattr(stage, "predict_all", fake_predict)
     monkeypatch.setattr(stage, "is_remote", lambda ctx: False)
     monkeypatch.setattr(stage, "_PREDICTIONS", {})
-    ctx = SimpleNamespace(console=Console(file=io.StringIO()), cfg=SimpleNamespace(eval_batch=8))
+    ctx = SimpleNamespace(
+        console=Console(file=io.StringIO()), cfg=SimpleNamespace(eval_batch=8), run_id="r1"
+    )
     cnn = {"variant_id": "k.cnn.w8", "mode": "w8", "sha256": "s1"}
     needs = {"k.cnn.w8": np.array([5, 3, 9, 3, 5])}  # sample 5, 3, 9; trace 3, 5
     raw = stage._predict_once_per_file(ctx, [cnn], needs, None, "data1")
@@ -341,4 +343,10 @@ def test_each_window_is_predicted_once_per_file_in_a_run(monkeypatch):
     stage._predict_once_per_file(ctx, [cnn], needs, None, "data2")
     stage._predict_once_per_file(ctx, [cnn], {"k.cnn.w8": np.array([3, 4])}, None, "data1")
     stage._predict_once_per_file(ctx, [{**cnn, "sha256": "s3"}], needs, None, "data1")
-    assert len(runs) == 5
+    stage._predict_once_per_file(
+        SimpleNamespace(**{**vars(ctx), "run_id": "r2"}), [cnn], needs, None, "data1"
+    )
+    assert len(runs) == 6  # nor is another run's prediction taken
+    stage.forget_predictions()  # `pipeline all` ends
+    stage._predict_once_per_file(ctx, [cnn], needs, None, "data1")
+    assert len(runs) == 7

@@ -435,4 +435,11 @@ def test_the_cnn_answers_first_and_its_files_are_predicted_once(smoke_store):
     log = smoke_store.with_name("all.log").read_text()
     for mode in ("keras", "convert_only", "w8_a8", "w8_a16"):
         assert f"kettle.cnn.{mode}: predicted earlier in this run; its predictions reused" in log
+        # scored in both evaluations on the same windows: the same estimates and intervals
+        scored = [
+            line.split(" sampled windows")[0]
+            for line in log.splitlines()
+            if line.startswith(f"evaluate: kettle.cnn.{mode}: F1 ")
+        ]
+        assert len(scored) == 2 and scored[0] == scored[1], scored
     assert "kettle.transformer.keras: predicted earlier" not in log

@@ -183,7 +183,7 @@ def test_run_all_marks_the_models_ready_then_the_appliances_complete(tmp_path, m
     def train(ctx, *_):
         archs_seen.append(([str(a) for a in ctx.appliances], [str(a) for a in ctx.archs]))
         seen["train"] = json.loads(progress_path(ctx.store).read_text())
-        if ctx.archs == [Arch.TRANSFORMER] or len(ctx.archs) == 2 and len(archs_seen) == 3:
+        if len(archs_seen) == 3:  # the kettle's whole pass
             seen["train whole"] = seen["train"]
 
     monkeypatch.setattr(pipeline.train.stage, "run_train", train)
@@ -403,6 +403,24 @@ def test_the_eta_comes_from_the_last_run_that_did_the_work(tmp_path):
             )
     times = previous_item_times(ctx)
     assert times["train"] == {f"kettle.m{i}": 100.0 + i for i in range(10)}
+    # a run in the plan's order makes the CNN in its own pass and skips it in the whole pass:
+    # one item made, so that run is the pace
+    with _rw(store) as con:
+        con.execute(
+            "INSERT INTO runs (run_id, command, profile, config, config_hash, host, started_at, "
+            "finished_at, status) VALUES ('cnnfirst', 'all', 'smoke', '{}', 'h', 'vm', "
+            "'2026-01-03 00:00:00', '2026-01-03 01:00:00', 'ok')"
+        )
+        con.executemany(
+            "INSERT INTO stage_timings (run_id, stage, item, skipped, seconds, finished_at) "
+            "VALUES ('cnnfirst', ?, ?, ?, ?, now())",
+            [
+                (stage, item, skipped, 0.0 if skipped else 50.0)
+                for stage in ("train", "convert", "profile")
+                for item, skipped in (("k.cnn", False), ("k.cnn", True), ("k.transformer", False))
+            ],
+        )
+    assert previous_item_times(ctx)["train"] == {"k.cnn": 50.0, "k.transformer": 50.0}
     assert times["data"] == {"kettle": 100.0}
     assert times["profile"] == {"kettle.m1": 7.0}  # keyed by model, without the host
 

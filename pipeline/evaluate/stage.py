@@ -152,21 +152,26 @@ def same_file_groups(variants: list[dict], needs: dict[str, np.ndarray]) -> dict
     return out
 
 
-# Predictions made in this process, by what determines them: `pipeline all` evaluates an
-# appliance's CNN alone first (its answer early), then with every architecture; the second
-# evaluation scores the CNN's predictions again without running its files again. Small: one
-# float32 per window, a few MB for a whole default run.
+# Predictions made in this run, by what determines them: `pipeline all` evaluates an appliance's
+# CNN alone first (its answer early), then with every architecture; the second evaluation scores
+# the CNN's predictions again without running its files again. Keyed by run, emptied when
+# `pipeline all` ends; one float32 per window (a few MB for a whole default run).
 _PREDICTIONS: dict[tuple, tuple] = {}
 
 
-def prediction_key(data_sha: str, v: dict, starts: np.ndarray, batch: int) -> tuple | None:
-    """What fixes a variant's raw predictions: the test split's file, the variant's file (the
-    interpreter follows from it by a fixed rule), the windows, the Keras batch; None for a
-    variant without a recorded file hash (predicted afresh each time)."""
+def forget_predictions() -> None:
+    _PREDICTIONS.clear()
+
+
+def prediction_key(ctx, data_sha: str, v: dict, starts: np.ndarray) -> tuple | None:
+    """What fixes a variant's raw predictions: the run, the test split's file, the variant's
+    file (the interpreter follows from it by a fixed rule), the windows, the Keras batch and
+    where it runs; None for a variant without a recorded file hash (predicted afresh)."""
     if not v.get("sha256"):
         return None
     digest = hashlib.sha256(starts.dtype.str.encode() + starts.tobytes()).hexdigest()
-    return (data_sha, v["mode"] == Mode.KERAS.value, v["sha256"], digest, batch)
+    where = (ctx.cfg.eval_batch, is_remote(ctx))
+    return (ctx.run_id, data_sha, v["mode"] == Mode.KERAS.value, v["sha256"], digest, where)
 
 
 def _predict_once_per_file(
@@ -174,8 +179,7 @@ def _predict_once_per_file(
 ):
     leader = same_file_groups(variants, needs)
     keys = {
-        v["variant_id"]: prediction_key(data_sha, v, needs[v["variant_id"]], ctx.cfg.eval_batch)
-        for v in variants
+        v["variant_id"]: prediction_key(ctx, data_sha, v, needs[v["variant_id"]]) for v in variants
     }
     raw = {vid: _PREDICTIONS[k] for vid, k in keys.items() if k in _PREDICTIONS}
     for vid in raw:
