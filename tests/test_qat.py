@@ -73,6 +73,31 @@ def test_fine_tune_changes_the_models_own_weights_and_says_what_it_did():
     assert not any(type(lyr).__name__ == "_FakeQuant" for lyr in model.layers)
 
 
+def test_the_fine_tune_gives_the_same_weights_whatever_ran_before(tmp_path):
+    """Dropout draws its seeds when the model is loaded: the fine-tune loads it seeded, so two
+    processes (or one that did other work first) make the same qat file."""
+    import keras
+
+    from pipeline.convert.qat import load_for_fine_tune
+    from pipeline.settings.constants import APPLIANCES
+    from store.vocab import Appliance
+
+    keras.utils.set_random_seed(3)
+    path = tmp_path / "m.keras"
+    build_model("transformer", 1 / 16).save(path)
+    windows = _Windows(64)
+    plan = QatPlan(steps=3, batch=8, lr=1e-3, seed=4)
+    loss = appliance_loss(APPLIANCES[Appliance.KETTLE], False)
+    weights = []
+    for before in (11, 12):
+        keras.utils.set_random_seed(before)  # other work drew other random numbers first
+        keras.random.uniform((3,))
+        model = load_for_fine_tune(path, plan.seed)
+        fine_tune(model, windows, loss, windows.x[:16], plan, mix={})
+        weights.append(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
+
+
 def test_smoke_run_makes_a_qat_file_for_the_transformer_only(smoke_store):
     con = duckdb.connect(str(smoke_store), read_only=True)
     rows = con.execute(
@@ -119,3 +144,12 @@ def test_settings_that_shape_a_model_or_its_qat_file_are_in_their_cache_keys():
 
     assert conv(demo, Arch.CNN) == conv(more, Arch.CNN)
     assert conv(demo, Arch.TRANSFORMER) != conv(more, Arch.TRANSFORMER)
+    # the fine-tune's code version is in the key of a model that gets one, not in the others
+    import pipeline.convert.stage as convert_stage
+
+    before = conv(demo, Arch.CNN), conv(demo, Arch.TRANSFORMER)
+    convert_stage.QAT_CODE_VERSION += "-next"
+    try:
+        assert conv(demo, Arch.CNN) == before[0] and conv(demo, Arch.TRANSFORMER) != before[1]
+    finally:
+        convert_stage.QAT_CODE_VERSION = convert_stage.QAT_CODE_VERSION.removesuffix("-next")

@@ -29,6 +29,9 @@ from store.vocab import Arch, Split
 
 # part of every model's cache key: bump when the conversion of an unchanged model changes
 CONVERT_CODE_VERSION = "v3"
+# part of the key of a model that gets a quantization-aware fine-tune: bump when that changes
+# (q2: the model is loaded with the fine-tune's seed set, so its qat files are reproducible)
+QAT_CODE_VERSION = "q2"
 
 
 def _model_row(ctx: RunContext, model_id: str) -> dict:
@@ -52,8 +55,11 @@ def _cache_key(ctx: RunContext, appliance, model_row: dict) -> str:
 
 def convert_key(settings, model_sha: str, train_data_sha: str) -> str:
     """The cache key of one model's conversion: its file, its training split (calibration),
-    its ConvertSettings and the code's version."""
-    return stable_hash([model_sha, train_data_sha, *settings_key(settings), CONVERT_CODE_VERSION])
+    its ConvertSettings and the code's version (and the fine-tune's, where it makes one)."""
+    parts = [model_sha, train_data_sha, *settings_key(settings), CONVERT_CODE_VERSION]
+    if getattr(settings, "qat_steps", None):
+        parts.append(QAT_CODE_VERSION)
+    return stable_hash(parts)
 
 
 def _models_to_convert(ctx: RunContext) -> list[tuple]:
