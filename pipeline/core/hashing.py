@@ -18,3 +18,10 @@ def file_sha256(path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def array_sha256(a) -> str:
+    """sha256 of a numpy array's bytes (C order), e.g. a list of window starts."""
+    import numpy as np
+
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()

@@ -3,7 +3,6 @@ traces, baselines, the window description), the trace and sample files, and the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -12,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.core import artifacts
+from pipeline.core.hashing import array_sha256
 from pipeline.evaluate.sample import EvalPlan
 from pipeline.settings.constants import MIDPOINT
 from store import db, ids
@@ -126,7 +126,7 @@ def window_info(appliance, split, row, plan: EvalPlan, article: bool, ctx) -> di
         "first_time": _ts(split.unix[mid].min()) if len(mid) else None,
         "last_time": _ts(split.unix[mid].max()) if len(mid) else None,
         "n_windows": int(len(sample)),
-        "windows_hash": hashlib.sha256(sample.starts.tobytes()).hexdigest()[:16],
+        "windows_hash": array_sha256(sample.starts)[:16],
         "postprocess": "article_threshold" if article else "clip_negative",
         "protocol": plan.protocol,
         "population_windows": int(sample.population.sum()),

@@ -18,7 +18,6 @@ pipeline/evaluate/rows.py (rows, trace and sample files, the store update); this
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
@@ -26,8 +25,8 @@ import numpy as np
 
 from pipeline.core.context import RunContext
 from pipeline.core.executors import is_remote
+from pipeline.core.hashing import array_sha256, stable_hash
 from pipeline.core.hashing import file_sha256 as sha256_of
-from pipeline.core.hashing import stable_hash
 from pipeline.data.stage import load_split
 from pipeline.data.windows import SplitData, Windows
 from pipeline.errors import ModelFileError, NotReadyError
@@ -169,7 +168,7 @@ def prediction_key(ctx, data_sha: str, v: dict, starts: np.ndarray) -> tuple | N
     where it runs; None for a variant without a recorded file hash (predicted afresh)."""
     if not v.get("sha256"):
         return None
-    digest = hashlib.sha256(starts.dtype.str.encode() + starts.tobytes()).hexdigest()
+    digest = (starts.dtype.str, array_sha256(starts))
     where = (ctx.cfg.eval_batch, is_remote(ctx))
     return (ctx.run_id, data_sha, v["mode"] == Mode.KERAS.value, v["sha256"], digest, where)
 
