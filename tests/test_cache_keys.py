@@ -112,7 +112,8 @@ def test_what_a_run_does_not_use_reruns_nothing():
 
 
 def test_every_profile_field_is_one_registered_setting():
-    fields = {f.name for f in dataclasses.fields(ProfileConfig)} - {"name"}
+    # per_appliance holds other settings' values for one appliance (ProfileConfig.for_appliance)
+    fields = {f.name for f in dataclasses.fields(ProfileConfig)} - {"name", "per_appliance"}
     assert sorted(s.field for s in SETTINGS) == sorted(fields)
     for s in SETTINGS:
         assert bool(s.stages) != bool(s.unkeyed), f"{s.key}: a stage's key, or why none"
@@ -140,3 +141,38 @@ def test_a_stage_that_reads_a_setting_has_it_in_its_key(setting):
         if any(read.search(p.read_text()) for p in (ROOT / "pipeline" / package).rglob("*.py"))
     }
     assert readers <= set(setting.stages), f"{setting.key} is read by {readers}"
+
+
+def test_an_appliance_setting_changes_only_that_appliances_training_and_conversion(tmp_path):
+    """`appliance.kettle.train.*` is in the kettle's train and convert keys (its QAT fine-tune
+    reads on_fraction) and in no other appliance's, and no evaluate or profile key."""
+    from pipeline.convert.stage import _cache_key
+
+    base = profile_config("demo")
+    own = apply_overrides(base, {"appliance.kettle.train.on_fraction": 0.03})
+    rows = ({"sha256": "t"}, {"sha256": "v"})
+    ctx = SimpleNamespace(cfg=base, options=_options())
+    mine = SimpleNamespace(cfg=own, options=_options())
+    for arch in Arch:
+        assert train_key(ctx, arch, *rows, Appliance.KETTLE) != train_key(
+            mine, arch, *rows, Appliance.KETTLE
+        )
+        assert train_key(ctx, arch, *rows, Appliance.FRIDGE) == train_key(
+            mine, arch, *rows, Appliance.FRIDGE
+        )
+
+    class Ctx(SimpleNamespace):
+        def read(self, sql, params):
+            import pandas as pd
+
+            return pd.DataFrame({"sha256": ["t"]})
+
+    model = {"arch": Arch.TRANSFORMER.value, "sha256": "m"}  # the demo fine-tunes it
+    assert _cache_key(Ctx(cfg=base, options=_options()), Appliance.KETTLE, model) != _cache_key(
+        Ctx(cfg=own, options=_options()), Appliance.KETTLE, model
+    )
+    assert _cache_key(Ctx(cfg=base, options=_options()), Appliance.FRIDGE, model) == _cache_key(
+        Ctx(cfg=own, options=_options()), Appliance.FRIDGE, model
+    )
+    for stage in ("data", "evaluate", "profile"):
+        assert stage_keys(base, _options())[stage] == stage_keys(own, _options())[stage]

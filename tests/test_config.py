@@ -96,3 +96,42 @@ def test_bad_config_file_names_the_file(tmp_path):
         resolve_config("demo", f, [])
     with pytest.raises(ConfigError, match="missing.toml: config file not found"):
         resolve_config("demo", tmp_path / "missing.toml", [])
+
+
+def test_an_appliance_has_its_own_training_settings(tmp_path):
+    """`appliance.<name>.<training key>` (TOML table or --set) changes that appliance's values
+    only; every other appliance keeps the run's."""
+    toml = tmp_path / "real.toml"
+    toml.write_text(
+        "[train]\noff_weight = 1.0\n"
+        "[appliance.kettle.train]\noff_weight = 30\non_fraction = 0.03\n"
+        "[appliance.kettle.train.epochs]\ncnn = 40\n"
+    )
+    cfg = resolve_config("demo", toml, ["appliance.microwave.train.off_weight=20"])
+    assert cfg.off_weight == 1.0 and cfg.on_fraction == 0.3  # the run's values stay
+    kettle = cfg.for_appliance("kettle")
+    assert (kettle.off_weight, kettle.on_fraction) == (30.0, 0.03)
+    assert kettle.epochs == {Arch.CNN: 40, Arch.TRANSFORMER: 15}
+    assert kettle.per_appliance == ()
+    assert cfg.for_appliance("microwave").off_weight == 20.0
+    fridge = cfg.for_appliance("fridge")
+    assert (fridge.off_weight, fridge.on_fraction, fridge.epochs) == (1.0, 0.3, cfg.epochs)
+    # --set after the file wins, as for the run's own settings
+    later = resolve_config("demo", toml, ["appliance.kettle.train.off_weight=5"])
+    assert later.for_appliance("kettle").off_weight == 5.0
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("appliance.toaster.train.off_weight=1", "unknown appliance 'toaster'"),
+        ("appliance.kettle.evaluate.windows=50", "only training settings can differ"),
+        ("appliance.kettle.seed=3", "only training settings can differ"),
+        ("appliance.kettle.train.off_weight=-1", "appliance.kettle.train.off_weight: expected"),
+        ("appliance.kettle.train.off_weight.cnn=1", "unknown setting 'train.off_weight.cnn'"),
+        ("appliance.kettle.train.on_fraction=0.8", "together at most 1"),
+    ],
+)
+def test_bad_appliance_settings_are_refused_by_name(override, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_config("demo", None, [override])

@@ -349,3 +349,36 @@ def test_val_house_train_validates_every_training_house_on_its_own_last_part(tmp
         t, v = train.unix[train.house == h], val.unix[val.house == h]
         assert len(t) == int(n * 0.85) and len(v) == n - len(t) and t.max() < v.min()
     assert not set(train.segment) & set(val.segment)
+
+
+def test_an_appliance_trains_with_its_own_settings_and_only_it_retrains(tmp_path):
+    """`--set appliance.kettle.train.off_weight=2` trains the kettle with it and the microwave
+    with the run's value; changing the microwave's own value later retrains the microwave only."""
+    import json
+
+    from store import db
+
+    from .conftest import run_cli
+
+    store = tmp_path / "s.duckdb"
+    common = ["--profile", "smoke", "-a", "kettle", "-a", "microwave", "--store", store]
+    run_cli("data", *common)
+    train = [*common, "--arch", "cnn", "--set", "train.epochs.cnn=1"]
+    run_cli("train", *train, "--set", "appliance.kettle.train.off_weight=2")
+
+    def off_weights():
+        rows = db.query_df(store, "SELECT appliance, train_config FROM models").itertuples()
+        return {r.appliance: json.loads(r.train_config)["off_weight"] for r in rows}
+
+    assert off_weights() == {"kettle": 2.0, "microwave": 0.0}
+    res = run_cli(
+        "train",
+        *train,
+        "--set",
+        "appliance.kettle.train.off_weight=2",
+        "--set",
+        "appliance.microwave.train.off_weight=3",
+    )
+    assert off_weights() == {"kettle": 2.0, "microwave": 3.0}
+    out = res.stdout + res.stderr
+    assert "microwave.cnn saved" in out and "kettle.cnn saved" not in out

@@ -49,7 +49,8 @@ def _cache_key(ctx: RunContext, appliance, model_row: dict) -> str:
     data_row = ctx.read(
         "SELECT sha256 FROM datasets WHERE dataset_id = ?", [ids.dataset_id(appliance, Split.TRAIN)]
     )
-    settings = stage_settings("convert", ctx.cfg, ctx.options, Arch(model_row["arch"]))
+    cfg = ctx.cfg.for_appliance(appliance)  # the QAT fine-tune reads training settings
+    settings = stage_settings("convert", cfg, ctx.options, Arch(model_row["arch"]))
     return convert_key(settings, model_row["sha256"], data_row["sha256"].iloc[0])
 
 

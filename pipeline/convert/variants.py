@@ -7,6 +7,7 @@ tensors that break w8_a8 end to end (pipeline/convert/quant_sensitivity.py) are 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -372,6 +373,7 @@ def convert_model(ctx: RunContext, appliance: Appliance, arch: Arch, model_row: 
     quiet_tf()
     from pipeline.train.models import load_keras_model  # imports keras: after quiet_tf()
 
+    ctx = dataclasses.replace(ctx, cfg=ctx.cfg.for_appliance(appliance))
     model_id = ids.model_id(appliance, arch)
     model_path = ctx.artifacts / model_row["artifact_path"]
     _check_model_file(model_path, model_row)

@@ -23,6 +23,9 @@ def valid_keys_text() -> str:
     for key, (fname, text) in CONFIG_KEYS.items():
         suffix = " (.cnn / .transformer for one architecture)" if fname in _PER_ARCH else ""
         lines.append(f"  {key}: {text}{suffix}")
+    lines.append(
+        "  appliance.<appliance>.<train.* key>: that appliance's own value of a training setting"
+    )
     return "\n".join(lines)
 
 
@@ -107,7 +110,11 @@ def apply_overrides(cfg: ProfileConfig, overrides: dict[str, object]) -> Profile
     from pipeline.errors import ConfigError
 
     changes: dict = {}
+    own: list[tuple[str, str, object]] = []
     for key, value in overrides.items():
+        if key.startswith(APPLIANCE_PREFIX):
+            own.append(_appliance_setting(key, value))
+            continue
         base, _, arch = key.rpartition(".")
         if key in CONFIG_KEYS:
             fname, arch = CONFIG_KEYS[key][0], None
@@ -122,9 +129,42 @@ def apply_overrides(cfg: ProfileConfig, overrides: dict[str, object]) -> Profile
             changes[fname] = per
         else:
             changes[fname] = _coerce(key, fname, value)
+    if own:
+        changes["per_appliance"] = (*cfg.per_appliance, *own)
     out = dataclasses.replace(cfg, **changes)
     _check_consistent(out)
+    for appliance in dict.fromkeys(app for app, _, _ in out.per_appliance):
+        try:  # each appliance's values checked now, named by their keys
+            out.for_appliance(appliance)
+        except ConfigError as exc:
+            raise ConfigError(f"{APPLIANCE_PREFIX}{appliance}.{exc}") from None
     return out
+
+
+APPLIANCE_PREFIX = "appliance."
+
+
+def _appliance_setting(key: str, value) -> tuple[str, str, object]:
+    """(appliance, setting key, value) of ``appliance.<name>.<key>``: one appliance's own value
+    of a training setting (one the data, evaluation and profile stages do not read)."""
+    from pipeline.errors import ConfigError
+    from store.vocab import Appliance
+
+    name, _, rest = key[len(APPLIANCE_PREFIX) :].partition(".")
+    names = [a.value for a in Appliance]
+    if name not in names:
+        raise ConfigError(f"{key}: unknown appliance {name!r}; valid: {', '.join(names)}")
+    base, _, arch = rest.rpartition(".")
+    per_arch = base in CONFIG_KEYS and CONFIG_KEYS[base][0] in _PER_ARCH and arch in set(Arch)
+    if rest not in CONFIG_KEYS and not per_arch:
+        raise ConfigError(f"{key}: unknown setting {rest!r}; valid keys:\n{valid_keys_text()}")
+    setting = BY_FIELD[CONFIG_KEYS[rest if rest in CONFIG_KEYS else base][0]]
+    if "train" not in setting.stages or set(setting.stages) - {"train", "convert"}:
+        raise ConfigError(
+            f"{key}: only training settings can differ between appliances "
+            f"({setting.key} is read by {', '.join(setting.stages) or 'no stage'})"
+        )
+    return name, rest, value
 
 
 def _check_consistent(cfg: ProfileConfig) -> None:

@@ -109,6 +109,20 @@ class ProfileConfig:
     op_runs: int = 5
     seed: int = 1234
     modes: tuple[Mode, ...] = field(default_factory=lambda: tuple(Mode))
+    # one appliance's own training settings, (appliance, key, value) in the order given
+    # (`--set appliance.kettle.train.off_weight=30`, or a TOML table [appliance.kettle.train]):
+    # for_appliance() applies them, so they enter that appliance's cache keys and nothing else
+    per_appliance: tuple[tuple[str, str, object], ...] = ()
+
+    def for_appliance(self, appliance) -> ProfileConfig:
+        """These settings with ``appliance``'s own values applied (per_appliance emptied)."""
+        from pipeline.settings.overrides import apply_overrides
+
+        if not self.per_appliance:
+            return self
+        name = getattr(appliance, "value", appliance)
+        own = {key: value for app, key, value in self.per_appliance if app == name}
+        return apply_overrides(dataclasses.replace(self, per_appliance=()), own)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))

@@ -7,6 +7,7 @@ file is never rewritten, and the new one is visible only through the store row.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -251,6 +252,8 @@ def train_one(
 ):
     """Train and save one model; returns (model record dict, history rows)."""
     import keras
+
+    ctx = dataclasses.replace(ctx, cfg=ctx.cfg.for_appliance(appliance))
 
     job = _set_up(ctx, appliance, arch, train_split, val_split, seed)
     key_dir = _checkpoint_dir(ctx, job.model_id, train_key)

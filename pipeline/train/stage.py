@@ -39,9 +39,11 @@ MODEL_CODE_VERSION = {Arch.CNN: "m3", Arch.TRANSFORMER: "m4"}
 TRAIN_CODE_VERSION = "t3"  # bump when the training loop changes what a model learns
 
 
-def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict) -> str:
-    """The cache key of one model: its splits' files, its TrainSettings, the code's version."""
-    settings = stage_settings("train", ctx.cfg, ctx.options, arch)
+def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict, appliance=None) -> str:
+    """The cache key of one model: its splits' files, its TrainSettings (with the appliance's own
+    values, ``appliance.<name>.train.*``), the code's version."""
+    cfg = ctx.cfg if appliance is None else ctx.cfg.for_appliance(appliance)
+    settings = stage_settings("train", cfg, ctx.options, arch)
     return stable_hash(
         [
             train_row["sha256"],
@@ -74,7 +76,7 @@ def _todo(ctx: RunContext) -> list[tuple]:
         val_row = split_record(ctx, appliance, Split.VAL)
         for arch in ctx.archs:
             model_id = ids.model_id(appliance, arch)
-            key = train_key(ctx, arch, train_row, val_row)
+            key = train_key(ctx, arch, train_row, val_row, appliance)
             model_ok = artifacts.recorded_files_ok(
                 ctx.store, "SELECT artifact_path, sha256 FROM models WHERE model_id = ?", [model_id]
             )
