@@ -38,7 +38,9 @@ def stage_keys(cfg, options, synthetic=True) -> dict[str, tuple]:
     ctx = SimpleNamespace(cfg=cfg, options=options)
     return {
         "data": (data_key(settings("data"), "c", {"source": "x"}, Appliance.KETTLE, [1]),),
-        "train": tuple(train_key(ctx, a, {"sha256": "t"}, {"sha256": "v"}) for a in per_arch),
+        "train": tuple(
+            train_key(ctx, a, {"sha256": "t"}, {"sha256": "v"}, Appliance.KETTLE) for a in per_arch
+        ),
         "convert": tuple(convert_key(settings("convert", a), "m", "t") for a in per_arch),
         "evaluate": (evaluate_key(settings("evaluate"), [["kettle.test", "d"]], VARIANTS),),
         "profile": (profile_key(settings("profile"), "host", VARIANTS),),

@@ -119,17 +119,22 @@ def test_an_appliance_has_its_own_training_settings(tmp_path):
     # --set after the file wins, as for the run's own settings
     later = resolve_config("demo", toml, ["appliance.kettle.train.off_weight=5"])
     assert later.for_appliance("kettle").off_weight == 5.0
+    # values are typed when read (runs.config records what is used), "none" included
+    typed = resolve_config("demo", None, ["appliance.kettle.train.hard_fraction.transformer=none"])
+    assert typed.per_appliance == (("kettle", "train.hard_fraction.transformer", None),)
+    assert typed.for_appliance("kettle").hard_fraction[Arch.TRANSFORMER] is None
 
 
 @pytest.mark.parametrize(
     "override, message",
     [
         ("appliance.toaster.train.off_weight=1", "unknown appliance 'toaster'"),
-        ("appliance.kettle.evaluate.windows=50", "only training settings can differ"),
-        ("appliance.kettle.seed=3", "only training settings can differ"),
+        ("appliance.kettle.evaluate.windows=50", "only settings training reads can differ"),
+        ("appliance.kettle.seed=3", "only settings training reads can differ"),
         ("appliance.kettle.train.off_weight=-1", "appliance.kettle.train.off_weight: expected"),
         ("appliance.kettle.train.off_weight.cnn=1", "unknown setting 'train.off_weight.cnn'"),
-        ("appliance.kettle.train.on_fraction=0.8", "together at most 1"),
+        ("appliance.kettle.train.on_fraction=0.8", "^appliance.kettle: .*together at most 1"),
+        ("appliance.kettle.train.qat_steps=3", "only settings training reads can differ"),
     ],
 )
 def test_bad_appliance_settings_are_refused_by_name(override, message):

@@ -204,7 +204,10 @@ def test_transfer_settings_are_checked_and_enter_the_training_key(tmp_path):
 
     def key(c):
         return train_key(
-            RunContext(store=tmp_path / "x", cfg=c, appliances=[], archs=[]), Arch.CNN, *rows
+            RunContext(store=tmp_path / "x", cfg=c, appliances=[], archs=[]),
+            Arch.CNN,
+            *rows,
+            "kettle",
         )
 
     keys = {

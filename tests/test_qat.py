@@ -116,10 +116,12 @@ def test_smoke_run_makes_a_qat_file_for_the_transformer_only(smoke_store):
 
 def test_settings_that_shape_a_model_or_its_qat_file_are_in_their_cache_keys():
     """train.keep changes the transformer's training key and not the CNN's; train.qat_steps
-    changes the conversion key of the architecture it is set for only."""
+    changes the conversion key of the architecture it is set for only; the off-power weight
+    enters the conversion key of a model with a fine-tune only."""
     from dataclasses import replace
 
     from pipeline.convert.stage import convert_key
+    from pipeline.settings.overrides import apply_overrides
     from pipeline.settings.presets import profile_config
     from pipeline.settings.stages import stage_settings
     from pipeline.train.stage import train_key
@@ -133,9 +135,11 @@ def test_settings_that_shape_a_model_or_its_qat_file_are_in_their_cache_keys():
     demo = profile_config("demo")
     rows = ({"sha256": "a"}, {"sha256": "b"})
     best = replace(demo, keep_epoch={Arch.CNN: "best", Arch.TRANSFORMER: "best"})
-    assert train_key(Ctx(demo), Arch.CNN, *rows) == train_key(Ctx(best), Arch.CNN, *rows)
-    assert train_key(Ctx(demo), Arch.TRANSFORMER, *rows) != train_key(
-        Ctx(best), Arch.TRANSFORMER, *rows
+    assert train_key(Ctx(demo), Arch.CNN, *rows, "kettle") == train_key(
+        Ctx(best), Arch.CNN, *rows, "kettle"
+    )
+    assert train_key(Ctx(demo), Arch.TRANSFORMER, *rows, "kettle") != train_key(
+        Ctx(best), Arch.TRANSFORMER, *rows, "kettle"
     )
     more = replace(demo, qat_steps={Arch.CNN: 0, Arch.TRANSFORMER: 96})
 
@@ -144,6 +148,13 @@ def test_settings_that_shape_a_model_or_its_qat_file_are_in_their_cache_keys():
 
     assert conv(demo, Arch.CNN) == conv(more, Arch.CNN)
     assert conv(demo, Arch.TRANSFORMER) != conv(more, Arch.TRANSFORMER)
+    # the fine-tune's loss carries the off-power weight (an appliance's own one too): it is in
+    # the key of a model that gets a fine-tune only
+    weighted = apply_overrides(demo, {"appliance.kettle.train.off_weight": 30})
+    kettle = weighted.for_appliance("kettle")
+    assert conv(demo, Arch.CNN) == conv(kettle, Arch.CNN)
+    assert conv(demo, Arch.TRANSFORMER) != conv(kettle, Arch.TRANSFORMER)
+    assert conv(demo, Arch.TRANSFORMER) == conv(weighted.for_appliance("fridge"), Arch.TRANSFORMER)
     # the fine-tune's code version is in the key of a model that gets one, not in the others
     import pipeline.convert.stage as convert_stage
 

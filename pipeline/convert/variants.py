@@ -209,7 +209,8 @@ def _by_qat(job: ModelConversion, mode: Mode, spec: ModeSpec, settings: dict):
 
 
 def _fine_tune(job: ModelConversion) -> tuple[Path, dict, float]:
-    """The model fine-tuned with fake-quant on its training split, in the training mix."""
+    """The model fine-tuned with fake-quant on its training split, in the training mix and with
+    the training loss (its off-power weight included; not the augmented or distractor windows)."""
     from pipeline.convert.qat import QatPlan, fine_tuned_saved_model
     from pipeline.data.strata import hard_negatives
     from pipeline.train.loss import appliance_loss
@@ -229,7 +230,7 @@ def _fine_tune(job: ModelConversion) -> tuple[Path, dict, float]:
         lr=ctx.cfg.qat_peak_lr,
         seed=ctx.cfg.seed + 17,
     )
-    loss = appliance_loss(params, ctx.options.article_loss)
+    loss = appliance_loss(params, ctx.options.article_loss, ctx.cfg.off_weight)
     saved, record = fine_tuned_saved_model(
         job.model_path, job.saved.parent / "qat", w, loss, job.calibration, plan, mix
     )

@@ -24,7 +24,8 @@ def valid_keys_text() -> str:
         suffix = " (.cnn / .transformer for one architecture)" if fname in _PER_ARCH else ""
         lines.append(f"  {key}: {text}{suffix}")
     lines.append(
-        "  appliance.<appliance>.<train.* key>: that appliance's own value of a training setting"
+        "  appliance.<appliance>.<key>: that appliance's own value of a setting training reads"
+        " (train.* but qat_steps, qat_lr, workers; model.width_scale)"
     )
     return "\n".join(lines)
 
@@ -64,7 +65,7 @@ def _coerce(key: str, fname: str, value):
         if not isinstance(value, bool):
             raise bad("true or false")
         return value
-    if value in _NULL and setting.nullable:
+    if (value is None or value in _NULL) and setting.nullable:  # None: a value typed before
         return None
     return _coerce_number(setting, value, bad)
 
@@ -137,7 +138,7 @@ def apply_overrides(cfg: ProfileConfig, overrides: dict[str, object]) -> Profile
         try:  # each appliance's values checked now, named by their keys
             out.for_appliance(appliance)
         except ConfigError as exc:
-            raise ConfigError(f"{APPLIANCE_PREFIX}{appliance}.{exc}") from None
+            raise ConfigError(f"{APPLIANCE_PREFIX}{appliance}: {exc}") from None
     return out
 
 
@@ -161,10 +162,11 @@ def _appliance_setting(key: str, value) -> tuple[str, str, object]:
     setting = BY_FIELD[CONFIG_KEYS[rest if rest in CONFIG_KEYS else base][0]]
     if "train" not in setting.stages or set(setting.stages) - {"train", "convert"}:
         raise ConfigError(
-            f"{key}: only training settings can differ between appliances "
+            f"{key}: only settings training reads can differ between appliances "
             f"({setting.key} is read by {', '.join(setting.stages) or 'no stage'})"
         )
-    return name, rest, value
+    # typed now, so the run's recorded settings (runs.config) hold the value that is used
+    return name, rest, _coerce(key, setting.field, value)
 
 
 def _check_consistent(cfg: ProfileConfig) -> None:

@@ -36,7 +36,8 @@ def _s(key, field, help, kind, *stages, **kw) -> Setting:
 
 
 T, C, E, P = "train", "convert", "evaluate", "profile"
-# convert holds what the quantization-aware fine-tune reads (batch, on/hard fraction, seed)
+# convert holds what the quantization-aware fine-tune reads (batch, on/hard fraction, off-power
+# weight, seed)
 SETTINGS: tuple[Setting, ...] = (
     _s(
         "data.synthetic_days", "synthetic_days", "days of embedded data per house", "number", "data"
@@ -161,6 +162,7 @@ SETTINGS: tuple[Setting, ...] = (
         "weight of a loss term on power predicted while the appliance is off (0 = none)",
         "number",
         T,
+        C,
     ),
     _s(
         "train.augment_fraction",

@@ -43,7 +43,15 @@ _OPTIONS = {
 }
 _QAT_MODES = {Mode.QAT_W8_A8, Mode.QAT_W8_A8_XNNPACK}
 # what only the quantization-aware fine-tune reads in convert
-_QAT_ONLY = ("batch", "qat_steps", "qat_peak_lr", "on_fraction", "hard_fraction", "article_loss")
+_QAT_ONLY = (
+    "batch",
+    "qat_steps",
+    "qat_peak_lr",
+    "on_fraction",
+    "hard_fraction",
+    "off_weight",
+    "article_loss",
+)
 
 
 def _to_json(self) -> dict:

@@ -39,11 +39,10 @@ MODEL_CODE_VERSION = {Arch.CNN: "m3", Arch.TRANSFORMER: "m4"}
 TRAIN_CODE_VERSION = "t3"  # bump when the training loop changes what a model learns
 
 
-def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict, appliance=None) -> str:
+def train_key(ctx: RunContext, arch: Arch, train_row: dict, val_row: dict, appliance) -> str:
     """The cache key of one model: its splits' files, its TrainSettings (with the appliance's own
-    values, ``appliance.<name>.train.*``), the code's version."""
-    cfg = ctx.cfg if appliance is None else ctx.cfg.for_appliance(appliance)
-    settings = stage_settings("train", cfg, ctx.options, arch)
+    values, ``appliance.<name>.train.*``: hence ``appliance`` is required), the code's version."""
+    settings = stage_settings("train", ctx.cfg.for_appliance(appliance), ctx.options, arch)
     return stable_hash(
         [
             train_row["sha256"],
