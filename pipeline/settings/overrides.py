@@ -135,8 +135,8 @@ def apply_overrides(cfg: ProfileConfig, overrides: dict[str, object]) -> Profile
     out = dataclasses.replace(cfg, **changes)
     _check_consistent(out)
     for appliance in dict.fromkeys(app for app, _, _ in out.per_appliance):
-        try:  # each appliance's values checked now, named by their keys
-            out.for_appliance(appliance)
+        try:  # each appliance's values checked together now, named by their keys
+            _check_consistent(out.for_appliance(appliance))
         except ConfigError as exc:
             raise ConfigError(f"{APPLIANCE_PREFIX}{appliance}: {exc}") from None
     return out

@@ -115,17 +115,37 @@ class ProfileConfig:
     per_appliance: tuple[tuple[str, str, object], ...] = ()
 
     def for_appliance(self, appliance) -> ProfileConfig:
-        """These settings with ``appliance``'s own values applied (per_appliance emptied)."""
-        from pipeline.settings.overrides import apply_overrides
-
+        """These settings with ``appliance``'s own values applied (per_appliance emptied). The
+        values were checked and typed when read (pipeline/settings/overrides.py)."""
         if not self.per_appliance:
             return self
         name = getattr(appliance, "value", appliance)
-        own = {key: value for app, key, value in self.per_appliance if app == name}
-        return apply_overrides(dataclasses.replace(self, per_appliance=()), own)
+        changes: dict = {}
+        for app, key, value in self.per_appliance:
+            if app != name:
+                continue
+            setting, arch = _setting_of(key)
+            if setting.per_arch:  # "train.epochs" sets both architectures, ".cnn" one
+                per = dict(changes.get(setting.field, getattr(self, setting.field)))
+                per.update(dict.fromkeys([arch] if arch else list(Arch), value))
+                changes[setting.field] = per
+            else:
+                changes[setting.field] = value
+        return dataclasses.replace(self, per_appliance=(), **changes)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
+
+
+def _setting_of(key: str):
+    """The registered setting of a --set key, and the architecture it names (or None)."""
+    from pipeline.settings.registry import SETTINGS
+
+    by_key = {s.key: s for s in SETTINGS}
+    if key in by_key:
+        return by_key[key], None
+    base, _, arch = key.rpartition(".")
+    return by_key[base], Arch(arch)
 
 
 def _all_cores() -> tuple[int, ...]:
