@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.settings.presets import ProfileConfig, profile_config
-from pipeline.settings.registry import BY_FIELD, SETTINGS, Setting
-from store.vocab import Arch, Mode, Profile, Runtime
+from pipeline.settings.presets import ProfileConfig, profile_config, set_value
+from pipeline.settings.registry import BY_FIELD, SETTINGS, Setting, resolve_key
+from store.vocab import Mode, Profile, Runtime
 
 # Dotted key -> (ProfileConfig field, help), from the settings registry. For the per-architecture
 # fields, "train.epochs" sets both architectures and "train.epochs.transformer" one of them.
@@ -116,20 +116,11 @@ def apply_overrides(cfg: ProfileConfig, overrides: dict[str, object]) -> Profile
         if key.startswith(APPLIANCE_PREFIX):
             own.append(_appliance_setting(key, value))
             continue
-        base, _, arch = key.rpartition(".")
-        if key in CONFIG_KEYS:
-            fname, arch = CONFIG_KEYS[key][0], None
-        elif base in CONFIG_KEYS and CONFIG_KEYS[base][0] in _PER_ARCH and arch in set(Arch):
-            fname, arch = CONFIG_KEYS[base][0], Arch(arch)
-        else:
+        resolved = resolve_key(key)
+        if resolved is None:
             raise ConfigError(f"unknown setting {key!r}; valid keys:\n{valid_keys_text()}")
-        if fname in _PER_ARCH:
-            per = dict(changes.get(fname, getattr(cfg, fname)))
-            for a in [arch] if arch else list(Arch):
-                per[a] = _coerce(key, fname, value)
-            changes[fname] = per
-        else:
-            changes[fname] = _coerce(key, fname, value)
+        setting, arch = resolved
+        set_value(changes, cfg, setting, arch, _coerce(key, setting.field, value))
     if own:
         changes["per_appliance"] = (*cfg.per_appliance, *own)
     out = dataclasses.replace(cfg, **changes)
@@ -155,11 +146,10 @@ def _appliance_setting(key: str, value) -> tuple[str, str, object]:
     names = [a.value for a in Appliance]
     if name not in names:
         raise ConfigError(f"{key}: unknown appliance {name!r}; valid: {', '.join(names)}")
-    base, _, arch = rest.rpartition(".")
-    per_arch = base in CONFIG_KEYS and CONFIG_KEYS[base][0] in _PER_ARCH and arch in set(Arch)
-    if rest not in CONFIG_KEYS and not per_arch:
+    resolved = resolve_key(rest)
+    if resolved is None:
         raise ConfigError(f"{key}: unknown setting {rest!r}; valid keys:\n{valid_keys_text()}")
-    setting = BY_FIELD[CONFIG_KEYS[rest if rest in CONFIG_KEYS else base][0]]
+    setting = resolved[0]
     if "train" not in setting.stages or set(setting.stages) - {"train", "convert"}:
         raise ConfigError(
             f"{key}: only settings training reads can differ between appliances "

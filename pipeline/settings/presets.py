@@ -119,33 +119,28 @@ class ProfileConfig:
         values were checked and typed when read (pipeline/settings/overrides.py)."""
         if not self.per_appliance:
             return self
+        from pipeline.settings.registry import resolve_key
+
         name = getattr(appliance, "value", appliance)
         changes: dict = {}
         for app, key, value in self.per_appliance:
-            if app != name:
-                continue
-            setting, arch = _setting_of(key)
-            if setting.per_arch:  # "train.epochs" sets both architectures, ".cnn" one
-                per = dict(changes.get(setting.field, getattr(self, setting.field)))
-                per.update(dict.fromkeys([arch] if arch else list(Arch), value))
-                changes[setting.field] = per
-            else:
-                changes[setting.field] = value
+            if app == name:
+                set_value(changes, self, *resolve_key(key), value)
         return dataclasses.replace(self, per_appliance=(), **changes)
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self), default=str))
 
 
-def _setting_of(key: str):
-    """The registered setting of a --set key, and the architecture it names (or None)."""
-    from pipeline.settings.registry import SETTINGS
-
-    by_key = {s.key: s for s in SETTINGS}
-    if key in by_key:
-        return by_key[key], None
-    base, _, arch = key.rpartition(".")
-    return by_key[base], Arch(arch)
+def set_value(changes: dict, cfg: ProfileConfig, setting, arch: str | None, value) -> None:
+    """Put a typed value of ``setting`` into ``changes`` (fields for dataclasses.replace of cfg):
+    a per-architecture setting without an architecture sets both."""
+    if setting.per_arch:
+        per = dict(changes.get(setting.field, getattr(cfg, setting.field)))
+        per.update(dict.fromkeys([Arch(arch)] if arch else list(Arch), value))
+        changes[setting.field] = per
+    else:
+        changes[setting.field] = value
 
 
 def _all_cores() -> tuple[int, ...]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from store.vocab import Arch
+
 # the stages with a cache key, in run order
 STAGES = ("data", "train", "convert", "evaluate", "profile")
 
@@ -310,3 +312,15 @@ SETTINGS: tuple[Setting, ...] = (
 )
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 BY_FIELD: dict[str, Setting] = {s.field: s for s in SETTINGS}
+
+
+def resolve_key(key: str) -> tuple[Setting, str | None] | None:
+    """The setting a ``--set`` key names and the architecture it names ("train.epochs.cnn":
+    epochs, "cnn"; "train.epochs": epochs, None), or None for an unknown key."""
+    if key in BY_KEY:
+        return BY_KEY[key], None
+    base, _, arch = key.rpartition(".")
+    setting = BY_KEY.get(base)
+    if setting is not None and setting.per_arch and arch in {a.value for a in Arch}:
+        return setting, arch
+    return None
