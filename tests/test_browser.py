@@ -72,16 +72,30 @@ def _wait(predicate, timeout=15.0, what="condition", shown=None):
 
 
 def _click(element):
-    """Click as a person would; when a re-render or an overlay takes the click, try again."""
+    """Click as a person would. Content rendered above the element after it was scrolled into
+    view can push it below the fold (seen under load): bring it back into view and try again;
+    a failure says where the element was and what took the click."""
+
+    taken_by = []
 
     def attempt():
         try:
             element.click()
             return True
         except ElementClickInterceptedException:
+            driver = element.parent
+            taken_by[:] = [
+                driver.execute_script(
+                    "const r = arguments[0].getBoundingClientRect();"
+                    "const e = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
+                    "return [r.y, window.innerHeight, e ? e.outerHTML.slice(0, 160) : null];",
+                    element,
+                )
+            ]
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
             return False
 
-    _wait(attempt, what="a click that reaches the element")
+    _wait(attempt, what="a click that reaches the element", shown=lambda: taken_by)
 
 
 def _recommended(dash_duo, appliance):
