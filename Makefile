@@ -7,7 +7,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8050
 PYTEST_ARGS ?=
 
-.PHONY: install run serve test test-ray check lint format browser bench clean
+.PHONY: install run serve test test-ray check lint format browser bench whole-house clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -67,6 +67,10 @@ bench: install browser
 	echo; echo "=== bench_pages.py ==="; \
 	$(PY) bench/bench_pages.py --store $(STORE) || rc=1; \
 	exit $$rc
+
+## whole-house: every test window of $(STORE)'s float CNNs, against the stored estimates
+whole-house: install
+	$(PY) bench/bench_whole_house.py --store $(STORE)
 
 clean:
 	rm -rf $(VENV) store/*.duckdb* store/*.artifacts test-artifacts bench/results
