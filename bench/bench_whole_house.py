@@ -27,6 +27,7 @@ from _common import save
 
 from pipeline.data.onoff import duration_samples, status_by_segment
 from pipeline.data.windows import SplitData, Windows
+from pipeline.evaluate.estimate import metrics_from_sums, window_features
 from pipeline.evaluate.predict import postprocess
 from pipeline.evaluate.scoring import threshold_status
 from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT
@@ -34,6 +35,7 @@ from store import db
 from store.vocab import Appliance
 
 CHUNK = 8192  # windows per predict call
+METRICS = ("f1", "precision", "recall", "mae", "epd_error_pct")
 
 
 def runs(status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,26 +57,17 @@ def drop_long_runs(status: np.ndarray, segment: np.ndarray, max_on: int) -> np.n
 
 
 def scores(truth: np.ndarray, pred: np.ndarray, truth_on, pred_on) -> dict:
-    """F1 / precision / recall of the statuses, MAE and energy error of the powers, over every
-    window given (each window once: the whole-span values the sample estimates)."""
-    truth_on, pred_on = np.asarray(truth_on, bool), np.asarray(pred_on, bool)
-    tp = int((truth_on & pred_on).sum())
-    fp = int((~truth_on & pred_on).sum())
-    fn = int((truth_on & ~pred_on).sum())
-    energy = float(truth.sum())
-    return {
-        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan"),
-        "precision": tp / (tp + fp) if tp + fp else float("nan"),
-        "recall": tp / (tp + fn) if tp + fn else float("nan"),
-        "mae": float(np.abs(pred - truth).mean()),
-        "epd_error_pct": 100.0 * (float(pred.sum()) - energy) / energy if energy else float("nan"),
-    }
+    """F1 / precision / recall, MAE and energy error over every window given, each window once:
+    the evaluation's own definitions (pipeline/evaluate/estimate.py) with every weight 1, so
+    these are the whole-span values its sample estimates."""
+    values = metrics_from_sums(window_features(truth, pred, truth_on, pred_on).sum(axis=0))
+    return {m: float(values[m]) for m in METRICS}
 
 
 def _stored(con, vid: str) -> dict:
     rows = con.execute(
         "SELECT metric, value, ci_low, ci_high FROM metrics WHERE variant_id = ? AND split = 'test'"
-        " AND metric IN ('f1', 'precision', 'recall', 'mae', 'epd_error_pct')",
+        f" AND metric IN {METRICS}",
         [vid],
     ).fetchall()
     return {m: (v, lo, hi) for m, v, lo, hi in rows}
@@ -155,16 +148,9 @@ def whole_house(store: Path, appliance: str, arch: str, stride: int, extra: dict
             st = drop_long_runs(st, seg, duration_samples(max_on_s, period))
         return np.where(st == 1, power, 0.0), st
 
-    def duration_truth():
-        return status_by_segment(
-            truth,
-            seg,
-            params.on_threshold_w,
-            duration_samples(params.min_on_s, period),
-            min_off,
-        )
-
-    truth_on = duration_truth()
+    truth_on = status_by_segment(
+        truth, seg, params.on_threshold_w, duration_samples(params.min_on_s, period), min_off
+    )
     rules = {
         f"duration rule ({params.min_on_s:g} s on, {params.min_off_s:g} s off)": (
             params.min_on_s,
