@@ -91,13 +91,16 @@ def shown_text(col: dict, row: dict) -> str:
 def fitted(columns: list[dict], records: list[dict]) -> list[dict]:
     """Column definitions with a width fitted to their header and the longest text shown (a
     column that wraps its text keeps its minimum width; a very long one is capped and shows
-    its whole text on hover)."""
+    its whole text on hover; a header that wraps counts its longest word)."""
     out = []
     for col in columns:
         shown = [shown_text(col, r) for r in records]
         col = {k: v for k, v in col.items() if k != "_shown"}
         if "width" not in col:
-            header = len(str(col.get("headerName") or col["field"])) * CHAR_PX + HEADER_PAD_PX
+            title = str(col.get("headerName") or col["field"])
+            if col.get("wrapHeaderText"):  # a header on several lines: its longest word
+                title = max(title.split(), key=len, default=title)
+            header = len(title) * CHAR_PX + HEADER_PAD_PX
             cells = max((len(t) for t in shown), default=0) * CHAR_PX + CELL_PAD_PX
             low = col.get("minWidth", MIN_PX)
             if col.get("wrapText"):

@@ -367,3 +367,43 @@ def test_power_and_energy_are_flagged_wherever_accuracy_is_a_verdict(hand_store)
     # Compare: a column of the table
     grid = next(c for c in compare.children if getattr(c, "id", None) == "compare-grid")
     assert flags(grid.children[1].rowData)[flagged] == board_flags[flagged]
+
+
+def test_a_wrapped_header_is_fitted_to_its_longest_word():
+    from dashboard.grids import CHAR_PX, HEADER_PAD_PX, MIN_PX, fitted, number_col
+
+    rows = [{"x": 0.25}]
+    flat, wrapped = fitted(
+        [
+            number_col("x", "output RMSE, it in float", 4),
+            number_col("x", "output RMSE, it in float", 4, wrapHeaderText=True),
+        ],
+        rows,
+    )
+    assert flat["width"] == round(len("output RMSE, it in float") * CHAR_PX + HEADER_PAD_PX)
+    assert wrapped["width"] == round(max(MIN_PX, len("output") * CHAR_PX + HEADER_PAD_PX))
+    assert "_shown" not in wrapped and wrapped["wrapHeaderText"] is True
+
+
+def test_the_quantization_causes_table_shows_its_answer_in_a_1400_px_window(hand_store):
+    """The tensor ranked first and what keeping it in float recovers come first and fit the
+    page's ~1,350 px at 1400 px wide, with long names and the widest numbers."""
+    from dashboard.grids import fitted
+
+    columns = _pages(hand_store)[1]["Quantization"].CAUSE_COLUMNS
+    row = {c["field"]: 0.012345 for c in columns}
+    row.update(
+        appliance="washing_machine",
+        arch="transformer",
+        op_name="RSQRT",
+        tensor_name="transformer_1/relative_norm/Mean;transformer_1/relative_norm/sub",
+        range=94123.5,
+        range_blowup=True,
+        protected_tensors=3,
+    )
+    widths = {c["field"]: c["width"] for c in fitted(columns, [row])}
+    fields = list(widths)
+    answer = fields[: fields.index("scale") + 1]
+    assert answer[:4] == ["appliance", "arch", "tensor_name", "recovered_share"]
+    assert {"output_rmse_quant", "output_rmse_kept_float", "flip_share_quant"} <= set(answer)
+    assert sum(widths[f] for f in answer) <= 1350, widths

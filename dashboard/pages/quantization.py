@@ -30,22 +30,27 @@ dash.register_page(
 )
 
 
+# the answer first (which tensor, how much of the error keeping it in float recovers), then
+# why (its range, step and where its values sit on the grid); long headers wrap, so the answer
+# and the op's range and step fit a 1400 px window without a horizontal scroll
+_WRAP = {"wrapHeaderText": True, "autoHeaderHeight": True}
 CAUSE_COLUMNS = [
     text_col("appliance", "appliance", pinned="left"),
     text_col("arch", "arch"),
-    text_col("op_name", "op ranked first"),
-    text_col("tensor_name", "tensor", minWidth=260),
+    # a long tensor name wraps within 260 px (the whole name stays in the cell)
+    text_col("tensor_name", "tensor ranked first", width=260, wrapText=True, autoHeight=True),
+    number_col("recovered_share", "error recovered", 3, **_WRAP),
+    number_col("output_rmse_quant", "output RMSE int8", 4, **_WRAP),
+    number_col("output_rmse_kept_float", "output RMSE, it in float", 4, **_WRAP),
+    number_col("flip_share_quant", "on/off flipped int8", 3, **_WRAP),
+    number_col("flip_share_kept_float", "flipped, it in float", 3, **_WRAP),
+    text_col("op_name", "op", tooltipField="op_name", **_WRAP),
     number_col("range", "range", 4),
-    number_col("scale", "step", 4),
-    number_col("p99_over_scale", "p99 |x| / step", 3),
-    number_col("zero_share", "zero share", 3),
-    text_col("range_blowup", "range blow-up"),
-    number_col("output_rmse_quant", "output RMSE int8", 4),
-    number_col("output_rmse_kept_float", "output RMSE, it in float", 4),
-    number_col("recovered_share", "recovered", 3),
-    number_col("flip_share_quant", "on/off flipped int8", 3),
-    number_col("flip_share_kept_float", "flipped, it in float", 3),
-    number_col("protected_tensors", "protected", 0),
+    number_col("scale", "int8 step", 4, **_WRAP),
+    number_col("p99_over_scale", "p99 |x| / step", 3, **_WRAP),
+    number_col("zero_share", "zero share", 3, **_WRAP),
+    text_col("range_blowup", "range blow-up", **_WRAP),
+    number_col("protected_tensors", "tensors protected", 0, **_WRAP),
 ]
 
 
