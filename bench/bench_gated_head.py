@@ -22,38 +22,33 @@ from pathlib import Path
 
 import numpy as np
 from _common import save
+from bench_whole_house import predict_windows
+from bench_whole_house import scores as whole_house_scores
 
 from pipeline.data.windows import SplitData, Windows
 from pipeline.evaluate.predict import postprocess
 from pipeline.evaluate.scoring import threshold_status
-from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT, WINDOW
+from pipeline.settings.constants import AGG_MEAN_W, AGG_STD_W, APPLIANCES, MIDPOINT
 from pipeline.train.loss import make_loss
 from store import db
 from store.vocab import Appliance
 
-CHUNK = 8192  # windows per predict call
-
 
 def build(gated: bool):
-    """The article's CNN; ``gated``: a second head (Dense 256, Dense 1: the gate's logit) on
-    the convolutional features, and the output [power x sigmoid(logit), logit]."""
+    """The project's CNN (``build_cnn``); ``gated``: a second head (Dense 256, Dense 1: the
+    gate's logit) on its convolutional features, and the output [power x sigmoid(logit), logit]."""
     import keras
     from keras import layers
 
-    inp = keras.Input((WINDOW,), name="aggregate")
-    x = layers.Reshape((WINDOW, 1))(inp)
-    for i, (filters, kernel) in enumerate(((16, 5), (32, 3), (64, 3), (128, 3), (256, 3))):
-        x = layers.Conv1D(filters, kernel, padding="same", activation="relu")(x)
-        if i < 4:
-            x = layers.MaxPool1D(2, padding="same")(x)
-    features = layers.Flatten()(x)
-    h = layers.Dense(512, activation="relu")(layers.Dense(1024, activation="relu")(features))
-    power = layers.Dense(1, name="power")(h)
+    from pipeline.train.models import build_cnn
+
+    plain = build_cnn()
     if not gated:
-        return keras.Model(inp, power)
+        return plain
+    features = next(lyr for lyr in plain.layers if isinstance(lyr, layers.Flatten)).output
     logit = layers.Dense(1, name="gate")(layers.Dense(256, activation="relu")(features))
-    gated_power = layers.Multiply()([power, layers.Activation("sigmoid")(logit)])
-    return keras.Model(inp, layers.Concatenate()([gated_power, logit]))
+    gated_power = layers.Multiply()([plain.output, layers.Activation("sigmoid")(logit)])
+    return keras.Model(plain.input, layers.Concatenate()([gated_power, logit]))
 
 
 def gated_loss(base):
@@ -69,15 +64,10 @@ def gated_loss(base):
 
 
 def scores(truth: np.ndarray, pred: np.ndarray, app: Appliance) -> dict:
-    t_on, p_on = (threshold_status(x, app).astype(bool) for x in (truth, pred))
-    tp, fp, fn = (int(np.sum(a & b)) for a, b in ((t_on, p_on), (~t_on, p_on), (t_on, ~p_on)))
-    return {
-        "f1": 2 * tp / max(2 * tp + fp + fn, 1),
-        "precision": tp / max(tp + fp, 1),
-        "recall": tp / max(tp + fn, 1),
-        "mae": float(np.mean(np.abs(pred - truth))),
-        "epd_error_pct": 100.0 * (pred.sum() / truth.sum() - 1) if truth.sum() else float("nan"),
-    }
+    """The whole-house check's scores (the evaluation's definitions), threshold statuses."""
+    return whole_house_scores(
+        truth, pred, threshold_status(truth, app), threshold_status(pred, app)
+    )
 
 
 def _stored(store: Path, appliance: str) -> tuple[dict, dict]:
@@ -144,12 +134,7 @@ def compare(store: Path, appliance: str, stride: int, epochs: int | None = None)
         t0 = time.perf_counter()
         model.fit(stream, steps_per_epoch=plan["steps_per_epoch"], epochs=epochs, verbose=0)
         seconds = time.perf_counter() - t0
-        out = np.concatenate(
-            [
-                model.predict(te.inputs(starts[i : i + CHUNK]), batch_size=1024, verbose=0)[:, 0]
-                for i in range(0, len(starts), CHUNK)
-            ]
-        )
+        out, _ = predict_windows(model, te, starts)
         pred = postprocess(out, app, article_threshold=True)
         result["gated" if gated else "plain"] = {
             "train_seconds": seconds,

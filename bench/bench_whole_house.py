@@ -73,16 +73,20 @@ def _stored(con, vid: str) -> dict:
     return {m: (v, lo, hi) for m, v, lo, hi in rows}
 
 
-def _predict(model_path: Path, w: Windows, starts: np.ndarray) -> tuple[np.ndarray, float]:
-    from pipeline.train.models import load_keras_model
-
-    model = load_keras_model(model_path)
+def predict_windows(model, w: Windows, starts: np.ndarray) -> tuple[np.ndarray, float]:
+    """A Keras model's first output on the windows at ``starts`` (normalised), and the seconds."""
     t0 = time.perf_counter()
     out = [
-        model.predict(w.inputs(starts[i : i + CHUNK]), batch_size=1024, verbose=0).reshape(-1)
+        model.predict(w.inputs(starts[i : i + CHUNK]), batch_size=1024, verbose=0)[:, 0]
         for i in range(0, len(starts), CHUNK)
     ]
     return np.concatenate(out), time.perf_counter() - t0
+
+
+def _predict(model_path: Path, w: Windows, starts: np.ndarray) -> tuple[np.ndarray, float]:
+    from pipeline.train.models import load_keras_model
+
+    return predict_windows(load_keras_model(model_path), w, starts)
 
 
 def whole_house(store: Path, appliance: str, arch: str, stride: int, extra: dict) -> dict:
